@@ -1,0 +1,214 @@
+//! Throughput, scaling, memory and cancel latency of the core.
+//!
+//! cargo run --release -p sagesim-core --example throughput            # everything
+//! cargo run --release -p sagesim-core --example throughput -- reference [ITERATIONS]
+//! cargo run --release -p sagesim-core --example throughput -- scaling
+//! cargo run --release -p sagesim-core --example throughput -- big PEOPLE SIDE
+//! cargo run --release -p sagesim-core --example throughput -- cancel PEOPLE SIDE AFTER_MS
+//!
+//! Peak RSS (VmHWM) is per process, so each large case runs in a child
+//! process of its own.
+
+use std::process::Command;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sagesim_core::{expected_violations, run, scratch_bytes, Control, Room, RunSpec};
+
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// CPU time of the calling thread in seconds (Linux), unaffected by other
+/// processes competing for the cores.
+fn thread_cpu_seconds() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: f64 = text.split_whitespace().next()?.parse().ok()?;
+    Some(ns * 1e-9)
+}
+
+fn spec(room: Room, iterations: u64, threads: usize) -> RunSpec {
+    RunSpec {
+        room,
+        seed: 1,
+        first_iteration: 1,
+        iterations,
+        threads,
+        keep_values: false,
+    }
+}
+
+/// How fast this machine is right now: ns per xoshiro256++ output (about 1
+/// ns on an idle modern x86 core), to put the other numbers in context on a
+/// shared machine.
+fn calibrate() -> f64 {
+    let mut rng = sagesim_core::rng::Xoshiro256PlusPlus::for_iteration(1, 1);
+    let n = 50_000_000u64;
+    let cpu = thread_cpu_seconds().unwrap_or(0.0);
+    let mut acc = 0u64;
+    for _ in 0..n {
+        acc ^= rng.next_u64();
+    }
+    std::hint::black_box(acc);
+    (thread_cpu_seconds().unwrap_or(f64::NAN) - cpu) * 1e9 / n as f64
+}
+
+fn reference(iterations: u64) {
+    println!(
+        "calibration: {:.2} ns (thread CPU time) per xoshiro256++ output",
+        calibrate()
+    );
+    let room = Room {
+        x_length: 1000.0,
+        y_length: 1000.0,
+        num_people: 1000,
+        distance: 6.0,
+    };
+    println!(
+        "reference workload: 1000 x 1000 room, 1000 people, distance 6, {iterations} iterations"
+    );
+    // Warm up (page faults, CPU frequency).
+    run(&spec(room.clone(), iterations / 10 + 1, 1), &Control::new()).unwrap();
+    let mut single = f64::NAN;
+    for threads in [1usize, 2] {
+        // Best of 5 to reduce noise from other processes.
+        let mut best = f64::INFINITY;
+        let mut best_cpu = f64::INFINITY;
+        let mut last = None;
+        for _ in 0..5 {
+            let cpu = thread_cpu_seconds();
+            let out = run(&spec(room.clone(), iterations, threads), &Control::new()).unwrap();
+            if let (Some(a), Some(b)) = (cpu, thread_cpu_seconds()) {
+                best_cpu = best_cpu.min(b - a);
+            }
+            best = best.min(out.elapsed_seconds);
+            last = Some(out);
+        }
+        if threads == 1 {
+            println!(
+                "  threads 1: CPU time of the calling thread {:.3} s, {:.2} ns/person-iteration",
+                best_cpu,
+                best_cpu * 1e9 / (iterations as f64 * 1000.0)
+            );
+        }
+        let out = last.unwrap();
+        let ns = best * 1e9 / (iterations as f64 * 1000.0);
+        if threads == 1 {
+            single = best;
+        }
+        let s = out.counts.summary(1000);
+        println!(
+            "  threads {} (used {}): {:.3} s, {:.2} ns/person-iteration, speedup {:.2}x, mean {:.5} (expected {:.5}, se {:.5})",
+            threads,
+            out.threads_used,
+            best,
+            ns,
+            single / best,
+            s.mean,
+            expected_violations(&room),
+            s.se
+        );
+    }
+}
+
+/// Cost per person-iteration at the reference density (0.001 per unit area,
+/// distance 6) for growing rooms: flat means linear in num_people.
+fn scaling() {
+    for people in [1_000u64, 10_000, 100_000, 1_000_000] {
+        let side = (people as f64 * 1000.0).sqrt();
+        let room = Room {
+            x_length: side,
+            y_length: side,
+            num_people: people,
+            distance: 6.0,
+        };
+        let iterations = (20_000_000 / people).max(2);
+        let cpu = thread_cpu_seconds().unwrap_or(f64::NAN);
+        let out = run(&spec(room, iterations, 1), &Control::new()).unwrap();
+        let cpu = thread_cpu_seconds().unwrap_or(f64::NAN) - cpu;
+        let per = |seconds: f64| seconds * 1e9 / (people * iterations) as f64;
+        println!(
+            "  {people:>9} people, {iterations:>6} iterations, 1 thread: {:.2} ns/person-iteration wall, {:.2} CPU",
+            per(out.elapsed_seconds),
+            per(cpu)
+        );
+    }
+}
+
+fn big(people: u64, side: f64) {
+    let room = Room {
+        x_length: side,
+        y_length: side,
+        num_people: people,
+        distance: 6.0,
+    };
+    let t = Instant::now();
+    let out = run(&spec(room.clone(), 1, 1), &Control::new()).unwrap();
+    println!(
+        "{people} people in a {side} x {side} room, 1 iteration: {:.2} s ({:.1} ns/person), value {:.5} (expected {:.5}), \
+         scratch {:.0} MiB, peak RSS {:.0} MiB",
+        t.elapsed().as_secs_f64(),
+        t.elapsed().as_secs_f64() * 1e9 / people as f64,
+        out.counts.summary(people).mean,
+        expected_violations(&room),
+        scratch_bytes(&room) as f64 / 1048576.0,
+        peak_rss_mib().unwrap_or(f64::NAN)
+    );
+}
+
+fn cancel(people: u64, side: f64, after_ms: u64) {
+    let room = Room {
+        x_length: side,
+        y_length: side,
+        num_people: people,
+        distance: 6.0,
+    };
+    let control = Arc::new(Control::new());
+    let c2 = Arc::clone(&control);
+    let canceller = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(after_ms));
+        c2.cancel();
+        Instant::now()
+    });
+    let result = run(&spec(room, 1, 1), &control);
+    let returned = Instant::now();
+    let cancelled_at = canceller.join().unwrap();
+    println!(
+        "{people} people in a {side} x {side} room, cancelled after {:.1} s: {:?}, returned {:.1} ms after cancel(), peak RSS {:.0} MiB",
+        after_ms as f64 / 1e3,
+        result.map(|_| ()),
+        returned.duration_since(cancelled_at).as_secs_f64() * 1e3,
+        peak_rss_mib().unwrap_or(f64::NAN)
+    );
+}
+
+fn child(args: &[&str]) {
+    let exe = std::env::current_exe().unwrap();
+    let status = Command::new(exe).args(args).status().unwrap();
+    assert!(status.success());
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let num = |i: usize, default: f64| args.get(i).map_or(default, |s| s.parse::<f64>().unwrap());
+    match args.first().map(String::as_str) {
+        Some("reference") => reference(num(1, 10_000.0) as u64),
+        Some("scaling") => scaling(),
+        Some("big") => big(num(1, 1e7) as u64, num(2, 1e5)),
+        Some("cancel") => cancel(num(1, 1e8) as u64, num(2, 316_228.0), num(3, 1500.0) as u64),
+        None => {
+            child(&["reference", "10000"]);
+            child(&["scaling"]);
+            child(&["big", "10000000", "100000"]);
+            child(&["big", "10000000", "1000"]);
+            // During set-up, during the iteration, and in a dense room.
+            child(&["cancel", "100000000", "316228", "1500"]);
+            child(&["cancel", "100000000", "316228", "8000"]);
+            child(&["cancel", "1000000", "1", "1500"]);
+        }
+        Some(other) => eprintln!("unknown mode {other}"),
+    }
+}

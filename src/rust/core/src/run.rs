@@ -1,0 +1,787 @@
+//! Running iterations: validation, memory checks, threads, cancellation.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use crate::error::SimError;
+use crate::grid::{scratch_bytes, Scratch, MAX_PEOPLE};
+use crate::stats::{iteration_value, PairCounts};
+use crate::sys::{available_cores, available_memory_bytes};
+
+/// Lengths (room sides and distance) must lie in this range. Squares of
+/// such numbers and their sums are ordinary doubles (no overflow, no
+/// underflow to subnormals), so `dx*dx + dy*dy < d*d` means what it says.
+pub const MIN_LENGTH: f64 = 1e-150;
+pub const MAX_LENGTH: f64 = 1e150;
+
+/// More threads than this is certainly a mistake (and would waste memory).
+pub const MAX_THREADS: usize = 1024;
+
+/// The room and the people in it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Room {
+    pub x_length: f64,
+    pub y_length: f64,
+    pub num_people: u64,
+    pub distance: f64,
+}
+
+fn check_length(argument: &'static str, v: f64) -> Result<(), SimError> {
+    if v.is_nan() {
+        return Err(SimError::invalid(argument, "must be a number, not NaN"));
+    }
+    if v.is_infinite() {
+        return Err(SimError::invalid(
+            argument,
+            format!("must be finite, not {v}"),
+        ));
+    }
+    if v <= 0.0 {
+        return Err(SimError::invalid(
+            argument,
+            format!("must be positive, not {v}"),
+        ));
+    }
+    if !(MIN_LENGTH..=MAX_LENGTH).contains(&v) {
+        return Err(SimError::invalid(
+            argument,
+            format!("must be between 1e-150 and 1e150, not {v:e}"),
+        ));
+    }
+    Ok(())
+}
+
+impl Room {
+    /// Checks the room; the error names the offending argument. Any number
+    /// of people is valid here (0 and 1 give 0 violations); whether they fit
+    /// in memory is checked by [`run`].
+    pub fn validate(&self) -> Result<(), SimError> {
+        check_length("x_length", self.x_length)?;
+        check_length("y_length", self.y_length)?;
+        check_length("distance", self.distance)?;
+        Ok(())
+    }
+}
+
+/// One run: iterations `first_iteration ..= first_iteration + iterations - 1`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunSpec {
+    pub room: Room,
+    pub seed: u64,
+    /// 1-based number of the first iteration; iteration `i`'s random numbers
+    /// depend only on `(seed, i)`.
+    pub first_iteration: u64,
+    /// How many iterations (at least 1).
+    pub iterations: u64,
+    /// Worker threads; 0 means all available cores.
+    pub threads: usize,
+    /// Return every iteration's value (8 bytes per iteration) or only the sums.
+    pub keep_values: bool,
+}
+
+impl RunSpec {
+    /// Checks everything but memory; the error names the offending argument.
+    pub fn validate(&self) -> Result<(), SimError> {
+        self.room.validate()?;
+        if self.first_iteration == 0 {
+            return Err(SimError::invalid(
+                "first_iteration",
+                "must be at least 1 (iterations are numbered from 1)",
+            ));
+        }
+        if self.iterations == 0 {
+            return Err(SimError::invalid("iterations", "must be at least 1"));
+        }
+        if self
+            .first_iteration
+            .checked_add(self.iterations - 1)
+            .is_none()
+        {
+            return Err(SimError::invalid(
+                "iterations",
+                format!(
+                    "first_iteration + iterations - 1 must not exceed {} (got {} + {} - 1)",
+                    u64::MAX,
+                    self.first_iteration,
+                    self.iterations
+                ),
+            ));
+        }
+        if self.threads > MAX_THREADS {
+            return Err(SimError::invalid(
+                "threads",
+                format!(
+                    "must be at most {MAX_THREADS} (0 means all cores), not {}",
+                    self.threads
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The last iteration number (valid after `validate`).
+    pub fn last_iteration(&self) -> u64 {
+        self.first_iteration
+            .saturating_add(self.iterations.saturating_sub(1))
+    }
+}
+
+/// Shared between the thread that controls a run (e.g. the one polling R for
+/// interrupts) and the workers; wrap it in an `Arc`.
+#[derive(Debug, Default)]
+pub struct Control {
+    cancelled: AtomicBool,
+    completed: AtomicU64,
+}
+
+impl Control {
+    pub fn new() -> Control {
+        Control::default()
+    }
+
+    /// Asks the run to stop; it returns `Err(SimError::Cancelled)` soon
+    /// (between iterations, or within about 0.1 ms of work inside one).
+    pub fn cancel(&self) {
+        self.cancelled.store(true, Ordering::Release);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Acquire)
+    }
+
+    /// Iterations finished so far (for progress reports).
+    pub fn completed(&self) -> u64 {
+        self.completed.load(Ordering::Relaxed)
+    }
+
+    fn finish_one(&self) {
+        self.completed.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// What a run produces.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunOutput {
+    /// Per-iteration values in iteration order, when `keep_values`.
+    pub values: Option<Vec<f64>>,
+    pub counts: PairCounts,
+    pub elapsed_seconds: f64,
+    pub threads_used: usize,
+}
+
+/// Decides the number of threads and checks that the run fits in memory
+/// before anything is allocated.
+fn plan_threads(spec: &RunSpec) -> Result<usize, SimError> {
+    let requested = if spec.threads == 0 {
+        available_cores()
+    } else {
+        spec.threads
+    };
+    let mut threads = requested
+        .max(1)
+        .min(usize::try_from(spec.iterations).unwrap_or(usize::MAX));
+    let scratch = scratch_bytes(&spec.room) as u128;
+    let values = if spec.keep_values {
+        spec.iterations as u128 * 8
+    } else {
+        0
+    };
+    let available = available_memory_bytes();
+    let too_large = |argument, needed: u128| SimError::TooLarge {
+        argument,
+        bytes_needed: u64::try_from(needed).unwrap_or(u64::MAX),
+        bytes_available: available.unwrap_or(0),
+    };
+    if spec.room.num_people > MAX_PEOPLE {
+        return Err(too_large("num_people", scratch + values));
+    }
+    if values > usize::MAX as u128 / 2 {
+        return Err(too_large("max_iterations", values));
+    }
+    if let Some(avail) = available.map(u128::from) {
+        if values > avail {
+            return Err(too_large("max_iterations", values));
+        }
+        if scratch + values > avail {
+            return Err(too_large("num_people", scratch + values));
+        }
+        if threads as u128 * scratch + values > avail {
+            if spec.threads == 0 {
+                // "All cores" means as many as fit in memory.
+                threads = ((avail - values) / scratch.max(1)).max(1) as usize;
+            } else {
+                return Err(too_large("num_people", threads as u128 * scratch + values));
+            }
+        }
+    }
+    Ok(threads)
+}
+
+/// Runs the simulation. Never panics on bad input: every problem is an error
+/// naming the argument. Results are bit-identical for any number of threads
+/// and any split of the iteration range.
+pub fn run(spec: &RunSpec, control: &Control) -> Result<RunOutput, SimError> {
+    let start = Instant::now();
+    spec.validate()?;
+    let threads = plan_threads(spec)?;
+    if control.is_cancelled() {
+        return Err(SimError::Cancelled);
+    }
+    let mut values = Vec::new();
+    if spec.keep_values {
+        let n = spec.iterations as usize; // fits: checked by plan_threads
+        values
+            .try_reserve_exact(n)
+            .map_err(|_| SimError::TooLarge {
+                argument: "max_iterations",
+                bytes_needed: spec.iterations.saturating_mul(8),
+                bytes_available: available_memory_bytes().unwrap_or(0),
+            })?;
+        values.resize(n, 0.0);
+    }
+    let (counts, threads_used) = if threads == 1 {
+        let stop = || control.is_cancelled();
+        let mut scratch = Scratch::new(&spec.room, &stop)?.ok_or(SimError::Cancelled)?;
+        let range = (spec.first_iteration, spec.iterations);
+        let counts = run_range(spec, &mut scratch, range, &mut values, control, &stop);
+        if counts.is_err() {
+            scratch.release_in_background();
+        }
+        (counts?, 1)
+    } else {
+        run_parallel(spec, threads, &mut values, control)?
+    };
+    Ok(RunOutput {
+        values: spec.keep_values.then_some(values),
+        counts,
+        elapsed_seconds: start.elapsed().as_secs_f64(),
+        threads_used,
+    })
+}
+
+/// Runs iterations `first .. first + count` with `scratch`, writing their
+/// values into `values` (empty when values are not kept).
+fn run_range(
+    spec: &RunSpec,
+    scratch: &mut Scratch,
+    (first, count): (u64, u64),
+    values: &mut [f64],
+    control: &Control,
+    stop: &impl Fn() -> bool,
+) -> Result<PairCounts, SimError> {
+    let n = spec.room.num_people;
+    let mut counts = PairCounts::default();
+    for k in 0..count {
+        if stop() {
+            return Err(SimError::Cancelled);
+        }
+        let pairs = scratch
+            .count_pairs(spec.seed, first + k, stop)
+            .ok_or(SimError::Cancelled)?;
+        counts.add(pairs)?;
+        if let Some(slot) = values.get_mut(k as usize) {
+            *slot = iteration_value(pairs, n);
+        }
+        control.finish_one();
+    }
+    Ok(counts)
+}
+
+/// The part of the iteration range not yet claimed by a worker, with the
+/// matching (disjoint) part of the values vector.
+struct Queue<'a> {
+    next: u64,
+    remaining: u64,
+    values: &'a mut [f64],
+}
+
+impl<'a> Queue<'a> {
+    /// Guided self-scheduling: a quarter of a fair share of what is left, so
+    /// chunks are large at first (little locking) and single iterations at
+    /// the end (balanced finish).
+    fn claim(&mut self, workers: usize) -> Option<(u64, u64, &'a mut [f64])> {
+        if self.remaining == 0 {
+            return None;
+        }
+        let count = (self.remaining / (4 * workers as u64)).max(1);
+        let first = self.next;
+        self.next += count;
+        self.remaining -= count;
+        let values = std::mem::take(&mut self.values);
+        let split = (count as usize).min(values.len());
+        let (mine, rest) = values.split_at_mut(split);
+        self.values = rest;
+        Some((first, count, mine))
+    }
+}
+
+/// One worker of a parallel run: claims chunks until none are left.
+fn work_queue(
+    spec: &RunSpec,
+    scratch: &mut Scratch,
+    queue: &Mutex<Queue<'_>>,
+    workers: usize,
+    control: &Control,
+    stop: &impl Fn() -> bool,
+) -> Result<PairCounts, SimError> {
+    let mut total = PairCounts::default();
+    loop {
+        // A poisoned lock means another worker panicked (its panic is
+        // re-raised by `run_parallel`); just stop.
+        let claimed = queue
+            .lock()
+            .map_err(|_| SimError::Cancelled)?
+            .claim(workers);
+        let Some((first, count, values)) = claimed else {
+            return Ok(total);
+        };
+        total = total.merge(run_range(
+            spec,
+            scratch,
+            (first, count),
+            values,
+            control,
+            stop,
+        )?)?;
+    }
+}
+
+fn run_parallel(
+    spec: &RunSpec,
+    threads: usize,
+    values: &mut [f64],
+    control: &Control,
+) -> Result<(PairCounts, usize), SimError> {
+    // Set when a worker fails, so that the others stop too.
+    let abort = AtomicBool::new(false);
+    let stop = || control.is_cancelled() || abort.load(Ordering::Relaxed);
+    let queue = Mutex::new(Queue {
+        next: spec.first_iteration,
+        remaining: spec.iterations,
+        values,
+    });
+    let worker = || -> Result<PairCounts, SimError> {
+        let result = match Scratch::new(&spec.room, &stop) {
+            Ok(Some(mut scratch)) => {
+                let result = work_queue(spec, &mut scratch, &queue, threads, control, &stop);
+                if result.is_err() {
+                    scratch.release_in_background();
+                }
+                result
+            }
+            Ok(None) => Err(SimError::Cancelled),
+            Err(e) => Err(e),
+        };
+        if result.is_err() {
+            abort.store(true, Ordering::Relaxed);
+        }
+        result
+    };
+    let mut results = Vec::with_capacity(threads);
+    std::thread::scope(|s| {
+        let mut handles = Vec::with_capacity(threads - 1);
+        for k in 1..threads {
+            match std::thread::Builder::new()
+                .name(format!("sagesim-worker-{k}"))
+                .spawn_scoped(s, worker)
+            {
+                Ok(h) => handles.push(h),
+                // Could not create a thread: carry on with those we have.
+                Err(_) => break,
+            }
+        }
+        // The calling thread works too.
+        results.push(worker());
+        for h in handles {
+            match h.join() {
+                Ok(r) => results.push(r),
+                // A bug, not bad input: hand the panic to the caller (the R
+                // glue turns panics into R errors).
+                Err(payload) => std::panic::resume_unwind(payload),
+            }
+        }
+    });
+    if control.is_cancelled() {
+        return Err(SimError::Cancelled);
+    }
+    let workers = results.len();
+    let mut total = PairCounts::default();
+    let mut cancelled = false;
+    for r in results {
+        match r {
+            Ok(c) => total = total.merge(c)?,
+            // Workers stopped because another one failed: report that failure.
+            Err(SimError::Cancelled) => cancelled = true,
+            Err(e) => return Err(e),
+        }
+    }
+    if cancelled {
+        return Err(SimError::Cancelled);
+    }
+    Ok((total, workers))
+}
+
+/// Splits iterations `1..=max_iterations` into `parts` contiguous, balanced
+/// ranges (sizes differ by at most one, larger ones first) and returns part
+/// `index` (0-based) as `(first, count)`. Parts beyond `max_iterations` are
+/// empty (`count == 0`, `first` just after the preceding part), as is any
+/// part when `parts == 0` or `index >= parts`.
+pub fn split_iterations(max_iterations: u64, parts: u64, index: u64) -> (u64, u64) {
+    if parts == 0 || index >= parts {
+        return (max_iterations.saturating_add(1), 0);
+    }
+    let base = max_iterations / parts;
+    let extra = max_iterations % parts;
+    let count = base + u64::from(index < extra);
+    // index * base + min(index, extra) <= max_iterations, so no overflow.
+    let before = index * base + index.min(extra);
+    (before.saturating_add(1), count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::grid::tests::brute_force_pairs;
+    use crate::{expected_violations, iteration_value};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    fn room(x: f64, y: f64, n: u64, d: f64) -> Room {
+        Room {
+            x_length: x,
+            y_length: y,
+            num_people: n,
+            distance: d,
+        }
+    }
+
+    fn spec(room: Room, first: u64, iterations: u64, threads: usize) -> RunSpec {
+        RunSpec {
+            room,
+            seed: 20240607,
+            first_iteration: first,
+            iterations,
+            threads,
+            keep_values: true,
+        }
+    }
+
+    fn go(s: &RunSpec) -> RunOutput {
+        run(s, &Control::new()).unwrap()
+    }
+
+    fn bits(v: &[f64]) -> Vec<u64> {
+        v.iter().map(|x| x.to_bits()).collect()
+    }
+
+    #[test]
+    fn values_are_the_brute_force_counts() {
+        let r = room(40.0, 25.0, 300, 1.5);
+        let out = go(&spec(r.clone(), 5, 20, 2));
+        let values = out.values.unwrap();
+        let mut counts = PairCounts::default();
+        for (k, v) in values.iter().enumerate() {
+            let pairs = brute_force_pairs(&r, 20240607, 5 + k as u64);
+            assert_eq!(*v, iteration_value(pairs, 300));
+            counts.add(pairs).unwrap();
+        }
+        assert_eq!(out.counts, counts);
+    }
+
+    #[test]
+    fn results_do_not_depend_on_threads_or_splits() {
+        let r = room(1000.0, 1000.0, 1000, 6.0);
+        let whole = go(&spec(r.clone(), 1, 1000, 1));
+        let whole_values = whole.values.clone().unwrap();
+        assert_eq!(whole_values.len(), 1000);
+        for threads in [2, 3, 8, 0] {
+            let out = go(&spec(r.clone(), 1, 1000, threads));
+            assert_eq!(
+                bits(out.values.as_ref().unwrap()),
+                bits(&whole_values),
+                "threads = {threads}"
+            );
+            assert_eq!(out.counts, whole.counts);
+            assert!(out.threads_used >= 1);
+        }
+        // Split 1..400 and 401..1000.
+        let a = go(&spec(r.clone(), 1, 400, 2));
+        let b = go(&spec(r.clone(), 401, 600, 1));
+        let mut joined = a.values.clone().unwrap();
+        joined.extend(b.values.clone().unwrap());
+        assert_eq!(bits(&joined), bits(&whole_values));
+        assert_eq!(a.counts.merge(b.counts).unwrap(), whole.counts);
+        assert_eq!(b.counts.merge(a.counts).unwrap(), whole.counts);
+        // Without values the counts are the same.
+        let mut s = spec(r, 1, 1000, 2);
+        s.keep_values = false;
+        let out = go(&s);
+        assert_eq!(out.values, None);
+        assert_eq!(out.counts, whole.counts);
+        // A different seed gives different results.
+        s.seed += 1;
+        assert_ne!(go(&s).counts, whole.counts);
+    }
+
+    #[test]
+    fn never_more_threads_than_iterations() {
+        let out = go(&spec(room(10.0, 10.0, 50, 1.0), 1, 1, 8));
+        assert_eq!(out.threads_used, 1);
+        let out = go(&spec(room(10.0, 10.0, 50, 1.0), 1, 3, 8));
+        assert!(out.threads_used <= 3);
+    }
+
+    #[test]
+    fn progress_counts_every_iteration() {
+        let control = Control::new();
+        let out = run(&spec(room(10.0, 10.0, 50, 1.0), 1, 250, 2), &control).unwrap();
+        assert_eq!(control.completed(), 250);
+        assert_eq!(out.counts.iterations, 250);
+    }
+
+    /// Mean of many iterations within 5 standard errors of the exact
+    /// expectation, including distances beyond one or both sides.
+    #[test]
+    fn mean_agrees_with_the_exact_expectation() {
+        let cases = [
+            (room(1000.0, 1000.0, 1000, 6.0), 4000),
+            (room(10.0, 10.0, 100, 3.0), 4000),
+            (room(10.0, 10.0, 60, 12.0), 4000),  // d > both sides
+            (room(100.0, 5.0, 200, 20.0), 4000), // d > one side
+            (room(1e5, 1e-2, 500, 300.0), 4000), // thin
+            (room(7.0, 3.0, 2, 2.0), 20000),     // two people
+            (room(1e-3, 2e-3, 400, 1e-5), 4000), // small lengths
+        ];
+        for (r, iterations) in cases {
+            let mut s = spec(r.clone(), 1, iterations, 0);
+            s.keep_values = false;
+            let sum = go(&s).counts.summary(r.num_people);
+            let expected = expected_violations(&r);
+            assert!(sum.se > 0.0);
+            let z = (sum.mean - expected) / sum.se;
+            assert!(
+                z.abs() < 5.0,
+                "{r:?}: mean {} expected {expected} se {} (z = {z})",
+                sum.mean,
+                sum.se
+            );
+        }
+        // Beyond the diagonal every pair is close: exactly n - 1 per person.
+        let r = room(3.0, 4.0, 30, 5.1);
+        let sum = go(&spec(r, 1, 10, 1)).counts.summary(30);
+        assert_eq!((sum.mean, sum.sd), (29.0, 0.0));
+        // Nobody, or one person: no violations.
+        for n in [0, 1] {
+            let out = go(&spec(room(3.0, 4.0, n, 5.0), 1, 10, 2));
+            assert!(out.values.unwrap().iter().all(|&v| v == 0.0));
+            assert_eq!(out.counts.summary(n).mean, 0.0);
+        }
+    }
+
+    #[test]
+    fn invalid_arguments_are_named() {
+        let good = spec(room(10.0, 10.0, 10, 1.0), 1, 10, 1);
+        let arg_of = |s: &RunSpec| match run(s, &Control::new()) {
+            Err(SimError::InvalidArgument { argument, reason }) => {
+                assert!(!reason.is_empty());
+                argument
+            }
+            other => panic!("expected InvalidArgument, got {other:?}"),
+        };
+        for bad in [
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            -1.0,
+            0.0,
+            -0.0,
+            1e200,
+            1e-200,
+        ] {
+            let mut s = good.clone();
+            s.room.x_length = bad;
+            assert_eq!(arg_of(&s), "x_length");
+            let mut s = good.clone();
+            s.room.y_length = bad;
+            assert_eq!(arg_of(&s), "y_length");
+            let mut s = good.clone();
+            s.room.distance = bad;
+            assert_eq!(arg_of(&s), "distance");
+        }
+        let mut s = good.clone();
+        s.iterations = 0;
+        assert_eq!(arg_of(&s), "iterations");
+        let mut s = good.clone();
+        s.first_iteration = 0;
+        assert_eq!(arg_of(&s), "first_iteration");
+        let mut s = good.clone();
+        s.first_iteration = u64::MAX;
+        s.iterations = 2;
+        assert_eq!(arg_of(&s), "iterations");
+        let mut s = good.clone();
+        s.threads = MAX_THREADS + 1;
+        assert_eq!(arg_of(&s), "threads");
+        // The last possible iteration number is fine.
+        let mut s = good.clone();
+        s.first_iteration = u64::MAX;
+        s.iterations = 1;
+        assert_eq!(go(&s).counts.iterations, 1);
+        // Messages name the argument.
+        let mut s = good;
+        s.room.distance = f64::NAN;
+        let msg = run(&s, &Control::new()).unwrap_err().to_string();
+        assert!(msg.contains("distance") && msg.contains("NaN"), "{msg}");
+    }
+
+    #[test]
+    fn absurd_sizes_are_too_large_without_allocating() {
+        let mut s = spec(room(1000.0, 1000.0, 1_000_000_000_000_000, 6.0), 1, 1, 1);
+        match run(&s, &Control::new()) {
+            Err(SimError::TooLarge {
+                argument: "num_people",
+                bytes_needed,
+                ..
+            }) => assert!(bytes_needed > 1 << 50),
+            other => panic!("{other:?}"),
+        }
+        s.room.num_people = u64::MAX;
+        assert!(matches!(
+            run(&s, &Control::new()),
+            Err(SimError::TooLarge {
+                argument: "num_people",
+                ..
+            })
+        ));
+        // Keeping 2^60 values (8 EiB) cannot fit.
+        let mut s = spec(room(10.0, 10.0, 10, 1.0), 1, 1 << 60, 1);
+        assert!(matches!(
+            run(&s, &Control::new()),
+            Err(SimError::TooLarge {
+                argument: "max_iterations",
+                ..
+            })
+        ));
+        // Without values, memory does not depend on the number of iterations
+        // (cancelled straight away so the test is quick).
+        s.keep_values = false;
+        let control = Control::new();
+        control.cancel();
+        assert!(matches!(run(&s, &control), Err(SimError::Cancelled)));
+        if let Some(avail) = crate::available_memory_bytes() {
+            // Room for one worker but not for many: explicit threads are an
+            // error, "all cores" uses fewer threads.
+            let people = avail / 36 * 2 / 3;
+            let mut s = spec(room(1e6, 1e6, people, 1.0), 1, 8, 8);
+            s.keep_values = false;
+            if crate::scratch_bytes(&s.room) < avail && crate::scratch_bytes(&s.room) * 2 > avail {
+                assert!(matches!(
+                    plan_threads(&s),
+                    Err(SimError::TooLarge {
+                        argument: "num_people",
+                        ..
+                    })
+                ));
+                s.threads = 0;
+                assert_eq!(plan_threads(&s).unwrap(), 1);
+            }
+            let msg = run(
+                &spec(room(1.0, 1.0, u64::MAX / 64, 1.0), 1, 1, 1),
+                &Control::new(),
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(
+                msg.contains("num_people") && msg.contains("memory"),
+                "{msg}"
+            );
+        }
+    }
+
+    #[test]
+    fn cancelling_between_iterations() {
+        let control = Arc::new(Control::new());
+        let mut s = spec(room(1000.0, 1000.0, 1000, 6.0), 1, u64::MAX / 2, 2);
+        s.keep_values = false;
+        let c2 = Arc::clone(&control);
+        let canceller = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            c2.cancel();
+        });
+        let t = Instant::now();
+        assert_eq!(run(&s, &control), Err(SimError::Cancelled));
+        assert!(t.elapsed() < Duration::from_secs(10));
+        assert!(control.completed() > 0);
+        canceller.join().unwrap();
+    }
+
+    #[test]
+    fn cancelling_inside_a_huge_iteration() {
+        // One iteration of 20 million people (a few seconds of work) and
+        // one dense iteration of 200,000 people in a single cell (2e10
+        // comparisons, tens of seconds): both stop soon after the cancel.
+        for r in [
+            room(2e5, 2e5, 20_000_000, 6.0),
+            room(1.0, 1.0, 200_000, 2.0),
+        ] {
+            let control = Arc::new(Control::new());
+            let s = spec(r, 1, 1, 1);
+            let c2 = Arc::clone(&control);
+            let canceller = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(300));
+                c2.cancel();
+                Instant::now()
+            });
+            let result = run(&s, &control);
+            let returned = Instant::now();
+            let cancelled_at = canceller.join().unwrap();
+            assert_eq!(result, Err(SimError::Cancelled));
+            assert_eq!(control.completed(), 0);
+            assert!(returned.duration_since(cancelled_at) < Duration::from_secs(2));
+        }
+    }
+
+    #[test]
+    fn split_iterations_tiles_exactly() {
+        for max in [0u64, 1, 2, 7, 100, 1001, u64::MAX] {
+            for parts in [1u64, 2, 3, 7, 16, 150] {
+                let mut next = 1u64;
+                let (mut smallest, mut largest) = (u64::MAX, 0);
+                for k in 0..parts {
+                    let (first, count) = split_iterations(max, parts, k);
+                    if count > 0 {
+                        assert_eq!(first, next, "max {max} parts {parts} index {k}");
+                        next = first + (count - 1);
+                        next = next.saturating_add(1);
+                    }
+                    smallest = smallest.min(count);
+                    largest = largest.max(count);
+                }
+                assert!(largest - smallest <= 1);
+                if max == u64::MAX {
+                    assert_eq!(next, u64::MAX); // saturated just past the end
+                } else {
+                    assert_eq!(next, max + 1, "max {max} parts {parts}");
+                }
+            }
+        }
+        assert_eq!(split_iterations(10, 3, 0), (1, 4));
+        assert_eq!(split_iterations(10, 3, 1), (5, 3));
+        assert_eq!(split_iterations(10, 3, 2), (8, 3));
+        assert_eq!(split_iterations(2, 5, 4), (3, 0));
+        assert_eq!(split_iterations(10, 0, 0).1, 0);
+        assert_eq!(split_iterations(10, 3, 3).1, 0);
+    }
+
+    #[test]
+    fn control_reports_cancellation() {
+        let c = Control::new();
+        assert!(!c.is_cancelled());
+        c.cancel();
+        assert!(c.is_cancelled());
+        assert_eq!(
+            run(&spec(room(1.0, 1.0, 5, 0.5), 1, 5, 1), &c),
+            Err(SimError::Cancelled)
+        );
+    }
+}
