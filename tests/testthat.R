@@ -1,0 +1,4 @@
+library(testthat)
+library(sagesim)
+
+test_check("sagesim")
