@@ -1,0 +1,125 @@
+# A moto server (AWS stand-in) on 127.0.0.1, started once per test run by
+# fixtures/moto_launcher.py and reset before each test that uses it.
+
+moto <- new.env(parent = emptyenv())
+
+# R puts its own library folders on LD_LIBRARY_PATH; a python3 built with a
+# shared libpython (pyenv) would then load the system's libpython and lose
+# its site-packages. Python runs without R's additions.
+python3 <- function(args, ...) {
+  system2("env", c("-u", "LD_LIBRARY_PATH", "python3", args), ...)
+}
+
+moto_installed <- function() {
+  ok <- suppressWarnings(python3(c("-c", shQuote(
+    "import moto, sys; sys.exit(tuple(int(x) for x in moto.__version__.split('.')[:3]) < (5, 2, 3))")),
+    stdout = FALSE, stderr = FALSE))
+  identical(as.integer(ok), 0L)
+}
+
+skip_without_moto <- function() {
+  if (is.null(moto$installed)) moto$installed <- moto_installed()
+  if (!moto$installed) {
+    if (identical(Sys.getenv("SAGESIM_REQUIRE_MOTO"), "1")) {
+      stop("moto[server] >= 5.2.3 is required (SAGESIM_REQUIRE_MOTO=1): run tools/setup.sh")
+    }
+    skip("moto[server] >= 5.2.3 is not installed")
+  }
+}
+
+moto_start <- function() {
+  port_file <- tempfile("moto-port-")
+  log_file <- tempfile("moto-log-")
+  launcher <- normalizePath(test_path("fixtures", "moto_launcher.py"))
+  # Our pipe is the launcher's stdin: when this R process ends, it ends too.
+  moto$stdin <- pipe(sprintf("exec env -u LD_LIBRARY_PATH python3 %s --port-file %s --watch-stdin > %s 2>&1",
+                             shQuote(launcher), shQuote(port_file), shQuote(log_file)), open = "w")
+  deadline <- Sys.time() + 60
+  while (!file.exists(port_file)) {
+    if (Sys.time() > deadline) {
+      stop("moto did not start: ", paste(readLines(log_file, warn = FALSE), collapse = "\n"))
+    }
+    Sys.sleep(0.1)
+  }
+  ports <- jsonlite::fromJSON(port_file)
+  moto$port <- ports$port
+  moto$control_port <- ports$control_port
+  moto$url <- sprintf("http://127.0.0.1:%d", ports$port)
+  reg.finalizer(moto, function(e) try(close(e$stdin), silent = TRUE), onexit = TRUE)
+}
+
+# A minimal HTTP/1.0 client (no chunking) for moto's and the launcher's
+# control APIs, so the tests need no HTTP package.
+http_request <- function(port, method, path, body = NULL) {
+  body <- if (is.null(body)) "" else if (is.character(body)) body else
+    as.character(jsonlite::toJSON(body, auto_unbox = TRUE, null = "null"))
+  connection <- socketConnection("127.0.0.1", port, blocking = TRUE, open = "r+b", timeout = 30)
+  on.exit(close(connection))
+  request <- sprintf(paste0("%s %s HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n",
+                            "Content-Length: %d\r\n\r\n%s"), method, path, nchar(body, "bytes"), body)
+  writeBin(charToRaw(request), connection)
+  response <- rawToChar(readBin(connection, "raw", 1e8))
+  head_end <- regexpr("\r\n\r\n", response, fixed = TRUE)
+  status <- as.integer(sub("^HTTP/[0-9.]+ ([0-9]+).*", "\\1", substr(response, 1, 40)))
+  list(status = status, body = substring(response, head_end + 4))
+}
+
+control <- function(path, body) {
+  response <- http_request(moto$control_port, "POST", path, body)
+  if (response$status != 200) stop("moto control ", path, " failed: ", response$body)
+  jsonlite::fromJSON(response$body, simplifyVector = FALSE)
+}
+
+# Call at the top of every test that talks to AWS: a fresh moto, and the
+# AWS environment pointing at it with dummy credentials.
+local_moto <- function(env = parent.frame()) {
+  skip_without_moto()
+  if (is.null(moto$port)) moto_start()
+  control("/reset", "{}")
+  http_request(moto$port, "POST", "/moto-api/recorder/reset-recording")
+  http_request(moto$port, "POST", "/moto-api/recorder/start-recording")
+  empty <- tempfile("aws-config-")
+  file.create(empty)
+  withr::local_envvar(c(
+    AWS_ENDPOINT_URL = moto$url, AWS_ACCESS_KEY_ID = "testing",
+    AWS_SECRET_ACCESS_KEY = "testing-secret-key", AWS_SESSION_TOKEN = NA, AWS_REGION = "us-east-1",
+    AWS_DEFAULT_REGION = NA, AWS_PROFILE = NA, AWS_CONFIG_FILE = empty,
+    AWS_SHARED_CREDENTIALS_FILE = empty, AWS_EC2_METADATA_DISABLED = "true"
+  ), .local_envir = env)
+  # Each test gets its own default session.
+  cache <- sagesim:::session_cache
+  cache$default <- NULL
+  withr::defer(cache$default <- NULL, envir = env)
+  invisible(moto$url)
+}
+
+# Every request moto received since the test began, parsed.
+recorded_requests <- function() {
+  response <- http_request(moto$port, "GET", "/moto-api/recorder/download-recording")
+  lines <- strsplit(response$body, "\n", fixed = TRUE)[[1]]
+  lapply(lines[nzchar(lines)], function(line) {
+    entry <- jsonlite::fromJSON(line, simplifyVector = FALSE)
+    if (isTRUE(entry$body_encoded) && is.character(entry$body)) {
+      entry$body <- rawToChar(jsonlite::base64_dec(entry$body))
+    }
+    entry
+  })
+}
+
+# The JSON bodies of recorded SageMaker calls of one operation.
+recorded_sagemaker <- function(operation) {
+  calls <- Filter(function(r) identical(r$headers[["X-Amz-Target"]], paste0("SageMaker.", operation)),
+                  recorded_requests())
+  lapply(calls, function(r) jsonlite::fromJSON(r$body, simplifyVector = FALSE))
+}
+
+set_job_status <- function(name, status, reason = NULL, exit_message = NULL) {
+  control("/processing-job", Filter(Negate(is.null), list(
+    ProcessingJobName = name, Status = status, FailureReason = reason, ExitMessage = exit_message)))
+}
+
+put_job_logs <- function(job_name, host, messages) {
+  control("/log-events", list(LogGroupName = "/aws/sagemaker/ProcessingJobs",
+                              LogStreamName = sprintf("%s/%s-1700000000", job_name, host),
+                              Messages = as.list(messages)))
+}

@@ -1,0 +1,126 @@
+# SageMaker job handles against moto, with the launcher driving job status.
+
+role <- "arn:aws:iam::123456789012:role/SageMakerRole"
+image <- "123456789012.dkr.ecr.us-east-1.amazonaws.com/sagesim:latest"
+
+submit_simulation <- function(session, spec = simulation_spec(300, 200, 120, 101, seed = 17), ...) {
+  submit_processing(simulation = spec, image_uri = image, wait = FALSE, session = session, ...)
+}
+
+# Changes a job's status from another process after a delay, while R waits.
+set_status_later <- function(seconds, name, status, reason = NULL) {
+  body <- jsonlite::toJSON(Filter(Negate(is.null), list(
+    ProcessingJobName = name, Status = status, FailureReason = reason)), auto_unbox = TRUE)
+  code <- sprintf(paste0("import time, urllib.request; time.sleep(%s); ",
+                         "urllib.request.urlopen(urllib.request.Request('http://127.0.0.1:%d/processing-job', ",
+                         "data=%s.encode(), headers={'Content-Type': 'application/json'}))"),
+                  seconds, moto$control_port, deparse(as.character(body)))
+  python3(c("-c", shQuote(code)), wait = FALSE)
+}
+
+test_that("waiting polls until Completed and streams every host's logs", {
+  local_moto()
+  session <- aws_session(role = role)
+  job <- submit_simulation(session, instance_count = 2)
+  set_job_status(job$name, "InProgress")
+  put_job_logs(job$name, "algo-1", c("starting", "half way"))
+  put_job_logs(job$name, "algo-2", "algo-2 says hello")
+  set_status_later(1.5, job$name, "Completed")
+  output <- capture.output(job_wait(job, poll = 0.2))
+  expect_true("[algo-1] starting" %in% output)
+  expect_true("[algo-1] half way" %in% output)
+  expect_true("[algo-2] algo-2 says hello" %in% output)
+  # Each line exactly once, although the logs were polled many times.
+  expect_identical(sum(output == "[algo-1] half way"), 1L)
+  expect_identical(job_status(job)$status, "Completed")
+  logs <- job_logs(job)
+  expect_setequal(logs$host, c("algo-1", "algo-2"))
+  expect_identical(logs$message[logs$host == "algo-1"], c("starting", "half way"))
+})
+
+test_that("a failed job raises its FailureReason; a stopped job ends the wait", {
+  local_moto()
+  session <- aws_session(role = role)
+  job <- submit_simulation(session)
+  set_job_status(job$name, "InProgress")
+  set_status_later(1, job$name, "Failed", "AlgorithmError: the model diverged")
+  error <- tryCatch(job_wait(job, poll = 0.2, logs = FALSE), error = identity)
+  expect_s3_class(error, "sagesim_job_failed")
+  expect_identical(error$failure_reason, "AlgorithmError: the model diverged")
+  expect_match(conditionMessage(error), "the model diverged")
+  expect_error(job_collect(job), class = "sagesim_job_failed")
+
+  other <- submit_simulation(session)
+  set_job_status(other$name, "InProgress")
+  expect_error(job_wait(other, poll = 0.1, timeout = 0.5, logs = FALSE), class = "sagesim_wait_timeout")
+  expect_error(job_collect(other), class = "sagesim_job_not_finished")
+  expect_message(job_stop(other), "stop")
+  expect_warning(job_wait(other, poll = 0.1, logs = FALSE), class = "sagesim_job_stopped")
+  expect_identical(job_status(other)$status, "Stopped")
+})
+
+test_that("jobs can be re-attached by name, listed, and printed", {
+  local_moto()
+  session <- aws_session(role = role)
+  a <- submit_simulation(session, base_job_name = "alpha")
+  Sys.sleep(0.01)
+  b <- submit_processing(code = {f <- withr::local_tempfile(fileext = ".R"); writeLines("1", f); f},
+                         image_uri = image, base_job_name = "beta", wait = FALSE, session = session)
+  again <- attach_job(a$name, session = session)
+  expect_s3_class(again, "sagesim_cloud_job")
+  expect_identical(again$kind, "simulation")
+  expect_identical(attach_job(b$name, session = session)$kind, "script")
+  expect_identical(again$outputs[[1]]$destination,
+                   sprintf("s3://%s/%s/output/simulation", session$bucket, a$name))
+  jobs <- list_jobs(session = session)
+  expect_s3_class(jobs, "data.frame")
+  expect_setequal(jobs$name, c(a$name, b$name))
+  expect_identical(list_jobs(name_contains = "beta", session = session)$name, b$name)
+  expect_output(print(again), a$name, fixed = TRUE)
+  expect_output(print(job_status(again)), "Completed")
+})
+
+test_that("collecting a simulation job merges every host's results into the local result", {
+  local_moto()
+  session <- aws_session(role = role)
+  job <- submit_simulation(session, instance_count = 2)
+  # What the two hosts would upload at the end of the job.
+  root <- withr::local_tempdir()
+  out <- file.path(root, "out")
+  for (host in c("algo-1", "algo-2")) local({
+    fake_opt_ml(file.path(root, host), host, c("algo-1", "algo-2"))
+    capture.output(run_worker(c("--x-length", "300", "--y-length", "200", "--num-people", "120",
+                                "--max-iterations", "101", "--seed", "17", "--output-dir", out),
+                              exit_on_error = FALSE))
+  })
+  for (file in list.files(out)) {
+    sagesim:::aws_request(session, "s3:PutObjectFromFile", list(
+      Bucket = session$bucket, Key = sprintf("%s/output/simulation/%s", job$name, file),
+      Path = file.path(out, file)))
+  }
+  path <- file.path(withr::local_tempdir(), "collected")
+  result <- job_collect(job, path = path)
+  local <- simulate_local(300, 200, 120, 101, seed = 17)
+  expect_identical(result$values, local$values)
+  expect_identical(result$sd, local$sd)
+  expect_true(file.exists(file.path(path, "simulation", "sagesim-result-algo-2.json")))
+  expect_false(any(grepl("partial", list.files(dirname(path)))))
+})
+
+test_that("collecting a script job returns its files and output_result_mean.txt", {
+  local_moto()
+  session <- aws_session(role = role)
+  script <- withr::local_tempfile(fileext = ".R")
+  writeLines("1", script)
+  job <- submit_processing(code = script, image_uri = image, session = session, wait = FALSE,
+                           outputs = c(result = "/opt/ml/processing/output"))
+  value <- withr::local_tempfile()
+  writeLines("0.1128", value)
+  sagesim:::aws_request(session, "s3:PutObjectFromFile", list(
+    Bucket = session$bucket, Key = sprintf("%s/output/result/output_result_mean.txt", job$name),
+    Path = value))
+  files <- job_collect(job)
+  expect_s3_class(files, "sagesim_job_files")
+  expect_identical(files$result_mean, 0.1128)
+  expect_identical(files$files$file, "result/output_result_mean.txt")
+})

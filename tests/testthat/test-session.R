@@ -1,0 +1,64 @@
+# aws_session(): the standard chain, STS, defaults, and no secrets in output.
+
+test_that("a session finds account, region, default bucket and endpoint", {
+  url <- local_moto()
+  session <- aws_session()
+  expect_s3_class(session, "sagesim_session")
+  expect_identical(session$region, "us-east-1")
+  expect_identical(session$account, "123456789012")
+  expect_identical(session$bucket, "sagemaker-us-east-1-123456789012")
+  expect_identical(session$endpoint_url, url)
+  printed <- paste(capture.output(print(session)), collapse = "\n")
+  expect_match(printed, "123456789012")
+  expect_match(printed, "sagemaker-us-east-1-123456789012")
+  expect_false(grepl("testing-secret-key", printed, fixed = TRUE))
+  expect_false(grepl("testing-secret-key", format(session), fixed = TRUE))
+})
+
+test_that("explicit arguments override the chain, and credentials never print", {
+  local_moto()
+  withr::local_envvar(AWS_ACCESS_KEY_ID = NA, AWS_SECRET_ACCESS_KEY = NA)
+  session <- aws_session(region = "eu-west-1", bucket = "my-bucket",
+                         credentials = list(access_key_id = "AKIAEXPLICIT",
+                                            secret_access_key = "explicit-secret-value"))
+  expect_identical(session$region, "eu-west-1")
+  expect_identical(session$bucket, "my-bucket")
+  printed <- paste(capture.output(print(session), str(session)), collapse = "\n")
+  expect_false(grepl("explicit-secret-value", printed, fixed = TRUE))
+  expect_false(grepl("AKIAEXPLICIT", printed, fixed = TRUE))
+  expect_error(aws_session(credentials = list(access_key_id = "x")), class = "sagesim_invalid_argument")
+  expect_error(aws_session(region = "Not A Region"), class = "sagesim_invalid_argument")
+  expect_error(aws_session(role = "not-an-arn"), class = "sagesim_invalid_argument")
+})
+
+test_that("the execution role comes from the argument or a role caller", {
+  local_moto()
+  session <- aws_session()
+  # moto's caller is an IAM user, so there is no role to default to.
+  expect_match(session$caller_arn, ":user/")
+  expect_null(session$role)
+  expect_output(print(session), "none: pass `role`")
+  role <- "arn:aws:iam::123456789012:role/SageMakerRole"
+  expect_identical(aws_session(role = role)$role, role)
+  expect_identical(sagesim:::role_from_caller(role), role)
+  expect_identical(
+    sagesim:::role_from_caller("arn:aws:sts::123456789012:assumed-role/Analyst/alice"),
+    "arn:aws:iam::123456789012:role/Analyst")
+  expect_null(sagesim:::role_from_caller("arn:aws:iam::123456789012:user/bob"))
+})
+
+test_that("AWS errors become classed conditions with code, message and request id", {
+  local_moto()
+  session <- aws_session()
+  error <- tryCatch(attach_job("no-such-job", session = session), error = identity)
+  expect_s3_class(error, "sagesim_job_not_found")
+  error <- tryCatch(
+    sagesim:::aws_request(session, "s3:ListObjects", list(Bucket = "no-such-bucket", Prefix = "")),
+    error = identity)
+  expect_s3_class(error, "sagesim_aws_error")
+  expect_s3_class(error, "sagesim_aws_NoSuchBucket")
+  expect_identical(error$code, "NoSuchBucket")
+  expect_identical(error$service, "s3")
+  expect_true(is.character(error$request_id) && nzchar(error$request_id))
+  expect_match(conditionMessage(error), "NoSuchBucket")
+})
