@@ -1,0 +1,371 @@
+# Local mode: submit_processing(instance_type = "local") runs the job on this
+# machine, one process per host, each with its own stand-in for /opt/ml.
+# A local job is entirely described by its folder, so any R session can
+# attach to it, follow it, stop it and collect it:
+#
+#   {job_dir}/local-jobs/{name}/
+#     job.json                      what was submitted (kind, hosts, outputs)
+#     hosts/{host}/opt/ml/...       the host's /opt/ml (config, inputs, outputs)
+#     hosts/{host}/run.sh           the host's command line
+#     hosts/{host}/pid, log         its process group and its stdout+stderr
+#     hosts/{host}/exit_code        written when the process ends
+#     stopped                       present once job_stop() was called
+#     outputs-delivered             present once outputs reached their destination
+
+local_job_root <- function() {
+  file.path(getOption("sagesim.job_dir") %||% tools::R_user_dir("sagesim", "data"), "local-jobs")
+}
+
+local_job_dir <- function(name) file.path(local_job_root(), name)
+
+start_local_job <- function(plan, session, call) {
+  dir <- local_job_dir(plan$name)
+  if (file.exists(dir)) {
+    abort_argument("base_job_name", sprintf("A local job named %s already exists.", plan$name),
+                   call = call)
+  }
+  hosts <- sprintf("algo-%d", seq_len(plan$instance_count))
+  needs_s3 <- any(vapply(plan$inputs, function(i) is_s3_uri(i$source), logical(1))) ||
+    any(vapply(plan$outputs, function(o) !is.null(o$destination) && is_s3_uri(o$destination),
+               logical(1)))
+  if (needs_s3) session <- default_session(session, call = call)
+  outputs <- lapply(plan$outputs, function(output) {
+    output$destination <- output$destination %||% file.path(dir, "output", output$name)
+    if (!is_s3_uri(output$destination)) {
+      output$destination <- normalizePath(output$destination, mustWork = FALSE)
+    }
+    output
+  })
+
+  dir.create(dir, recursive = TRUE)
+  launched <- FALSE
+  # A job that cannot be fully staged is removed: nothing half-done remains.
+  on.exit(if (!launched) unlink(dir, recursive = TRUE), add = TRUE)
+  request <- create_job_request(plan, role = "local", inputs = plan$inputs, outputs = outputs)
+  for (host in hosts) {
+    root <- host_opt_ml(dir, host)
+    dir.create(file.path(root, "config"), recursive = TRUE)
+    dir.create(file.path(root, "output"), recursive = TRUE)
+    write_json_file(list(current_host = host, hosts = as.list(hosts)),
+                    file.path(root, "config", "resourceconfig.json"))
+    write_json_file(request, file.path(root, "config", "processingjobconfig.json"))
+    for (output in outputs) {
+      dir.create(local_container_path(root, output$source), recursive = TRUE, showWarnings = FALSE)
+    }
+  }
+  for (input in plan$inputs) stage_input(input, dir, hosts, session, call = call)
+  write_json_file(list(
+    name = plan$name, kind = plan$kind, instance_count = plan$instance_count,
+    hosts = as.list(hosts), created = as.numeric(Sys.time()),
+    outputs = lapply(outputs, function(o) list(name = o$name, source = o$source,
+                                               destination = o$destination))
+  ), file.path(dir, "job.json"))
+  for (host in hosts) {
+    write_host_script(plan, dir, host)
+  }
+  for (host in hosts) launch_host(dir, host)
+  launched <- TRUE
+  attach_local_job(plan$name, session = session)
+}
+
+host_dir <- function(dir, host) file.path(dir, "hosts", host)
+
+host_opt_ml <- function(dir, host) file.path(host_dir(dir, host), "opt", "ml")
+
+# /opt/ml/processing/x inside the container is {root}/processing/x here.
+local_container_path <- function(root, path) file.path(root, sub("^/opt/ml/?", "", path))
+
+write_json_file <- function(x, path) {
+  writeLines(jsonlite::toJSON(x, auto_unbox = TRUE, pretty = TRUE, digits = NA, null = "null"),
+             path)
+}
+
+stage_input <- function(input, dir, hosts, session, call) {
+  targets <- vapply(hosts, function(h) local_container_path(host_opt_ml(dir, h), input$destination),
+                    character(1))
+  for (target in targets) dir.create(target, recursive = TRUE, showWarnings = FALSE)
+  if (!is_s3_uri(input$source)) {
+    for (target in targets) copy_into(input$source, target, call = call)
+    return(invisible())
+  }
+  location <- parse_s3_uri(input$source)
+  download <- file.path(dir, "s3-inputs", input$name)
+  reply <- aws_request(session, "s3:DownloadPrefix",
+                       list(Bucket = location$bucket, Prefix = location$key, Directory = download),
+                       call = call)
+  if (length(reply$Files) == 0) {
+    abort_argument("inputs", sprintf("Input \"%s\": nothing found at %s.", input$name, input$source),
+                   call = call)
+  }
+  files <- sort(vapply(reply$Files, `[[`, character(1), "Path"))
+  relative <- substring(files, nchar(normalizePath(download)) + 2)
+  for (i in seq_along(files)) {
+    # ShardedByS3Key: object i goes to one host only, as SageMaker divides them.
+    chosen <- if (identical(input$s3_data_distribution_type, "ShardedByS3Key")) {
+      targets[[(i - 1) %% length(targets) + 1]]
+    } else {
+      targets
+    }
+    for (target in chosen) {
+      destination <- file.path(target, relative[[i]])
+      dir.create(dirname(destination), recursive = TRUE, showWarnings = FALSE)
+      file.copy(files[[i]], destination, overwrite = TRUE)
+    }
+  }
+  unlink(download, recursive = TRUE)
+}
+
+copy_into <- function(source, target, call) {
+  ok <- if (dir.exists(source)) {
+    all(file.copy(list.files(source, full.names = TRUE, all.files = TRUE, no.. = TRUE), target,
+                  recursive = TRUE))
+  } else {
+    file.copy(source, target)
+  }
+  if (!ok) {
+    abort(sprintf("Could not copy %s into the job's folder %s.", source, target),
+          class = "sagesim_local_job_error", call = call)
+  }
+}
+
+write_host_script <- function(plan, dir, host) {
+  root <- normalizePath(host_opt_ml(dir, host))
+  here <- normalizePath(host_dir(dir, host))
+  # Paths the job was told about (/opt/ml/...) point into this host's root.
+  to_local <- function(x) gsub("(^|=)/opt/ml(/|$)", paste0("\\1", root, "\\2"), x)
+  command <- to_local(c(plan$entrypoint, plan$arguments))
+  if (identical(command[[1]], "Rscript")) command[[1]] <- file.path(R.home("bin"), "Rscript")
+  env <- c(SAGESIM_OPT_ML = root, R_LIBS = paste(.libPaths(), collapse = ":"), plan$env)
+  q <- shQuote
+  script <- c(
+    "#!/bin/sh",
+    sprintf("# sagesim local job %s, host %s", plan$name, host),
+    sprintf("echo $$ > %s", q(file.path(here, "pid"))),
+    sprintf("cd %s || exit 1", q(root)),
+    sprintf("export %s=%s", names(env), q(unname(env))),
+    sprintf("%s > %s 2>&1 < /dev/null", paste(q(command), collapse = " "), q(file.path(here, "log"))),
+    "status=$?",
+    sprintf("echo $status > %s && mv %s %s", q(file.path(here, "exit_code.tmp")),
+            q(file.path(here, "exit_code.tmp")), q(file.path(here, "exit_code")))
+  )
+  writeLines(script, file.path(here, "run.sh"))
+}
+
+# Each host runs in its own session (setsid), so job_stop() can signal the
+# host's whole process group and the job outlives this R session.
+launch_host <- function(dir, host) {
+  script <- file.path(normalizePath(host_dir(dir, host)), "run.sh")
+  setsid <- Sys.which("setsid")
+  if (nzchar(setsid)) {
+    system2(setsid, c("sh", shQuote(script)), wait = FALSE, stdout = FALSE, stderr = FALSE)
+  } else {
+    system2("sh", shQuote(script), wait = FALSE, stdout = FALSE, stderr = FALSE)
+  }
+}
+
+attach_local_job <- function(name, session = NULL) {
+  dir <- local_job_dir(name)
+  info <- jsonlite::fromJSON(file.path(dir, "job.json"), simplifyVector = FALSE)
+  job <- new.env(parent = emptyenv())
+  job$name <- name
+  job$dir <- dir
+  job$kind <- info$kind
+  job$hosts <- unlist(info$hosts)
+  job$instance_count <- info$instance_count
+  job$instance_type <- "local"
+  job$created <- info$created
+  job$outputs <- info$outputs
+  job$session <- session
+  job$log_cursors <- list()
+  job$last_status <- NULL
+  class(job) <- c("sagesim_local_job", "sagesim_job")
+  local_status(job)
+  job
+}
+
+read_small_file <- function(path) {
+  if (!file.exists(path)) return(NULL)
+  text <- readLines(path, warn = FALSE)
+  if (length(text) == 0) "" else paste(text, collapse = "\n")
+}
+
+host_process_alive <- function(dir, host) {
+  pid <- suppressWarnings(as.integer(read_small_file(file.path(host_dir(dir, host), "pid"))))
+  if (length(pid) != 1 || is.na(pid)) {
+    # Launched moments ago: the script has not recorded its pid yet.
+    return(TRUE)
+  }
+  process_alive(pid)
+}
+
+# A zombie (exited, not yet reaped: this sandbox's init may never reap it)
+# is not alive, although kill(pid, 0) still succeeds on it.
+process_alive <- function(pid) {
+  stat <- file.path("/proc", pid, "stat")
+  if (file.exists(stat)) {
+    fields <- tryCatch(readLines(stat, warn = FALSE), error = function(e) "")
+    state <- substr(trimws(sub("^.*\\)", "", fields[[1]])), 1, 1)
+    return(nzchar(state) && !state %in% c("Z", "X"))
+  }
+  isTRUE(tools::pskill(pid, 0L))
+}
+
+local_status <- function(job) {
+  dir <- job$dir
+  exit_codes <- vapply(job$hosts, function(h) {
+    code <- suppressWarnings(as.integer(read_small_file(file.path(host_dir(dir, h), "exit_code"))))
+    if (length(code) == 1) code else NA_integer_
+  }, integer(1))
+  alive <- vapply(job$hosts, function(h) is.na(exit_codes[[h]]) && host_process_alive(dir, h),
+                  logical(1))
+  finished <- file.exists(file.path(host_dir(dir, job$hosts), "exit_code"))
+  end_time <- if (!any(alive)) {
+    ended <- as.numeric(file.mtime(file.path(host_dir(dir, job$hosts), "exit_code")[finished]))
+    max(c(job$created, ended))
+  }
+  status <- function(value, reason = NULL, message = NULL) {
+    job$last_status <- new_job_status(job$name, value, reason, message,
+                                      creation_time = job$created, start_time = job$created,
+                                      end_time = if (value %in% terminal_statuses) end_time)
+    job$last_status
+  }
+  if (file.exists(file.path(dir, "stopped"))) {
+    return(status(if (any(alive)) "Stopping" else "Stopped"))
+  }
+  if (any(alive)) return(status("InProgress"))
+  failed <- job$hosts[is.na(exit_codes) | exit_codes != 0]
+  if (length(failed) > 0) {
+    host <- failed[[1]]
+    message <- read_small_file(file.path(host_opt_ml(dir, host), "output", "message"))
+    reason <- if (is.na(exit_codes[[host]])) {
+      sprintf("%s ended without an exit status", host)
+    } else {
+      sprintf("AlgorithmError: %s exited with status %d%s", host, exit_codes[[host]],
+              if (!is.null(message)) paste0(": ", message) else "")
+    }
+    return(status("Failed", reason, message %||% last_log_line(dir, host)))
+  }
+  delivered <- tryCatch({
+    deliver_local_outputs(job)
+    TRUE
+  }, error = function(e) conditionMessage(e))
+  if (!isTRUE(delivered)) {
+    return(status("Failed", sprintf("ClientError: outputs could not be delivered: %s", delivered)))
+  }
+  status("Completed")
+}
+
+last_log_line <- function(dir, host) {
+  lines <- readLines(file.path(host_dir(dir, host), "log"), warn = FALSE)
+  if (length(lines) > 0) lines[[length(lines)]]
+}
+
+# Once every host succeeded, each output's files from every host go to its
+# destination (a folder, or S3), exactly once even if several R sessions look.
+deliver_local_outputs <- function(job) {
+  marker <- file.path(job$dir, "outputs-delivered")
+  if (file.exists(marker)) return(invisible())
+  lock <- file.path(job$dir, "outputs-delivering")
+  if (!dir.create(lock, showWarnings = FALSE)) {
+    abort("another R session is delivering this job's outputs right now; try again",
+          class = "sagesim_local_job_error")
+  }
+  on.exit(unlink(lock, recursive = TRUE), add = TRUE)
+  for (output in job$outputs) {
+    sources <- vapply(job$hosts, function(h) local_container_path(host_opt_ml(job$dir, h), output$source),
+                      character(1))
+    if (is_s3_uri(output$destination)) {
+      location <- parse_s3_uri(output$destination)
+      session <- job$session <- default_session(job$session)
+      for (source in sources[dir.exists(sources)]) {
+        aws_request(session, "s3:UploadDirectory",
+                    list(Bucket = location$bucket, Prefix = sub("/+$", "", location$key),
+                         Path = source))
+      }
+    } else {
+      dir.create(output$destination, recursive = TRUE, showWarnings = FALSE)
+      for (source in sources[dir.exists(sources)]) {
+        copy_into(source, output$destination, call = NULL)
+      }
+    }
+  }
+  file.create(marker)
+  invisible()
+}
+
+#' @export
+job_status.sagesim_local_job <- function(job) local_status(job)
+
+#' @export
+job_stop.sagesim_local_job <- function(job) {
+  file.create(file.path(job$dir, "stopped"))
+  for (host in job$hosts) {
+    pid <- suppressWarnings(as.integer(read_small_file(file.path(host_dir(job$dir, host), "pid"))))
+    # `kill -TERM -pid` signals the host's whole process group (setsid);
+    # tools::pskill() ignores negative pids.
+    if (length(pid) == 1 && !is.na(pid)) {
+      system2("kill", c("-TERM", paste0("-", pid)), stdout = FALSE, stderr = FALSE)
+    }
+  }
+  message(sprintf("Stopped local job %s.", job$name))
+  invisible(job)
+}
+
+#' @export
+default_poll_interval.sagesim_local_job <- function(job) 0.5
+
+# New complete lines of every host's log since the last poll.
+#' @export
+poll_log_lines.sagesim_local_job <- function(job) {
+  lines <- list()
+  for (host in job$hosts) {
+    path <- file.path(host_dir(job$dir, host), "log")
+    if (!file.exists(path)) next
+    offset <- job$log_cursors[[host]] %||% 0
+    size <- file.size(path)
+    if (size <= offset) next
+    connection <- file(path, "rb")
+    seek(connection, offset)
+    bytes <- readBin(connection, "raw", size - offset)
+    close(connection)
+    ends <- which(bytes == as.raw(10L))
+    if (length(ends) == 0) next
+    complete <- bytes[seq_len(ends[[length(ends)]])]
+    job$log_cursors[[host]] <- offset + length(complete)
+    text <- strsplit(rawToChar(complete), "\n", fixed = TRUE)[[1]]
+    lines[[host]] <- log_lines(host, rep(as.numeric(Sys.time()), length(text)), text)
+  }
+  if (length(lines) > 0) do.call(rbind, unname(lines)) else log_lines()
+}
+
+#' @export
+all_log_lines.sagesim_local_job <- function(job) {
+  lines <- lapply(job$hosts, function(host) {
+    path <- file.path(host_dir(job$dir, host), "log")
+    text <- if (file.exists(path)) readLines(path, warn = FALSE) else character()
+    log_lines(rep(host, length(text)), rep(as.numeric(file.mtime(path)), length(text)), text)
+  })
+  do.call(rbind, lines)
+}
+
+#' @export
+fetch_outputs.sagesim_local_job <- function(job, path) {
+  for (output in job$outputs) {
+    target <- file.path(path, output$name)
+    dir.create(target, recursive = TRUE, showWarnings = FALSE)
+    if (is_s3_uri(output$destination)) {
+      location <- parse_s3_uri(output$destination)
+      aws_request(default_session(job$session), "s3:DownloadPrefix",
+                  list(Bucket = location$bucket, Prefix = paste0(sub("/+$", "", location$key), "/"),
+                       Directory = target))
+    } else if (dir.exists(output$destination)) {
+      copy_into(output$destination, target, call = NULL)
+    }
+  }
+}
+
+list_local_jobs <- function() {
+  names <- list.dirs(local_job_root(), full.names = FALSE, recursive = FALSE)
+  names <- names[file.exists(file.path(local_job_root(), names, "job.json"))]
+  lapply(names, function(name) attach_local_job(name)$last_status)
+}

@@ -1,0 +1,136 @@
+# submit_processing(instance_type = "local"): the whole job on this machine.
+
+test_that("a two-host local simulation job merges to exactly the local result", {
+  use_temp_job_dir()
+  spec <- simulation_spec(400, 300, 200, 150, seed = 8)
+  output <- capture.output(
+    job <- submit_processing(simulation = spec, instance_type = "local", instance_count = 2)
+  )
+  expect_s3_class(job, "sagesim_local_job")
+  expect_match(job$name, "^sagesim-simulation-[0-9]{4}(-[0-9]{2}){5}-[0-9]{3}$")
+  # Both hosts' logs reached the console, labelled by host.
+  expect_true(any(grepl("^\\[algo-1\\] .*algo-1 \\(host 1 of 2\\)", output)))
+  expect_true(any(grepl("^\\[algo-2\\] .*algo-2 \\(host 2 of 2\\)", output)))
+  expect_identical(job_status(job)$status, "Completed")
+  result <- job_collect(job, path = file.path(withr::local_tempdir(), "results"))
+  local <- simulate_local(400, 300, 200, 150, seed = 8)
+  expect_identical(result$values, local$values)
+  expect_identical(result$mean, local$mean)
+  expect_identical(result$counts, local$counts)
+  expect_output(print(job), "Completed")
+  expect_output(print(job), "2 x local")
+})
+
+test_that("a local script job gets its inputs, arguments and environment, and returns its files", {
+  use_temp_job_dir()
+  data <- withr::local_tempfile(fileext = ".csv")
+  writeLines(c("x", "1", "2", "3.5"), data)
+  script <- withr::local_tempfile(fileext = ".R")
+  writeLines(c(
+    "library(sagesim)",
+    "args <- commandArgs(trailingOnly = TRUE)",
+    "x <- read.csv(file.path(processing_path('input', 'data'), basename(args[[2]])))$x",
+    "out <- args[[1]]",
+    "dir.create(out, recursive = TRUE, showWarnings = FALSE)",
+    "cat('host', processing_config()$current_host, 'greeting', Sys.getenv('GREETING'), '\\n')",
+    "writeLines(sprintf('%.17g', mean(x) * as.numeric(Sys.getenv('FACTOR'))), file.path(out, 'output_result_mean.txt'))",
+    "writeLines(Sys.getenv('GREETING'), file.path(out, 'greeting.txt'))"
+  ), script)
+  output <- capture.output(job <- submit_processing(
+    code = script, instance_type = "local",
+    arguments = c("/opt/ml/processing/output/result", basename(data)),
+    inputs = c(data = data), outputs = c(result = "/opt/ml/processing/output/result"),
+    env = c(GREETING = "hello there", FACTOR = "2")
+  ))
+  expect_true(any(grepl("[algo-1] host algo-1 greeting hello there", output, fixed = TRUE)))
+  files <- job_collect(job, path = file.path(withr::local_tempdir(), "out"))
+  expect_s3_class(files, "sagesim_job_files")
+  expect_identical(files$result_mean, mean(c(1, 2, 3.5)) * 2)
+  expect_setequal(files$files$file, c("result/output_result_mean.txt", "result/greeting.txt"))
+  expect_identical(readLines(file.path(files$path, "result", "greeting.txt")), "hello there")
+  expect_output(print(files), "output_result_mean.txt")
+})
+
+test_that("a failing local job fails with its message, and collecting refuses", {
+  use_temp_job_dir()
+  script <- withr::local_tempfile(fileext = ".R")
+  writeLines(c("cat('about to fail\\n')",
+               "root <- sagesim::processing_config()$root",
+               "writeLines('the model diverged', file.path(root, 'output', 'message'))",
+               "quit(status = 3)"), script)
+  job <- submit_processing(code = script, instance_type = "local", wait = FALSE)
+  output <- capture.output(error <- tryCatch(job_wait(job), error = identity))
+  expect_true(any(grepl("[algo-1] about to fail", output, fixed = TRUE)))
+  expect_s3_class(error, "sagesim_job_failed")
+  expect_match(error$failure_reason, "algo-1 exited with status 3: the model diverged", fixed = TRUE)
+  expect_identical(error$exit_message, "the model diverged")
+  expect_identical(job_status(job)$status, "Failed")
+  expect_error(job_collect(job), class = "sagesim_job_failed")
+})
+
+test_that("the simulation worker's error message becomes the failure reason", {
+  use_temp_job_dir()
+  spec <- simulation_spec(100, 100, 10, 10, seed = 1)
+  spec$num_people <- -5   # past validation, as a hand-edited spec would be
+  job <- submit_processing(simulation = spec, instance_type = "local", wait = FALSE)
+  error <- tryCatch(capture.output(job_wait(job, logs = FALSE)), error = identity)
+  expect_s3_class(error, "sagesim_job_failed")
+  expect_match(error$failure_reason, "num_people")
+  expect_match(error$exit_message, "num_people")
+  expect_match(conditionMessage(error), "num_people")
+})
+
+test_that("wait = FALSE returns at once; stop ends the job and the wait", {
+  use_temp_job_dir()
+  spec <- simulation_spec(1e5, 1e5, 1e6, 1e6, seed = 1)
+  started <- Sys.time()
+  job <- submit_processing(simulation = spec, instance_type = "local", instance_count = 2,
+                           wait = FALSE)
+  expect_lt(as.numeric(difftime(Sys.time(), started, units = "secs")), 5)
+  Sys.sleep(1)
+  expect_identical(job_status(job)$status, "InProgress")
+  expect_message(job_stop(job), "Stopped")
+  expect_warning(capture.output(job_wait(job, logs = FALSE, timeout = 20)),
+                 class = "sagesim_job_stopped")
+  expect_identical(job_status(job)$status, "Stopped")
+  # No host process is left behind.
+  pids <- vapply(c("algo-1", "algo-2"), function(h) {
+    as.integer(readLines(file.path(job$dir, "hosts", h, "pid")))
+  }, integer(1))
+  expect_identical(live_processes_in_groups(pids), character())
+})
+
+test_that("jobs can be re-attached by name and listed", {
+  use_temp_job_dir()
+  job <- submit_processing(simulation = simulation_spec(50, 50, 10, 20, seed = 2),
+                           instance_type = "local", logs = FALSE)
+  again <- attach_job(job$name)
+  expect_s3_class(again, "sagesim_local_job")
+  expect_identical(job_status(again)$status, "Completed")
+  expect_identical(job_collect(again)$values, simulate_local(50, 50, 10, 20, seed = 2)$values)
+  logs <- job_logs(again)
+  expect_s3_class(logs, "sagesim_logs")
+  expect_true(any(grepl("done in", logs$message)))
+  jobs <- list_jobs(local = TRUE)
+  expect_identical(jobs$name, job$name)
+  expect_identical(jobs$status, "Completed")
+})
+
+test_that("bad local submissions are refused before anything is created", {
+  dir <- use_temp_job_dir()
+  spec <- simulation_spec(50, 50, 10, 20, seed = 2)
+  expect_error(submit_processing(simulation = spec, instance_type = "local",
+                                 inputs = c(data = "/no/such/file.csv")),
+               "/no/such/file.csv", class = "sagesim_invalid_argument")
+  expect_error(submit_processing(code = "/no/such/script.R", instance_type = "local"),
+               class = "sagesim_invalid_argument")
+  expect_error(submit_processing(instance_type = "local"), class = "sagesim_invalid_argument")
+  expect_error(submit_processing(simulation = spec, code = "x.R", instance_type = "local"),
+               class = "sagesim_invalid_argument")
+  expect_error(submit_processing(simulation = spec, instance_type = "local",
+                                 outputs = c(out = "/tmp/elsewhere")),
+               class = "sagesim_invalid_argument")
+  expect_error(submit_processing(simulation = spec, instance_type = "local", instance_count = 0),
+               class = "sagesim_invalid_argument")
+  expect_length(list.files(file.path(dir, "local-jobs")), 0)
+})
