@@ -1,0 +1,82 @@
+#' Build the worker image and push it to Amazon ECR
+#'
+#' Builds the image from the package's Dockerfile with docker (or podman
+#' when docker is absent), creates the ECR repository if missing, logs the
+#' engine in with an ECR authorization token fetched through the AWS SDK (no
+#' aws cli; the password goes to the engine on stdin and nowhere else), tags
+#' and pushes. The returned URI is what [submit_processing()] needs as
+#' `image_uri`. From a terminal: `tools/publish-image.sh [repository] [tag]`.
+#'
+#' @param context The sagesim source folder (holding the Dockerfile).
+#' @param repository ECR repository name.
+#' @param tag Image tag.
+#' @param engine `"docker"` or `"podman"`; default
+#'   `getOption("sagesim.container_engine")`, else docker if installed, else
+#'   podman.
+#' @param build Build the image first (`FALSE` pushes an existing local
+#'   `repository:tag`).
+#' @param build_args Named character vector of `--build-arg`s (e.g.
+#'   `BUILD_IMAGE`, `RUNTIME_IMAGE`).
+#' @param session An [aws_session()].
+#' @return The pushed image's URI, `{account}.dkr.ecr.{region}.amazonaws.com/{repository}:{tag}`.
+#' @examples
+#' \dontrun{
+#' uri <- publish_image("~/src/sagesim")
+#' job <- submit_processing(simulation = simulation_spec(1000, 1000, 1000, 1e5),
+#'                          image_uri = uri, instance_count = 2)
+#' }
+#' @export
+publish_image <- function(context = ".", repository = "sagesim", tag = "latest", engine = NULL,
+                          build = TRUE, build_args = NULL, session = NULL) {
+  call <- sys.call()
+  check_string(context, "context", call = call)
+  check_string(repository, "repository", pattern = "^[a-z0-9]+([._/-][a-z0-9]+)*$",
+               max_chars = 256, call = call)
+  check_string(tag, "tag", pattern = "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", call = call)
+  check_flag(build, "build", call = call)
+  build_args <- check_strings(build_args, "build_args", named = TRUE, call = call)
+  if (build && !file.exists(file.path(context, "Dockerfile"))) {
+    abort_argument("context", sprintf("`context` must be the sagesim source folder with its Dockerfile; %s has none.",
+                                      normalizePath(context, mustWork = FALSE)), call = call)
+  }
+  engine <- container_engine(engine, call = call)
+  local_image <- sprintf("%s:%s", repository, tag)
+  if (build) {
+    run_engine(engine, c("build", "-t", local_image,
+                         as.vector(rbind("--build-arg", sprintf("%s=%s", names(build_args), build_args))),
+                         context), call = call)
+  }
+  session <- default_session(session, call = call)
+  ecr <- aws_request(session, "ecr:EnsureRepository", list(RepositoryName = repository), call = call)
+  aws_request(session, "ecr:Login", list(Engine = engine), call = call)
+  remote_image <- sprintf("%s:%s", ecr$RepositoryUri, tag)
+  run_engine(engine, c("tag", local_image, remote_image), call = call)
+  run_engine(engine, c("push", remote_image), call = call)
+  message(sprintf("Pushed %s", remote_image))
+  remote_image
+}
+
+container_engine <- function(engine, call) {
+  engine <- engine %||% getOption("sagesim.container_engine")
+  if (is.null(engine)) {
+    engine <- if (nzchar(Sys.which("docker"))) "docker" else if (nzchar(Sys.which("podman"))) "podman"
+  }
+  if (is.null(engine)) {
+    abort("Neither docker nor podman was found on PATH; install one to build and push images.",
+          class = "sagesim_engine_error", call = call)
+  }
+  check_choice(engine, c("docker", "podman"), "engine", call = call)
+  if (!nzchar(Sys.which(engine))) {
+    abort(sprintf("%s was not found on PATH.", engine), class = "sagesim_engine_error", call = call)
+  }
+  engine
+}
+
+run_engine <- function(engine, args, call) {
+  status <- system2(engine, shQuote(args))
+  if (!identical(as.integer(status), 0L)) {
+    abort(sprintf("`%s %s` failed with exit status %s.", engine, args[[1]], status),
+          class = "sagesim_engine_error", call = call)
+  }
+  invisible()
+}

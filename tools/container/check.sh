@@ -1,0 +1,428 @@
+#!/usr/bin/env bash
+# Build the sagesim worker image with podman (no Docker engine, no registry
+# pulls: local stand-in base images) and run the SageMaker Processing container
+# contract against it, for 2 hosts in turn. See tools/container/README.md.
+#
+# Environment (all optional):
+#   SAGESIM_SRC            package source dir / build context   (default: repo root)
+#   SAGESIM_IMAGE          tag for the built image       (default: localhost/sagesim:check)
+#   SAGESIM_BUILD_IMAGE    build-stage base    (default: the stand-in rust:bookworm)
+#   SAGESIM_RUNTIME_IMAGE  runtime-stage base  (default: the stand-in debian:bookworm)
+#   SAGESIM_CARGO_CACHE    host  = bind the host cargo target dir + registry (default)
+#                          none  = no host cache (buildah's own cache mount only)
+#   SAGESIM_HOST_CARGO_TARGET  host target dir for "host"
+#                          (default: $CARGO_TARGET_DIR, else /work/cargo-target)
+#   SAGESIM_NO_CACHE=1     cold build: drop this image's layers and sagesim's buildah
+#                          cache mounts first (combine with SAGESIM_CARGO_CACHE=none)
+#   SAGESIM_SKIP_BUILD=1   use the existing $SAGESIM_IMAGE
+#   SAGESIM_HOST_LIB       library for the host-side merge check: "image" (default:
+#                          the package library copied out of the image), "system"
+#                          (the host's .libPaths()), or a library directory
+#   SAGESIM_KEEP=1         keep the per-host /opt/ml temp dirs
+# Re-run under bash when started with sh (dash on Debian).
+if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+
+SRC=$(cd "${SAGESIM_SRC:-$repo}" && pwd)
+IMAGE=${SAGESIM_IMAGE:-localhost/sagesim:check}
+BUILD_IMAGE=${SAGESIM_BUILD_IMAGE:-$STANDIN_RUST}
+RUNTIME_IMAGE=${SAGESIM_RUNTIME_IMAGE:-$STANDIN_DEBIAN}
+CARGO_CACHE=${SAGESIM_CARGO_CACHE:-host}
+HOST_CARGO_TARGET=${SAGESIM_HOST_CARGO_TARGET:-${CARGO_TARGET_DIR:-/work/cargo-target}}
+HOST_CARGO_HOME=${CARGO_HOME:-$HOME/.cargo}
+HOST_LIB=${SAGESIM_HOST_LIB:-image}
+HOSTS=(algo-1 algo-2)
+LOG_DIR="$CONTAINER_CACHE/logs"
+
+# ============================================================================
+# The job under test. Keep WORKER_ARGS and MERGE_CHECK_R in step: the merge
+# check re-runs the same simulation locally and compares it with the merged
+# output of the hosts. (Lead: adjust the R function names here.)
+# ============================================================================
+WORKER_ARGS=(--x-length 1000 --y-length 1000 --num-people 1000 --max-iterations 2000
+  --distance 6 --seed 42 --output-dir /opt/ml/processing/output/simulation)
+FAILING_ARGS=(--x-length 1000 --y-length 1000 --num-people -5 --max-iterations 10
+  --distance 6 --seed 42 --output-dir /opt/ml/processing/output/simulation)
+# Runs on the host with R_LIBS set; SAGESIM_MERGED_DIR holds every host's files.
+# shellcheck disable=SC2016  # R code, not shell
+MERGE_CHECK_R='
+dir <- Sys.getenv("SAGESIM_MERGED_DIR")
+r <- sagesim::read_simulation_results(dir)
+l <- sagesim::simulate_local(1000, 1000, 1000, 2000, seed = 42)
+stopifnot(identical(r$values, l$values), identical(r$mean, l$mean))
+cat(sprintf("merged %d values from %s: mean %s == local run\n",
+            length(r$values), dir, format(r$mean, digits = 17)))
+'
+# ============================================================================
+
+[[ $(id -u) -eq 0 ]] || die "run as root (rootful podman/buildah, chroot isolation)"
+[[ -f $SRC/DESCRIPTION ]] || die "$SRC has no DESCRIPTION"
+mkdir -p "$LOG_DIR"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/sagesim-check.XXXXXX")
+containers=()
+cleanup() {
+  local rc=$? c
+  for c in "${containers[@]}"; do
+    buildah umount "$c" >/dev/null 2>&1 || true
+    buildah rm "$c" >/dev/null 2>&1 || true
+  done
+  if [[ ${SAGESIM_KEEP:-0} == 1 ]]; then
+    log "kept $work"
+  else
+    rm -rf "$work"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# --- phase bookkeeping --------------------------------------------------------
+t_total=$(now)
+phase_names=()
+phase_secs=()
+phase_start() {
+  phase_t0=$(now)
+  phase_name=$1
+  log "=== phase: $phase_name"
+}
+phase_end() {
+  local s
+  s=$(elapsed "$phase_t0")
+  phase_names+=("$phase_name")
+  phase_secs+=("$s")
+  log "=== phase: $phase_name done in $s s"
+}
+fail() { die "$phase_name: $*"; }
+
+# Sets $ctr to a new working container of $IMAGE (removed on exit).
+new_container() {
+  ctr=$(buildah from --pull-never --quiet "$IMAGE")
+  containers+=("$ctr")
+}
+
+# --- 1. tools -------------------------------------------------------------------
+phase_start "tools"
+ensure_tools
+phase_end
+
+# --- 2. stand-in base images ------------------------------------------------------
+phase_start "stand-in images"
+if [[ $BUILD_IMAGE == "$STANDIN_RUST" || $RUNTIME_IMAGE == "$STANDIN_DEBIAN" ]]; then
+  "$here/standin-images.sh"
+fi
+phase_end
+
+# --- 3. image build -----------------------------------------------------------------
+phase_start "image build"
+if [[ ${SAGESIM_SKIP_BUILD:-0} == 1 ]]; then
+  image_exists "$IMAGE" || fail "SAGESIM_SKIP_BUILD=1 but $IMAGE does not exist"
+  log "skipped; using existing $IMAGE"
+else
+  build_args=(
+    --isolation chroot
+    --file "$repo/Dockerfile"
+    --ignorefile "$repo/.dockerignore"
+    --build-arg "BUILD_IMAGE=$BUILD_IMAGE"
+    --build-arg "RUNTIME_IMAGE=$RUNTIME_IMAGE"
+    --build-arg "SRC_DIR=$SRC"
+  )
+  cache_volumes=()
+  case $CARGO_CACHE in
+    host)
+      # Same paths as on the host, so cargo's fingerprints (which hold the
+      # absolute paths of registry sources) match and compiled crates are reused.
+      mkdir -p "$HOST_CARGO_TARGET" "$HOST_CARGO_HOME/registry"
+      cache_volumes=(
+        --volume "$HOST_CARGO_TARGET:$HOST_CARGO_TARGET"
+        --volume "$HOST_CARGO_HOME/registry:$HOST_CARGO_HOME/registry"
+      )
+      build_args+=(
+        --build-arg "CARGO_TARGET_DIR=$HOST_CARGO_TARGET"
+        --build-arg "CARGO_REGISTRY_CACHE=/var/cache/sagesim/cargo-registry"
+      )
+      log "reusing host cargo cache: $HOST_CARGO_TARGET, $HOST_CARGO_HOME/registry"
+      ;;
+    none)
+      log "no host cargo cache (buildah's own cache mounts only)"
+      # The stand-in keeps CARGO_HOME at the host's path, not rust:1-bookworm's.
+      if [[ $BUILD_IMAGE == "$STANDIN_RUST" ]]; then
+        build_args+=(--build-arg "CARGO_REGISTRY_CACHE=$HOST_CARGO_HOME/registry")
+      fi
+      ;;
+    *) fail "SAGESIM_CARGO_CACHE must be host or none, not '$CARGO_CACHE'" ;;
+  esac
+  if [[ ${SAGESIM_NO_CACHE:-0} == 1 ]]; then
+    # Cold: no image layers, no buildah cache mounts of ours (the stand-ins stay).
+    log "cold build: dropping $IMAGE, dangling layers and sagesim cache mounts"
+    podman rmi -f "$IMAGE" >/dev/null 2>&1 || true
+    podman image prune -f >/dev/null
+    rm -rf /var/tmp/buildah-cache/sagesim-cargo-target /var/tmp/buildah-cache/sagesim-cargo-registry
+  fi
+  # Build from a snapshot of the tree: it is read twice (below) and may be
+  # edited meanwhile. tar keeps mtimes, so cargo still finds the workspace
+  # crates fresh; in the image the tree sits at its host path ($SRC).
+  context="$work/context"
+  mkdir -p "$context"
+  tar_rc=0
+  if git -C "$SRC" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+    git -C "$SRC" ls-files -z --cached --others --exclude-standard |
+      tar -C "$SRC" --null --ignore-failed-read -T - -cf - | tar -C "$context" -xf - || tar_rc=$?
+  else
+    tar -C "$SRC" --exclude=.git --exclude=target --exclude='*.Rcheck' --ignore-failed-read -cf - . |
+      tar -C "$context" -xf - || tar_rc=$?
+  fi
+  ((tar_rc <= 1)) || fail "could not snapshot $SRC (tar exit $tar_rc)"
+  log "build context: snapshot of $SRC ($(du -sh "$context" | cut -f1))"
+  build_args+=(--build-arg "SAGESIM_VERSION=$(awk -F': *' '$1 == "Version" { print $2 }' "$context/DESCRIPTION")")
+  stamp=$(date +%Y%m%d-%H%M%S)
+  # The build stage is tagged too, so the images a rebuild replaces can be
+  # removed (each build-stage image is ~1.5 GB).
+  build_tag="$IMAGE-build"
+  old_ids=$(podman image inspect --format '{{.Id}}' "$IMAGE" "$build_tag" 2>/dev/null || true)
+  # Two steps: `podman build -v` creates the bind-mount points in every stage
+  # that has a RUN, so the build stage gets the host caches in a build of its
+  # own, and the full build (no volumes) then takes that stage from the layer
+  # cache: the runtime stage never sees the mounts.
+  build_log="$LOG_DIR/build-$stamp-stage-build.log"
+  log "podman build --target build (log: $build_log)"
+  if ! podman build "${build_args[@]}" "${cache_volumes[@]}" --target build --tag "$build_tag" "$context" >"$build_log" 2>&1; then
+    tail -n 60 "$build_log" >&2
+    fail "podman build (build stage) failed (log: $build_log)"
+  fi
+  compiled=$(grep -cE '^\s*Compiling ' "$build_log" || true)
+  log "cargo compiled $compiled crate(s) in the build stage"
+  grep -E '^\s*(Compiling|Finished) ' "$build_log" | tail -n 4 >&2 || true
+  grep -q 'installing \*source\* package' "$build_log" || log "build stage taken from the layer cache"
+
+  runtime_log="$LOG_DIR/build-$stamp-runtime.log"
+  log "podman build -> $IMAGE (log: $runtime_log)"
+  if ! podman build "${build_args[@]}" --tag "$IMAGE" "$context" >"$runtime_log" 2>&1; then
+    tail -n 60 "$runtime_log" >&2
+    fail "podman build (runtime stage) failed (log: $runtime_log)"
+  fi
+  if grep -q 'installing \*source\* package' "$runtime_log"; then
+    log "WARNING: the full build missed the layer cache of the build stage and rebuilt it without the host cargo cache"
+  fi
+  new_ids=$(podman image inspect --format '{{.Id}}' "$IMAGE" "$build_tag")
+  for id in $old_ids; do
+    grep -qx "$id" <<<"$new_ids" || podman rmi "$id" >/dev/null 2>&1 || true
+  done
+fi
+phase_end
+
+# --- 4. image contents ----------------------------------------------------------------
+phase_start "image contents"
+size=$(podman image inspect --format '{{.Size}}' "$IMAGE")
+log "image $IMAGE size: $size bytes ($(awk -v b="$size" 'BEGIN { printf "%.1f MB", b / 1e6 }'))"
+entrypoint=$(podman image inspect --format '{{json .Config.Entrypoint}}' "$IMAGE")
+[[ $entrypoint == '["Rscript"]' ]] || fail "ENTRYPOINT is $entrypoint, want [\"Rscript\"] (exec form)"
+new_container
+# shellcheck disable=SC2016  # expanded by the container's shell
+buildah run --isolation chroot --env HOST_CARGO_TARGET="$HOST_CARGO_TARGET" "$ctr" -- sh -ec '
+  bad=0
+  for tool in cargo rustc rustup; do
+    if command -v "$tool" >/dev/null 2>&1; then echo "found $tool on PATH: $(command -v "$tool")"; bad=1; fi
+  done
+  for p in "$HOST_CARGO_TARGET" /var/cache/sagesim; do
+    if [ -e "$p" ]; then echo "unexpected $p (build cache mount point) in the runtime image"; bad=1; fi
+  done
+  hits=$(find / -xdev \( -path /proc -o -path /sys -o -path /dev \) -prune -o \
+    \( -name cargo -o -name rustc -o -name rustup -o -name .rustup -o -name .cargo \
+       -o -name "*.rs" -o -name Cargo.toml -o -name Cargo.lock -o -name "*.rlib" \
+       -o -name "lib*.a" -path "*sagesim*" -o -name DESCRIPTION -path "/work/*" \) -print | head -n 20)
+  if [ -n "$hits" ]; then echo "build tools or sources in the runtime image:"; echo "$hits"; bad=1; fi
+  pkg=/usr/local/lib/R/site-library/sagesim
+  [ -d "$pkg" ] || { echo "no $pkg"; exit 1; }
+  for d in src tests /opt/sagesim /work; do
+    case $d in /*) p=$d ;; *) p=$pkg/$d ;; esac
+    if [ -e "$p" ]; then echo "unexpected $p in the runtime image"; bad=1; fi
+  done
+  so=$(ls "$pkg"/libs/*.so)
+  if ldd $so | grep -q "not found"; then ldd $so; echo "unresolved libraries"; bad=1; fi
+  Rscript -e "suppressPackageStartupMessages(library(sagesim)); cat(\"loads sagesim\", format(packageVersion(\"sagesim\")), \"from\", find.package(\"sagesim\"), \"\\n\")"
+  echo "package library: $(du -sh "$pkg" | cut -f1); shared object: $(du -h $so | cut -f1)"
+  exit $bad
+' || fail "runtime image holds build tools or sources, or the package does not load"
+phase_end
+
+# --- 5. the SageMaker Processing contract, host by host ----------------------------------
+write_job_config() { # ml_dir host
+  local ml=$1 host=$2 hosts_json
+  hosts_json=$(printf '"%s",' "${HOSTS[@]}")
+  hosts_json="[${hosts_json%,}]"
+  mkdir -p "$ml/config" "$ml/output" "$ml/processing/input/data" "$ml/processing/input/code" \
+    "$ml/processing/output/simulation" "$ml/processing/output/report"
+  printf '{"current_host":"%s","hosts":%s}\n' "$host" "$hosts_json" >"$ml/config/resourceconfig.json"
+  # A mirror of the CreateProcessingJob request, as SageMaker writes it.
+  cat >"$ml/config/processingjobconfig.json" <<EOF
+{
+  "ProcessingJobArn": "arn:aws:sagemaker:eu-west-1:123456789012:processing-job/sagesim-check-2026-01-01-00-00-00-000",
+  "ProcessingJobName": "sagesim-check-2026-01-01-00-00-00-000",
+  "AppSpecification": {
+    "ImageUri": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/sagesim:latest",
+    "ContainerEntrypoint": ["Rscript", "-e", "sagesim::run_worker()"],
+    "ContainerArguments": [$(printf '"%s",' "${WORKER_ARGS[@]}" | sed 's/,$//')]
+  },
+  "Environment": {"SAGESIM_CHECK": "1"},
+  "ProcessingInputs": [
+    {
+      "InputName": "data",
+      "AppManaged": false,
+      "S3Input": {
+        "S3Uri": "s3://sagemaker-eu-west-1-123456789012/sagesim-check-2026-01-01-00-00-00-000/input/data",
+        "LocalPath": "/opt/ml/processing/input/data",
+        "S3DataType": "S3Prefix",
+        "S3InputMode": "File",
+        "S3DataDistributionType": "FullyReplicated",
+        "S3CompressionType": "None"
+      }
+    },
+    {
+      "InputName": "code",
+      "AppManaged": false,
+      "S3Input": {
+        "S3Uri": "s3://sagemaker-eu-west-1-123456789012/sagesim-check-2026-01-01-00-00-00-000/input/code/report.R",
+        "LocalPath": "/opt/ml/processing/input/code",
+        "S3DataType": "S3Prefix",
+        "S3InputMode": "File",
+        "S3DataDistributionType": "FullyReplicated",
+        "S3CompressionType": "None"
+      }
+    }
+  ],
+  "ProcessingOutputConfig": {
+    "Outputs": [
+      {
+        "OutputName": "simulation",
+        "AppManaged": false,
+        "S3Output": {
+          "S3Uri": "s3://sagemaker-eu-west-1-123456789012/sagesim-check-2026-01-01-00-00-00-000/output/simulation",
+          "LocalPath": "/opt/ml/processing/output/simulation",
+          "S3UploadMode": "EndOfJob"
+        }
+      },
+      {
+        "OutputName": "report",
+        "AppManaged": false,
+        "S3Output": {
+          "S3Uri": "s3://sagemaker-eu-west-1-123456789012/sagesim-check-2026-01-01-00-00-00-000/output/report",
+          "LocalPath": "/opt/ml/processing/output/report",
+          "S3UploadMode": "EndOfJob"
+        }
+      }
+    ]
+  },
+  "ProcessingResources": {
+    "ClusterConfig": {"InstanceCount": ${#HOSTS[@]}, "InstanceType": "ml.c5.xlarge", "VolumeSizeInGB": 30}
+  },
+  "NetworkConfig": {"EnableInterContainerTrafficEncryption": false, "EnableNetworkIsolation": false},
+  "StoppingCondition": {"MaxRuntimeInSeconds": 86400},
+  "RoleArn": "arn:aws:iam::123456789012:role/service-role/AmazonSageMaker-ExecutionRole",
+  "Tags": [{"Key": "sagesim:check", "Value": "true"}]
+}
+EOF
+  # The input file the user script reads.
+  printf 'scenario,num_people,distance\nbaseline,%s,6\nsparse,%s,6\n' 100 50 >"$ml/processing/input/data/scenarios.csv"
+  # The user script, as ScriptProcessor uploads it to /opt/ml/processing/input/code.
+  cat >"$ml/processing/input/code/report.R" <<'EOF'
+# A user job: reads the input file, uses the package, writes an output file.
+suppressPackageStartupMessages(library(sagesim))
+args <- commandArgs(trailingOnly = TRUE)
+stopifnot(identical(args, c("arg1", "arg2")))
+host <- jsonlite::fromJSON("/opt/ml/config/resourceconfig.json")$current_host
+scenarios <- utils::read.csv("/opt/ml/processing/input/data/scenarios.csv")
+out <- file.path("/opt/ml/processing/output/report", sprintf("report-%s.csv", host))
+scenarios$sagesim_version <- format(utils::packageVersion("sagesim"))
+scenarios$args <- paste(args, collapse = " ")
+utils::write.csv(scenarios, out, row.names = FALSE)
+cat("report.R wrote", out, "with", nrow(scenarios), "rows\n")
+EOF
+}
+
+run_in() { # ctr ml_dir cmd... ; SageMaker runs the container as root with /opt/ml mounted
+  local c=$1 ml=$2
+  shift 2
+  buildah run --isolation chroot --volume "$ml:/opt/ml" --env SAGESIM_CHECK=1 "$c" -- "$@"
+}
+
+merged="$work/merged"
+mkdir -p "$merged"
+for host in "${HOSTS[@]}"; do
+  phase_start "contract $host"
+  ml="$work/$host/ml"
+  write_job_config "$ml" "$host"
+  new_container
+
+  log "$host: worker: Rscript -e 'sagesim::run_worker()' ${WORKER_ARGS[*]}"
+  out="$work/$host/worker.out"
+  rc=0
+  run_in "$ctr" "$ml" Rscript -e 'sagesim::run_worker()' "${WORKER_ARGS[@]}" >"$out" 2>"$work/$host/worker.err" || rc=$?
+  sed 's/^/    | /' "$out" | tail -n 12 >&2
+  if ((rc != 0)); then
+    sed 's/^/    ! /' "$work/$host/worker.err" | tail -n 20 >&2
+    [[ -s $ml/output/message ]] && log "/opt/ml/output/message: $(head -c 1024 "$ml/output/message")"
+    fail "worker exited $rc"
+  fi
+  [[ -s $out ]] || fail "worker printed no progress to stdout"
+  simdir="$ml/processing/output/simulation"
+  for f in "sagesim-result-$host.json" "output_result_mean-$host.txt"; do
+    [[ -s $simdir/$f ]] || fail "worker did not write $f (got: $(ls "$simdir"))"
+  done
+  if ((${#HOSTS[@]} > 1)) && [[ -e $simdir/output_result_mean.txt ]]; then
+    fail "output_result_mean.txt written although there are ${#HOSTS[@]} hosts"
+  fi
+  if [[ -s $ml/output/message ]]; then fail "successful worker left /opt/ml/output/message"; fi
+  log "$host: worker wrote $(cd "$simdir" && echo *)"
+  cp "$simdir"/* "$merged/"
+
+  log "$host: user script: Rscript /opt/ml/processing/input/code/report.R arg1 arg2"
+  run_in "$ctr" "$ml" Rscript /opt/ml/processing/input/code/report.R arg1 arg2 >&2 ||
+    fail "user script failed"
+  [[ -s $ml/processing/output/report/report-$host.csv ]] || fail "user script wrote no report-$host.csv"
+
+  log "$host: failing worker: ${FAILING_ARGS[*]}"
+  rm -f "$ml/output/message"
+  rc=0
+  run_in "$ctr" "$ml" Rscript -e 'sagesim::run_worker()' "${FAILING_ARGS[@]}" \
+    >"$work/$host/fail.out" 2>"$work/$host/fail.err" || rc=$?
+  ((rc != 0)) || fail "failing worker exited 0"
+  [[ -s $ml/output/message ]] || fail "failing worker exited $rc but left no /opt/ml/output/message"
+  log "$host: failing worker exited $rc; /opt/ml/output/message: $(head -c 300 "$ml/output/message" | tr '\n' ' ')"
+  phase_end
+done
+
+# --- 6. merge on the host and compare with a local run ---------------------------------------
+phase_start "host merge check"
+case $HOST_LIB in
+  image)
+    new_container
+    mnt=$(buildah mount "$ctr")
+    mkdir -p "$work/hostlib"
+    cp -a "$mnt/usr/local/lib/R/site-library/sagesim" "$work/hostlib/"
+    buildah umount "$ctr" >/dev/null
+    r_libs="$work/hostlib"
+    ;;
+  system) r_libs="" ;;
+  *) r_libs=$HOST_LIB ;;
+esac
+log "merging $(cd "$merged" && echo *) with R_LIBS=${r_libs:-<host default>}"
+SAGESIM_MERGED_DIR="$merged" R_LIBS="$r_libs" Rscript -e "$MERGE_CHECK_R" >&2 ||
+  fail "merged host outputs differ from a local run (or the R check failed)"
+phase_end
+
+# --- summary ----------------------------------------------------------------------------------
+{
+  echo
+  echo "sagesim container check passed: $IMAGE ($size bytes)"
+  for i in "${!phase_names[@]}"; do
+    printf '  %-20s %8s s\n' "${phase_names[$i]}" "${phase_secs[$i]}"
+  done
+  printf '  %-20s %8s s\n' "total" "$(elapsed "$t_total")"
+} >&2
