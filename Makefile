@@ -1,0 +1,26 @@
+# Entry points; each is one command. See README.md.
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/sagesim/cargo-target
+export PATH := $(PATH):$(HOME)/.cargo/bin
+
+.PHONY: setup install demo test check-container bench docs
+
+setup:            ## install R, its packages and moto where missing
+	sh tools/setup.sh
+
+install: setup    ## build the Rust core and install the R package
+	R CMD INSTALL --no-docs .
+
+demo: install     ## the reference workload as a two-host local job
+	Rscript tools/demo.R
+
+test: setup       ## cargo tests, then R CMD check with testthat
+	sh tools/test.sh
+
+check-container: ## build the worker image (podman) and run the job contract in it
+	sh tools/container/check.sh
+
+bench: install    ## speed and memory of simulate_local() against plain R
+	Rscript bench/bench.R
+
+docs:             ## regenerate NAMESPACE and man/ from the roxygen comments
+	R CMD INSTALL --no-docs . && Rscript -e 'roxygen2::roxygenise(load_code = roxygen2::load_installed)'

@@ -1,0 +1,92 @@
+# sagesim benchmark: speed and memory of simulate_local() on the reference
+# workload (1000 x 1000 room, 1000 people, distance 6), side by side with a
+# plain R version of the same model written the way the original workflow
+# was (all pairwise distances with dist()).
+#
+#   Rscript bench/bench.R            # full run (about a minute)
+#   Rscript bench/bench.R --quick    # fewer repetitions
+#
+# Prints a table and writes bench/results.csv. Timings are medians of
+# repeated runs; the 10-million-person memory figure is the peak resident
+# size of a fresh R process running one iteration (VmHWM).
+suppressPackageStartupMessages(library(sagesim))
+
+quick <- "--quick" %in% commandArgs(trailingOnly = TRUE)
+repeats <- if (quick) 3 else 7
+iterations <- 10000
+people <- 1000
+
+# The original workflow's model, in plain R: place everyone, compute every
+# pairwise distance, count the ordered pairs closer than `distance` (each
+# unordered pair twice: 2 violations), divide by the number of people.
+plain_r_iteration <- function(x_length, y_length, num_people, distance = 6) {
+  people <- data.frame(x = runif(num_people, 0, x_length), y = runif(num_people, 0, y_length))
+  distances <- as.matrix(dist(people))
+  violations <- sum(distances < distance) - num_people   # minus each person's distance to self
+  violations / num_people
+}
+
+median_seconds <- function(expr_fn, n = repeats) {
+  median(vapply(seq_len(n), function(i) system.time(expr_fn())[["elapsed"]], numeric(1)))
+}
+
+cat(sprintf("sagesim %s, %s, %d cores\n", packageVersion("sagesim"), R.version.string,
+            parallel::detectCores()))
+
+simulate <- function(threads) {
+  function() simulate_local(1000, 1000, people, iterations, seed = 1, threads = threads,
+                            keep_values = FALSE, progress = FALSE)
+}
+simulate(1)()   # warm up
+one_thread <- median_seconds(simulate(1))
+two_threads <- median_seconds(simulate(2))
+ns_one <- one_thread / (iterations * people) * 1e9
+ns_two <- two_threads / (iterations * people) * 1e9
+
+plain_iterations <- if (quick) 10 else 30
+set.seed(1)
+plain_seconds <- median_seconds(function() {
+  for (i in seq_len(plain_iterations)) plain_r_iteration(1000, 1000, people)
+}) / plain_iterations
+sagesim_seconds <- one_thread / iterations
+# Same model, same statistics: both agree with the exact expectation.
+check <- mean(vapply(1:200, function(i) plain_r_iteration(1000, 1000, people), numeric(1)))
+
+memory_probe <- tempfile(fileext = ".R")
+writeLines(c(
+  "suppressPackageStartupMessages(library(sagesim))",
+  "invisible(simulate_local(1000, 1000, 1e7, 1, seed = 1, progress = FALSE))",
+  "status <- readLines('/proc/self/status')",
+  "cat(sub('[^0-9]*([0-9]+).*', '\\\\1', grep('^VmHWM', status, value = TRUE)))"
+), memory_probe)
+peak_kib <- as.numeric(system2(file.path(R.home("bin"), "Rscript"), memory_probe, stdout = TRUE))
+baseline_probe <- tempfile(fileext = ".R")
+writeLines(c("suppressPackageStartupMessages(library(sagesim))",
+             "status <- readLines('/proc/self/status')",
+             "cat(sub('[^0-9]*([0-9]+).*', '\\\\1', grep('^VmHWM', status, value = TRUE)))"),
+           baseline_probe)
+baseline_kib <- as.numeric(system2(file.path(R.home("bin"), "Rscript"), baseline_probe, stdout = TRUE))
+ten_million <- median_seconds(function() {
+  simulate_local(1000, 1000, 1e7, 1, seed = 1, progress = FALSE)
+}, n = if (quick) 1 else 3)
+
+results <- data.frame(
+  measure = c("ns per person-iteration, 1 thread", "ns per person-iteration, 2 threads",
+              "speed-up 1 -> 2 threads", "10,000 iterations, 1 thread (s)",
+              "plain R (dist) seconds per iteration", "sagesim seconds per iteration",
+              "speed ratio per iteration (plain R / sagesim)",
+              "10M people, one iteration: peak RSS of the R process (MiB)",
+              "10M people, one iteration: above a bare R + sagesim (MiB)",
+              "10M people, one iteration (s)"),
+  value = c(ns_one, ns_two, one_thread / two_threads, one_thread, plain_seconds,
+            sagesim_seconds, plain_seconds / sagesim_seconds, peak_kib / 1024,
+            (peak_kib - baseline_kib) / 1024, ten_million),
+  target = c("<= 10", "", ">= 1.8", "about 0.1", "", "", ">= 20000", "< 1024", "", "")
+)
+results$value <- signif(results$value, 4)
+print(results, right = FALSE, row.names = FALSE)
+cat(sprintf("\nplain R mean over 200 iterations %.4f; exact expectation %.4f\n", check,
+            expected_violations(1000, 1000, people)))
+out <- file.path(if (dir.exists("bench")) "bench" else ".", "results.csv")
+utils::write.csv(results, out, row.names = FALSE)
+cat(sprintf("written to %s\n", out))
