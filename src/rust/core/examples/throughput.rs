@@ -41,11 +41,11 @@ fn spec(room: Room, iterations: u64, threads: usize) -> RunSpec {
     }
 }
 
-/// How fast this machine is right now: ns per xoshiro256++ output (about 1
+/// How fast this machine is right now: ns per random number (SplitMix64 output) (about 1
 /// ns on an idle modern x86 core), to put the other numbers in context on a
 /// shared machine.
 fn calibrate() -> f64 {
-    let mut rng = sagesim_core::rng::Xoshiro256PlusPlus::for_iteration(1, 1);
+    let mut rng = sagesim_core::rng::SplitMix64::for_iteration(1, 1);
     let n = 50_000_000u64;
     let cpu = thread_cpu_seconds().unwrap_or(0.0);
     let mut acc = 0u64;
@@ -58,7 +58,7 @@ fn calibrate() -> f64 {
 
 fn reference(iterations: u64) {
     println!(
-        "calibration: {:.2} ns (thread CPU time) per xoshiro256++ output",
+        "calibration: {:.2} ns (thread CPU time) per random number (SplitMix64 output)",
         calibrate()
     );
     let room = Room {

@@ -23,7 +23,8 @@
 //! density, and nothing is allocated per iteration.
 
 use crate::error::SimError;
-use crate::rng::{Xoshiro256PlusPlus, TWO_POW_M53};
+use crate::linked::{LinkedCells, LinkedShape};
+use crate::rng::{SplitMix64, TWO_POW_M53};
 use crate::Room;
 
 /// Target mean number of people per cell: at most
@@ -47,7 +48,7 @@ const _: () = assert!(PADDING >= SAME_FIXED && PADDING >= UP_FIXED);
 /// two points whose computed distance is below `distance` never land two
 /// columns (or rows) apart: with at most 2^29 columns the rounding shifts a
 /// cell coordinate by less than 2^-23 of a cell, far below the margin.
-const CELL_MARGIN: f64 = 1e-5;
+pub(crate) const CELL_MARGIN: f64 = 1e-5;
 
 /// Upper bound on the number of cells, so that cell indices fit in u32 and
 /// the rounding argument above holds.
@@ -72,7 +73,7 @@ pub(crate) struct GridShape {
 }
 
 /// Largest count `k >= 1` with `k * side <= length` (`side > 0`), bounded by `cap`.
-fn cells_along(length: f64, side: f64, cap: u64) -> u64 {
+pub(crate) fn cells_along(length: f64, side: f64, cap: u64) -> u64 {
     // `as` saturates (and maps NaN to 0), so huge ratios are safe.
     let mut k = ((length / side) as u64).clamp(1, cap.max(1));
     // Undo a rounding-up of the division: make sure the cells really are
@@ -151,7 +152,7 @@ impl GridShape {
 /// `min(floor(t), last)` for a cell coordinate `t >= 0` (finite, as
 /// coordinates and scale factors are) and `last < 2^29`.
 #[inline(always)]
-fn index(t: f64, last: f64) -> usize {
+pub(crate) fn index(t: f64, last: f64) -> usize {
     // Not `f64::min`, whose NaN handling costs instructions; t is never NaN.
     let t = if t < last { t } else { last };
     debug_assert!((0.0..=last).contains(&t));
@@ -159,6 +160,24 @@ fn index(t: f64, last: f64) -> usize {
     // (The checked `as` conversion costs several instructions per
     // coordinate in the hottest loops.)
     unsafe { t.to_int_unchecked::<i32>() as usize }
+}
+
+/// Linked cells, with the smallest person index that fits.
+enum Linked {
+    Small(LinkedCells<u16>),
+    Large(LinkedCells<u32>),
+}
+
+/// The linked-cells layout, when it suits the room: its cells fit in
+/// cache and can be sparse (not forced large by `distance`). Tests pass a
+/// hand-made `shape` to force the sorted method; they get `None` too.
+fn linked_shape(room: &Room, shape: &GridShape) -> Option<LinkedShape> {
+    if *shape != GridShape::for_room(room) {
+        return None;
+    }
+    let linked = LinkedShape::for_room(room);
+    (linked.stored_cells() <= crate::linked::MAX_CELLS && linked.occupancy(room.num_people) <= 0.25)
+        .then_some(linked)
 }
 
 /// Cells per band in the two-level sort of large rooms (see `Scratch`): a
@@ -241,6 +260,9 @@ pub(crate) struct Scratch {
     /// After sorting, stored cell `c` holds `sorted[starts[c]..starts[c + 1]]`
     /// (`sorted` being `mid` or `raw`, see above).
     starts: Vec<u32>,
+    /// Rooms whose sparse grid fits in cache use linked cells instead
+    /// (`linked.rs`); the buffers above then stay empty.
+    linked: Option<Linked>,
 }
 
 impl Scratch {
@@ -289,7 +311,23 @@ impl Scratch {
             mid_cell: Vec::new(),
             band_starts: Vec::new(),
             starts: Vec::new(),
+            linked: None,
         };
+        if n > 0 {
+            if let Some(linked) = linked_shape(room, &shape) {
+                let made = if n < u16::MAX as usize {
+                    LinkedCells::new(room, linked).map(Linked::Small)
+                } else {
+                    LinkedCells::new(room, linked).map(Linked::Large)
+                };
+                scratch.linked = Some(made.map_err(|_| SimError::TooLarge {
+                    argument: "num_people",
+                    bytes_needed: bytes,
+                    bytes_available: crate::sys::available_memory_bytes().unwrap_or(0),
+                })?);
+                return Ok(Some(scratch));
+            }
+        }
         let filled = (|| {
             Ok(fill(&mut scratch.raw, padded, [0.0; 2], bytes, stop)?
                 && fill(&mut scratch.raw_cell, n, 0, bytes, stop)?
@@ -341,6 +379,11 @@ impl Scratch {
         if self.n == 0 {
             return Some(0); // fewer than two people
         }
+        match &mut self.linked {
+            Some(Linked::Small(cells)) => return cells.count_pairs(seed, iteration, stop),
+            Some(Linked::Large(cells)) => return cells.count_pairs(seed, iteration, stop),
+            None => {}
+        }
         let sorted_in_raw = if self.bands == 1 {
             self.generate::<false>(seed, iteration, stop)?;
             let cells = (0, self.shape.stored_cells());
@@ -390,7 +433,7 @@ impl Scratch {
         iteration: u64,
         stop: &impl Fn() -> bool,
     ) -> Option<()> {
-        let mut rng = Xoshiro256PlusPlus::for_iteration(seed, iteration);
+        let mut rng = SplitMix64::for_iteration(seed, iteration);
         let (xs, ys) = (self.x_scaled, self.y_scaled);
         let shape = self.shape;
         self.band_starts.fill(0);
@@ -615,7 +658,7 @@ pub(crate) mod tests {
     /// Test-only reference: the points of an iteration, drawn exactly as the
     /// grid draws them, compared all against all.
     pub(crate) fn brute_force_pairs(room: &Room, seed: u64, iteration: u64) -> u64 {
-        let mut rng = Xoshiro256PlusPlus::for_iteration(seed, iteration);
+        let mut rng = SplitMix64::for_iteration(seed, iteration);
         let pts: Vec<(f64, f64)> = (0..room.num_people)
             .map(|_| {
                 let x = rng.next_f64() * room.x_length;

@@ -12,6 +12,7 @@
 mod error;
 mod expected;
 mod grid;
+mod linked;
 pub mod result_file;
 pub mod rng;
 mod run;

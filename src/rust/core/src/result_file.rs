@@ -409,11 +409,17 @@ mod tests {
         // 2*7/120 came back one ulp off); the float_roundtrip feature is.
         for num_people in [7u64, 120, 999, 1000] {
             let max_pairs = num_people * (num_people - 1) / 2;
-            let values: Vec<f64> = (0..=max_pairs).map(|c| iteration_value(c, num_people)).collect();
+            let values: Vec<f64> = (0..=max_pairs)
+                .map(|c| iteration_value(c, num_people))
+                .collect();
             let text = serde_json::to_string(&values).unwrap();
             let back: Vec<f64> = serde_json::from_str(&text).unwrap();
             for (a, b) in values.iter().zip(&back) {
-                assert_eq!(a.to_bits(), b.to_bits(), "{a} read back as {b} for {num_people} people");
+                assert_eq!(
+                    a.to_bits(),
+                    b.to_bits(),
+                    "{a} read back as {b} for {num_people} people"
+                );
             }
         }
     }
