@@ -10,8 +10,13 @@
 #' * `sagesim_aws_error`: an AWS call failed; fields `service`, `operation`,
 #'   `code`, `aws_message`, `request_id`, `http_status`. Also carries the class
 #'   `sagesim_aws_<code>`, e.g. `sagesim_aws_ValidationException`.
-#' * `sagesim_job_failed`: a job ended Failed; fields `job_name`,
-#'   `failure_reason`, `exit_message`. `sagesim_job_stopped` when it was stopped.
+#' * `sagesim_job_failed`: a job ended Failed; fields `job_name`, `job` (the
+#'   handle), `failure_reason`, `exit_message`. `sagesim_job_stopped` (a
+#'   warning) when it was stopped.
+#' * `sagesim_job_not_found`, `sagesim_job_not_finished`, `sagesim_wait_timeout`:
+#'   no such job; collecting before completion; `job_wait(timeout = )` ran out.
+#' * `sagesim_session_expired`: a saved session made with explicit
+#'   credentials cannot reconnect.
 #' * `sagesim_results_error`: results are missing, incomplete or malformed.
 #' * `sagesim_local_job_error`: a local-mode job could not be run.
 #' * `sagesim_engine_error`: docker/podman failed while building or pushing.

@@ -73,7 +73,7 @@ job_wait <- function(job, logs = TRUE, poll = NULL, timeout = Inf) {
   }
   if (logs) print_log_lines(poll_log_lines(job))
   finished <- TRUE
-  check_job_outcome(status)
+  check_job_outcome(status, job)
   invisible(job)
 }
 
@@ -97,7 +97,7 @@ job_collect <- function(job, path = NULL) {
   check_string(path, "path", null_ok = TRUE, call = call)
   status <- job_status(job)
   if (!identical(status$status, "Completed")) {
-    check_job_outcome(status)
+    check_job_outcome(status, job)
     abort(sprintf("Job %s is %s; wait for it to complete (job_wait()) before collecting.",
                   job$name, status$status),
           class = "sagesim_job_not_finished", job_name = job$name, call = call)
@@ -132,19 +132,21 @@ check_job <- function(job, call = sys.call(-1)) {
   }
 }
 
-check_job_outcome <- function(status) {
+# A failed job is an error, a stopped one a warning; both carry the job so
+# that a caller who lost the handle (submit_processing() raised) keeps it.
+check_job_outcome <- function(status, job = NULL) {
   if (identical(status$status, "Failed")) {
     abort(c(sprintf("Job %s failed: %s", status$name, status$failure_reason %||% "no reason given"),
             if (!is.null(status$exit_message) && nzchar(status$exit_message))
               sprintf("Exit message: %s", status$exit_message)),
-          class = "sagesim_job_failed", job_name = status$name,
+          class = "sagesim_job_failed", job_name = status$name, job = job,
           failure_reason = status$failure_reason, exit_message = status$exit_message,
           call = NULL)
   }
   if (identical(status$status, "Stopped")) {
     warning(structure(class = c("sagesim_job_stopped", "warning", "condition"),
                       list(message = sprintf("Job %s was stopped.", status$name), call = NULL,
-                           job_name = status$name)))
+                           job_name = status$name, job = job)))
   }
 }
 

@@ -49,10 +49,13 @@ aws_session <- function(region = NULL, profile = NULL, role = NULL, bucket = NUL
     config$session_token <- credentials$session_token
   }
   session <- new.env(parent = emptyenv())
-  # Kept for reconnecting after the pointer is lost (saveRDS, a new R
-  # session); never printed.
-  session$.config <- config[!vapply(config, is.null, logical(1))]
-  connect(session, call = call)
+  # What reconnecting needs after the pointer is lost (saveRDS, a new R
+  # session). Explicit credentials live only in the Rust session, never in
+  # an R object that could be printed or saved.
+  session$.config <- config[c("region", "profile", "endpoint_url")]
+  session$.config <- session$.config[!vapply(session$.config, is.null, logical(1))]
+  session$explicit_credentials <- !is.null(credentials)
+  connect(session, config = config[!vapply(config, is.null, logical(1))], call = call)
   identity <- aws_request(session, "sts:GetCallerIdentity", list(), call = call)
   session$account <- identity$Account
   session$caller_arn <- identity$Arn
@@ -63,9 +66,9 @@ aws_session <- function(region = NULL, profile = NULL, role = NULL, bucket = NUL
   session
 }
 
-connect <- function(session, call = sys.call(-1)) {
-  session$.pointer <- await_task(
-    aws_session_start(jsonlite::toJSON(session$.config, auto_unbox = TRUE)), call = call)
+connect <- function(session, config = session$.config, call = sys.call(-1)) {
+  json <- if (length(config) == 0) "{}" else jsonlite::toJSON(config, auto_unbox = TRUE)
+  session$.pointer <- await_task(aws_session_start(json), call = call)
   info <- aws_session_info(session$.pointer)
   session$region <- info$region
   session$endpoint_url <- info$endpoint_url
@@ -123,6 +126,11 @@ default_session <- function(session = NULL, call = sys.call(-1)) {
 # One AWS operation: JSON in the AWS API's own shape, parsed JSON back.
 aws_request <- function(session, operation, params, call = sys.call(-1)) {
   if (is.null(session$.pointer) || identical(session$.pointer, methods::new("externalptr"))) {
+    if (isTRUE(session$explicit_credentials)) {
+      abort(c("This session was made with explicit credentials, which are not saved with it.",
+              "Make a new one with aws_session(credentials = ...)."),
+            class = "sagesim_session_expired", call = call)
+    }
     connect(session, call = call)
   }
   json <- jsonlite::toJSON(params, auto_unbox = TRUE, null = "null", digits = NA)

@@ -48,6 +48,7 @@ test_that("a failed job raises its FailureReason; a stopped job ends the wait", 
   expect_s3_class(error, "sagesim_job_failed")
   expect_identical(error$failure_reason, "AlgorithmError: the model diverged")
   expect_match(conditionMessage(error), "the model diverged")
+  expect_identical(error$job$name, job$name)
   expect_error(job_collect(job), class = "sagesim_job_failed")
 
   other <- submit_simulation(session)

@@ -26,9 +26,22 @@ test_that("explicit arguments override the chain, and credentials never print", 
   printed <- paste(capture.output(print(session), str(session)), collapse = "\n")
   expect_false(grepl("explicit-secret-value", printed, fixed = TRUE))
   expect_false(grepl("AKIAEXPLICIT", printed, fixed = TRUE))
+  # Saved and restored, the session cannot silently lose (or leak) them.
+  saved <- serialize(session, NULL)
+  expect_length(grepRaw("explicit-secret-value", saved, fixed = TRUE), 0)
+  expect_length(grepRaw("AKIAEXPLICIT", saved, fixed = TRUE), 0)
+  expect_error(list_jobs(session = unserialize(saved)), class = "sagesim_session_expired")
   expect_error(aws_session(credentials = list(access_key_id = "x")), class = "sagesim_invalid_argument")
   expect_error(aws_session(region = "Not A Region"), class = "sagesim_invalid_argument")
   expect_error(aws_session(role = "not-an-arn"), class = "sagesim_invalid_argument")
+})
+
+test_that("a saved session reconnects through the chain", {
+  local_moto()
+  session <- aws_session(bucket = "kept-bucket")
+  restored <- unserialize(serialize(session, NULL))
+  expect_identical(restored$bucket, "kept-bucket")
+  expect_s3_class(list_jobs(session = restored), "data.frame")
 })
 
 test_that("the execution role comes from the argument or a role caller", {
