@@ -37,7 +37,7 @@ simulate <- function(threads) {
   function() simulate_local(1000, 1000, people, iterations, seed = 1, threads = threads,
                             keep_values = FALSE, progress = FALSE)
 }
-simulate(1)()   # warm up
+invisible(simulate(1)())   # warm up
 one_thread <- median_seconds(simulate(1))
 two_threads <- median_seconds(simulate(2))
 ns_one <- one_thread / (iterations * people) * 1e9

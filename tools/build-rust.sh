@@ -10,7 +10,7 @@ export PATH
 
 if ! command -v cargo >/dev/null 2>&1; then
   cat >&2 <<'MSG'
-------------------------- [sagesim: Rust not found] -------------------------
+-------------------------- sagesim: Rust not found ---------------------------
 sagesim compiles its Rust core with cargo, and cargo was not found on PATH
 or in ~/.cargo/bin. Install Rust (https://rustup.rs, or your system's
 'cargo' package), then install sagesim again.

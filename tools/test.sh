@@ -11,6 +11,14 @@ export PATH="$PATH:$HOME/.cargo/bin"
 export SAGESIM_REQUIRE_MOTO=1
 start=$(date +%s)
 
+echo "== the build fails clearly without cargo"
+if ! command -v /usr/bin/cargo >/dev/null 2>&1; then
+  if out=$(cd src && PATH=/usr/bin:/bin HOME=/nonexistent sh ../tools/build-rust.sh /nonexistent 2>&1); then
+    echo "tools/build-rust.sh succeeded without cargo" >&2; exit 1
+  fi
+  echo "$out" | grep -q "sagesim: Rust not found" || { echo "$out" >&2; exit 1; }
+fi
+
 echo "== cargo test (release: the same build R CMD INSTALL uses)"
 cargo test --release --manifest-path src/rust/Cargo.toml --workspace --jobs 2
 

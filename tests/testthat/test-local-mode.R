@@ -134,3 +134,46 @@ test_that("bad local submissions are refused before anything is created", {
                class = "sagesim_invalid_argument")
   expect_length(list.files(file.path(dir, "local-jobs")), 0)
 })
+
+test_that("a local job stages S3 inputs (sharded or not) and can deliver outputs to S3", {
+  local_moto()
+  use_temp_job_dir()
+  session <- aws_session(bucket = "local-mode-bucket")
+  sagesim:::ensure_bucket(session)
+  for (i in 1:4) {
+    file <- withr::local_tempfile()
+    writeLines(as.character(i), file)
+    sagesim:::aws_request(session, "s3:PutObjectFromFile", list(
+      Bucket = "local-mode-bucket", Key = sprintf("data/part-%d.txt", i), Path = file))
+  }
+  script <- withr::local_tempfile(fileext = ".R")
+  writeLines(c(
+    "library(sagesim)",
+    "host <- processing_config()$current_host",
+    "all <- list.files(processing_path('input', 'all'))",
+    "mine <- list.files(processing_path('input', 'shard'))",
+    "out <- processing_path('output', 'files')",
+    "dir.create(out, recursive = TRUE, showWarnings = FALSE)",
+    "writeLines(c(paste(all, collapse = ','), paste(mine, collapse = ',')), file.path(out, paste0(host, '.txt')))"
+  ), script)
+  job <- submit_processing(
+    code = script, instance_type = "local", instance_count = 2, logs = FALSE, session = session,
+    inputs = list(processing_input("s3://local-mode-bucket/data/", name = "all"),
+                  processing_input("s3://local-mode-bucket/data/", name = "shard",
+                                   s3_data_distribution_type = "ShardedByS3Key")),
+    outputs = list(processing_output("/opt/ml/processing/output/files", name = "files",
+                                     destination = "s3://local-mode-bucket/results/files")))
+  expect_identical(job_status(job)$status, "Completed")
+  keys <- vapply(sagesim:::aws_request(session, "s3:ListObjects", list(
+    Bucket = "local-mode-bucket", Prefix = "results/"))$Objects, `[[`, "", "Key")
+  expect_setequal(keys, c("results/files/algo-1.txt", "results/files/algo-2.txt"))
+  files <- job_collect(job)
+  seen <- lapply(c("algo-1", "algo-2"), function(h) readLines(file.path(files$path, "files", paste0(h, ".txt"))))
+  everything <- "part-1.txt,part-2.txt,part-3.txt,part-4.txt"
+  # Fully replicated: every host has all four; sharded: each has two, none shared.
+  expect_identical(seen[[1]][[1]], everything)
+  expect_identical(seen[[2]][[1]], everything)
+  shards <- strsplit(c(seen[[1]][[2]], seen[[2]][[2]]), ",")
+  expect_identical(lengths(shards), c(2L, 2L))
+  expect_setequal(unlist(shards), paste0("part-", 1:4, ".txt"))
+})
