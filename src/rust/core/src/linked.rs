@@ -9,12 +9,14 @@
 //! Pass 1 draws everyone's position and block. Each person is a pure
 //! function of its index (see `rng.rs`) and the pass has no branch on the
 //! data, so it is vectorised, with AVX-512 or AVX2 when the CPU has them.
-//! Pass 2 places people one at a time: each newcomer is compared with the
-//! people already placed in its block, then joins its cell's list (`head`
-//! holds the last person placed in a cell, `next` the one placed before).
-//! Each pair is examined once, when its second person arrives. Per person:
-//! four cache-resident loads that are almost always "empty", one rarely
-//! taken branch, and two stores; no sort, no running sum over the cells.
+//! Pass 2 places people one at a time: each newcomer notes the lists of
+//! its block as they stand (the people placed before it), then joins its
+//! cell's list (`head` holds the last person placed in a cell, `next` the
+//! one placed before). Per person: four cache-resident loads, almost always
+//! "empty", and a few stores, with no branch on the data; no sort, no
+//! running sum over the cells. Then each noted list is walked and its
+//! people compared with the newcomer: each pair is examined once, when its
+//! second person arrives.
 //!
 //! Cells are sparse (about one person per `CELLS_PER_PERSON` cells) so that
 //! the people compared are few; a ghost border of empty cells spares the
@@ -151,13 +153,16 @@ pub(crate) struct LinkedCells<I: PersonIndex> {
     /// none); `next[j]`: the person placed in j's cell before j.
     head: Vec<I>,
     next: Vec<I>,
+    /// The lists to read in pass 2: `[j, list]`, person j meets the people
+    /// on the list starting at `list`. Room for four per person of a chunk.
+    noted: Vec<[I; 2]>,
     draw: DrawFn,
 }
 
 /// A person's index in the cell lists: u16 when everyone fits, which halves
 /// the memory the second pass touches at random (measurably faster), else
 /// u32. The all-ones value means "nobody".
-pub(crate) trait PersonIndex: Copy + Eq + std::ops::BitAnd<Output = Self> {
+pub(crate) trait PersonIndex: Copy + Eq {
     const EMPTY: Self;
     /// `j` must be below `EMPTY`.
     fn from_person(j: usize) -> Self;
@@ -212,6 +217,7 @@ impl<I: PersonIndex> LinkedCells<I> {
             block: filled(n, 0)?,
             head: filled(shape.stored_cells(), I::EMPTY)?,
             next: filled(n, I::EMPTY)?,
+            noted: filled(4 * n.min(CHECK_EVERY), [I::EMPTY; 2])?,
             draw: draw_fn(),
         })
     }
@@ -248,55 +254,90 @@ impl<I: PersonIndex> LinkedCells<I> {
         self.pair_up(stop)
     }
 
-    /// Pass 2: each person, in order, meets those placed before it in its
-    /// block, then joins its cell.
+    /// Pass 2, in chunks of people. Placement: each person, in order,
+    /// notes the lists of its block as they stand (people placed before it),
+    /// then joins its cell's list. Meeting: the distances to the people on
+    /// those lists.
     #[inline(never)]
     fn pair_up(&mut self, stop: &impl Fn() -> bool) -> Option<u64> {
-        let (d2, shape) = (self.d2, self.shape);
         self.head.fill(I::EMPTY);
         let n = self.xs.len();
-        // Equal lengths up front, so the loop below has no bounds checks.
-        let (head, next) = (&mut self.head[..], &mut self.next[..n]);
-        let (xs, ys, blocks) = (&self.xs[..n], &self.ys[..n], &self.block[..n]);
         let mut count = 0u64;
-        // List steps since the last look at the stop flag (crowded cells).
-        let mut steps = 0usize;
         for first in (0..n).step_by(CHECK_EVERY) {
             if stop() {
                 return None;
             }
-            for j in first..(first + CHECK_EVERY).min(n) {
-                let (x, y, cells) = (xs[j], ys[j], shape.cells(blocks[j]));
-                // In bounds: the ghost border surrounds every real cell,
-                // and the lists hold people placed before j.
-                debug_assert!(cells.iter().all(|&cell| cell < head.len()));
-                // SAFETY: as above, for every unchecked access below.
-                let lists = cells.map(|cell| unsafe { *head.get_unchecked(cell) });
-                // One branch, rarely taken: is anyone in the block?
-                if lists[0] & lists[1] & lists[2] & lists[3] != I::EMPTY {
-                    for mut k in lists {
-                        while k != I::EMPTY {
-                            let q = k.person();
-                            debug_assert!(q < j);
-                            let (qx, qy) = unsafe { (*xs.get_unchecked(q), *ys.get_unchecked(q)) };
-                            let (ex, ey) = (x - qx, y - qy);
-                            count += u64::from(ex * ex + ey * ey < d2);
-                            k = unsafe { *next.get_unchecked(q) };
-                            steps += 1;
-                        }
-                    }
-                    if steps >= CHECK_EVERY {
-                        // Only crowded neighbourhoods get here.
-                        steps = 0;
-                        if stop() {
-                            return None;
-                        }
-                    }
+            let end = (first + CHECK_EVERY).min(n);
+            let noted = self.place(first, end);
+            count += self.meet(noted, stop)?;
+        }
+        Some(count)
+    }
+
+    /// Places people `first..end` and notes, for each, the non-empty lists
+    /// of its block in `noted`; returns how many it noted. No branch on the data: three blocks in four are empty
+    /// and a branch on that would be mispredicted for about a person in
+    /// four; instead every list is written down and the next write lands on
+    /// the same place unless the list had someone on it.
+    fn place(&mut self, first: usize, end: usize) -> usize {
+        let shape = self.shape;
+        let (head, next) = (&mut self.head[..], &mut self.next[..end]);
+        let blocks = &self.block[first..end];
+        // Room for four lists per person of the chunk.
+        let noted = &mut self.noted[..];
+        assert!(noted.len() >= 4 * blocks.len());
+        let mut m = 0usize;
+        for (j, &block) in (first..end).zip(blocks) {
+            let cells = shape.cells(block);
+            // In bounds: the ghost border surrounds every real cell; and
+            // m <= 4 * (j - first) by the count above.
+            debug_assert!(cells.iter().all(|&cell| cell < head.len()));
+            // SAFETY: as above, for every unchecked access below.
+            unsafe {
+                let lists = cells.map(|cell| *head.get_unchecked(cell));
+                for list in lists {
+                    *noted.get_unchecked_mut(m) = [I::from_person(j), list];
+                    m += usize::from(list != I::EMPTY);
                 }
-                let c = cells[0];
-                unsafe {
-                    *next.get_unchecked_mut(j) = *head.get_unchecked(c);
-                    *head.get_unchecked_mut(c) = I::from_person(j);
+                *next.get_unchecked_mut(j) = lists[0];
+                *head.get_unchecked_mut(cells[0]) = I::from_person(j);
+            }
+        }
+        m
+    }
+
+    /// Counts the close pairs between each noted person and the people on
+    /// its noted list: those placed before it in that cell, since `next`
+    /// never changes once written.
+    fn meet(&self, noted_count: usize, stop: &impl Fn() -> bool) -> Option<u64> {
+        let d2 = self.d2;
+        let (xs, ys, next) = (&self.xs[..], &self.ys[..], &self.next[..]);
+        let mut count = 0u64;
+        // List steps since the last look at the stop flag (crowded cells).
+        let mut steps = 0usize;
+        for &[j, list] in &self.noted[..noted_count] {
+            let (x, y) = (xs[j.person()], ys[j.person()]);
+            let mut k = list;
+            // Each list noted has someone on it, and lists hold people
+            // placed before j: the indices below are in bounds.
+            loop {
+                let q = k.person();
+                debug_assert!(q < j.person());
+                // SAFETY: as above.
+                let (qx, qy) = unsafe { (*xs.get_unchecked(q), *ys.get_unchecked(q)) };
+                let (ex, ey) = (x - qx, y - qy);
+                count += u64::from(ex * ex + ey * ey < d2);
+                steps += 1;
+                k = unsafe { *next.get_unchecked(q) };
+                if k == I::EMPTY {
+                    break;
+                }
+            }
+            if steps >= CHECK_EVERY {
+                // Only crowded neighbourhoods get here.
+                steps = 0;
+                if stop() {
+                    return None;
                 }
             }
         }
