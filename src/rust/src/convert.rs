@@ -13,7 +13,12 @@ pub fn rust_error(kind: &str, message: &str, argument: Option<&str>) -> Robj {
     error_value(kind, message, argument, None)
 }
 
-fn error_value(kind: &str, message: &str, argument: Option<&str>, details_json: Option<String>) -> Robj {
+fn error_value(
+    kind: &str,
+    message: &str,
+    argument: Option<&str>,
+    details_json: Option<String>,
+) -> Robj {
     let argument: Robj = argument.map(Robj::from).unwrap_or_else(|| ().into());
     let details: Robj = details_json.map(Robj::from).unwrap_or_else(|| ().into());
     let mut value: Robj = List::from_names_and_values(
@@ -47,7 +52,8 @@ pub fn aws_error(error: &AwsError) -> Robj {
 
 /// Whole numbers arrive from R as doubles (R integers stop at 2^31).
 pub fn expect_whole(argument: &'static str, value: f64) -> std::result::Result<u64, Robj> {
-    if value.is_finite() && value >= 0.0 && value.fract() == 0.0 && value <= 9_007_199_254_740_992.0 {
+    if value.is_finite() && value >= 0.0 && value.fract() == 0.0 && value <= 9_007_199_254_740_992.0
+    {
         Ok(value as u64)
     } else {
         Err(rust_error(
@@ -60,7 +66,11 @@ pub fn expect_whole(argument: &'static str, value: f64) -> std::result::Result<u
 
 pub fn parse_u128(argument: &'static str, text: &str) -> std::result::Result<u128, Robj> {
     text.parse::<u128>().map_err(|_| {
-        rust_error("invalid_argument", &format!("`{argument}` is not a whole number: {text:?}"), Some(argument))
+        rust_error(
+            "invalid_argument",
+            &format!("`{argument}` is not a whole number: {text:?}"),
+            Some(argument),
+        )
     })
 }
 
@@ -74,7 +84,16 @@ fn named_list(names: &[&str], values: Vec<Robj>) -> Robj {
 pub fn counts_to_robj(counts: &PairCounts, num_people: u64) -> Robj {
     let summary = counts.summary(num_people);
     named_list(
-        &["iterations", "sum_pairs", "sum_pairs_squared", "mean", "sd", "se", "ci_low", "ci_high"],
+        &[
+            "iterations",
+            "sum_pairs",
+            "sum_pairs_squared",
+            "mean",
+            "sd",
+            "se",
+            "ci_low",
+            "ci_high",
+        ],
         vec![
             (counts.iterations as f64).into(),
             counts.sum_pairs.to_string().into(),
@@ -117,20 +136,29 @@ pub fn shard_to_robj(shard: &ShardResult) -> Robj {
     };
     named_list(
         &["values", "counts", "meta_json"],
-        vec![values_robj(&shard.values), counts_to_robj(&shard.counts, shard.num_people), meta_json.into()],
+        vec![
+            values_robj(&shard.values),
+            counts_to_robj(&shard.counts, shard.num_people),
+            meta_json.into(),
+        ],
     )
 }
 
 pub fn outcome_to_robj(outcome: Outcome) -> Robj {
     match outcome {
-        Outcome::Simulation { result: Ok(output), num_people } => run_to_robj(&output, num_people),
+        Outcome::Simulation {
+            result: Ok(output),
+            num_people,
+        } => run_to_robj(&output, num_people),
         Outcome::Simulation { result: Err(e), .. } => sim_error(&e),
         Outcome::Aws(Ok(value)) => match serde_json::to_string(&value) {
             Ok(json) => json.into(),
             Err(e) => rust_error("internal", &e.to_string(), None),
         },
         Outcome::Aws(Err(e)) | Outcome::Session(Err(e)) => aws_error(&e),
-        Outcome::Session(Ok(session)) => ExternalPtr::new(SessionHandle(std::sync::Arc::new(session))).into(),
+        Outcome::Session(Ok(session)) => {
+            ExternalPtr::new(SessionHandle(std::sync::Arc::new(session))).into()
+        }
         Outcome::Failed(message) => rust_error("internal", &message, None),
     }
 }

@@ -60,7 +60,11 @@ fn sim_start(
         num_people,
     }) {
         Ok(task) => ExternalPtr::new(task).into(),
-        Err(e) => rust_error("system", &format!("could not start a worker thread: {e}"), None),
+        Err(e) => rust_error(
+            "system",
+            &format!("could not start a worker thread: {e}"),
+            None,
+        ),
     }
 }
 
@@ -105,7 +109,11 @@ fn sim_combine_counts(
 ) -> Robj {
     let combine = || -> std::result::Result<Robj, Robj> {
         let num_people = expect_whole("num_people", num_people)?;
-        let mut total = PairCounts { iterations: 0, sum_pairs: 0, sum_pairs_squared: 0 };
+        let mut total = PairCounts {
+            iterations: 0,
+            sum_pairs: 0,
+            sum_pairs_squared: 0,
+        };
         for ((&n, s1), s2) in iterations.iter().zip(&sum_pairs).zip(&sum_pairs_squared) {
             let part = PairCounts {
                 iterations: expect_whole("iterations", n)?,
@@ -123,7 +131,12 @@ fn sim_combine_counts(
 #[extendr]
 fn sim_expected_violations(x_length: f64, y_length: f64, num_people: f64, distance: f64) -> Robj {
     let room = match expect_whole("num_people", num_people) {
-        Ok(num_people) => Room { x_length, y_length, num_people, distance },
+        Ok(num_people) => Room {
+            x_length,
+            y_length,
+            num_people,
+            distance,
+        },
         Err(error) => return error,
     };
     match room.validate() {
@@ -143,11 +156,17 @@ fn sim_split_iterations(max_iterations: f64, parts: f64, index: f64) -> Robj {
             expect_whole("index", index)?,
         );
         if parts == 0 || index >= parts {
-            return Err(convert::rust_error("invalid_argument", "host index out of range", Some("index")));
+            return Err(convert::rust_error(
+                "invalid_argument",
+                "host index out of range",
+                Some("index"),
+            ));
         }
         let (first, count) = sagesim_core::split_iterations(max, parts, index);
         let mut value: Robj = [first as f64, count as f64].into();
-        value.set_names(["first", "count"]).map_err(|e| convert::rust_error("internal", &e.to_string(), None))?;
+        value
+            .set_names(["first", "count"])
+            .map_err(|e| convert::rust_error("internal", &e.to_string(), None))?;
         Ok(value)
     };
     split().unwrap_or_else(|error| error)
@@ -204,7 +223,10 @@ fn aws_session_start(config_json: &str) -> Robj {
         Ok(config) => config,
         Err(e) => return rust_error("internal", &format!("bad session config: {e}"), None),
     };
-    let task = Task::on_runtime(async move { Outcome::Session(sagesim_aws::AwsSession::load(config).await) });
+    let task =
+        Task::on_runtime(
+            async move { Outcome::Session(sagesim_aws::AwsSession::load(config).await) },
+        );
     ExternalPtr::new(task).into()
 }
 
@@ -215,9 +237,12 @@ fn aws_session_info(session: ExternalPtr<SessionHandle>) -> Robj {
         Some(url) => url.into(),
         None => ().into(),
     };
-    List::from_names_and_values(["region", "endpoint_url"], [session.0.region().into(), endpoint])
-        .map(Robj::from)
-        .unwrap_or_else(|e| rust_error("internal", &e.to_string(), None))
+    List::from_names_and_values(
+        ["region", "endpoint_url"],
+        [session.0.region().into(), endpoint],
+    )
+    .map(Robj::from)
+    .unwrap_or_else(|e| rust_error("internal", &e.to_string(), None))
 }
 
 /// Starts one AWS operation (`service:Operation`, AWS-shaped JSON params).
@@ -228,7 +253,8 @@ fn aws_call_start(session: ExternalPtr<SessionHandle>, operation: &str, params_j
         Err(e) => return rust_error("internal", &format!("bad request JSON: {e}"), None),
     };
     let (session, operation) = (std::sync::Arc::clone(&session.0), operation.to_string());
-    let task = Task::on_runtime(async move { Outcome::Aws(session.call(&operation, params).await) });
+    let task =
+        Task::on_runtime(async move { Outcome::Aws(session.call(&operation, params).await) });
     ExternalPtr::new(task).into()
 }
 

@@ -11,7 +11,10 @@ use sagesim_core::{Control, RunOutput, SimError};
 
 /// What a finished task hands back to R.
 pub enum Outcome {
-    Simulation { result: Result<RunOutput, SimError>, num_people: u64 },
+    Simulation {
+        result: Result<RunOutput, SimError>,
+        num_people: u64,
+    },
     Aws(Result<serde_json::Value, AwsError>),
     Session(Result<AwsSession, AwsError>),
     /// A panic or an aborted future: a bug or a cancellation, never silent.
@@ -57,7 +60,12 @@ impl Task {
                     .unwrap_or_else(|panic| Outcome::Failed(panic_message(panic)));
                 thread_slot.finish(outcome);
             })?;
-        Ok(Task { slot, control, abort: None, taken: false })
+        Ok(Task {
+            slot,
+            control,
+            abort: None,
+            taken: false,
+        })
     }
 
     /// Runs a future on the shared tokio runtime; cancelling aborts it.
@@ -78,7 +86,12 @@ impl Task {
             };
             waiter_slot.finish(outcome);
         });
-        Task { slot, control: Arc::new(Control::new()), abort: Some(abort), taken: false }
+        Task {
+            slot,
+            control: Arc::new(Control::new()),
+            abort: Some(abort),
+            taken: false,
+        }
     }
 
     /// True once the outcome is ready; waits at most `timeout`.
@@ -108,7 +121,12 @@ impl Task {
 
     /// The outcome, exactly once; None while running or after it was taken.
     pub fn take(&mut self) -> Option<Outcome> {
-        let outcome = self.slot.outcome.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let outcome = self
+            .slot
+            .outcome
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         if outcome.is_some() {
             self.taken = true;
         }
