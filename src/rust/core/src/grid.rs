@@ -680,7 +680,7 @@ pub(crate) mod tests {
         count
     }
 
-    fn room(x: f64, y: f64, n: u64, d: f64) -> Room {
+    pub(crate) fn room(x: f64, y: f64, n: u64, d: f64) -> Room {
         Room {
             x_length: x,
             y_length: y,
@@ -689,7 +689,7 @@ pub(crate) mod tests {
         }
     }
 
-    fn never() -> bool {
+    pub(crate) fn never() -> bool {
         false
     }
 

@@ -442,20 +442,7 @@ fn draw_fn() -> DrawFn {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::grid::tests::brute_force_pairs;
-
-    fn room(x: f64, y: f64, n: u64, d: f64) -> Room {
-        Room {
-            x_length: x,
-            y_length: y,
-            num_people: n,
-            distance: d,
-        }
-    }
-
-    fn never() -> bool {
-        false
-    }
+    use crate::grid::tests::{brute_force_pairs, never, room};
 
     fn pairs<I: PersonIndex>(r: &Room, seed: u64, iteration: u64) -> u64 {
         let mut cells = LinkedCells::<I>::new(r, LinkedShape::for_room(r)).unwrap();

@@ -442,19 +442,10 @@ pub fn split_iterations(max_iterations: u64, parts: u64, index: u64) -> (u64, u6
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::grid::tests::brute_force_pairs;
+    use crate::grid::tests::{brute_force_pairs, room};
     use crate::{expected_violations, iteration_value};
     use std::sync::Arc;
     use std::time::Duration;
-
-    fn room(x: f64, y: f64, n: u64, d: f64) -> Room {
-        Room {
-            x_length: x,
-            y_length: y,
-            num_people: n,
-            distance: d,
-        }
-    }
 
     fn spec(room: Room, first: u64, iterations: u64, threads: usize) -> RunSpec {
         RunSpec {
