@@ -84,6 +84,23 @@ pub(crate) fn cells_along(length: f64, side: f64, cap: u64) -> u64 {
     k
 }
 
+/// Removes a column or a row at a time, from the longer side, until
+/// `fits(cols, rows)`; never below one of each.
+pub(crate) fn shrink_until(
+    mut cols: u64,
+    mut rows: u64,
+    fits: impl Fn(u64, u64) -> bool,
+) -> (u64, u64) {
+    while !fits(cols, rows) && (cols > 1 || rows > 1) {
+        if cols >= rows {
+            cols -= 1;
+        } else {
+            rows -= 1;
+        }
+    }
+    (cols, rows)
+}
+
 impl GridShape {
     /// The cell rule: cells are at least `distance` (plus margin) on each
     /// side and, when the room is roomy, about `sqrt(area / target)` on each
@@ -107,13 +124,7 @@ impl GridShape {
         }
         // Square cells of side >= sqrt(area / target) give cols * rows <= target;
         // guard against rounding anyway.
-        while cols * rows > target {
-            if cols >= rows {
-                cols -= 1;
-            } else {
-                rows -= 1;
-            }
-        }
+        let (cols, rows) = shrink_until(cols, rows, |c, r| c * r <= target);
         GridShape {
             cols: cols as usize,
             rows: rows as usize,

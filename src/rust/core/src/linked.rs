@@ -24,7 +24,7 @@
 //! pairs the sorted grid (or a comparison of all pairs) finds for the same
 //! people, so results do not depend on which method ran.
 
-use crate::grid::{cells_along, index, CELL_MARGIN};
+use crate::grid::{cells_along, index, shrink_until, CELL_MARGIN};
 use crate::rng::{top53, SplitMix64, TWO_POW_M53};
 use crate::Room;
 
@@ -62,16 +62,10 @@ impl LinkedShape {
         let target = ((room.num_people as f64 * CELLS_PER_PERSON) as u64).max(1);
         let side = (l.sqrt() * w.sqrt() / (target as f64).sqrt()).max(min_side);
         let cap = MAX_CELLS as u64;
-        let mut cols = cells_along(l, side, cap);
-        let mut rows = cells_along(w, side, (cap / cols).max(1));
+        let cols = cells_along(l, side, cap);
+        let rows = cells_along(w, side, (cap / cols).max(1));
         // Fewer, larger cells until the ghost border fits too.
-        while (cols + 2) * (rows + 2) > cap {
-            if cols >= rows {
-                cols -= 1;
-            } else {
-                rows -= 1;
-            }
-        }
+        let (cols, rows) = shrink_until(cols, rows, |c, r| (c + 2) * (r + 2) <= cap);
         LinkedShape {
             cols: cols as usize,
             rows: rows as usize,
