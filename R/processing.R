@@ -390,18 +390,27 @@ check_arguments <- function(arguments, call) {
   as.character(arguments)
 }
 
+# `inputs` or `outputs` as a list of channel objects: a named character
+# vector becomes one channel per element (the names naming them), a single
+# channel a list of one.
+as_channels <- function(channels, make, class, arg, what, call) {
+  if (is.null(channels)) return(list())
+  if (is.character(channels)) {
+    names <- names(channels) %||% rep("", length(channels))
+    channels <- unname(Map(function(path, name) make(path, name = if (nzchar(name)) name),
+                           unname(channels), names))
+  }
+  if (inherits(channels, class)) channels <- list(channels)
+  if (!is.list(channels) || !all(vapply(channels, inherits, logical(1), class))) {
+    abort_argument(arg, sprintf("`%s` must be a list of %s() or a named character vector of %s.",
+                                arg, sub("^sagesim_", "", class), what), call = call)
+  }
+  channels
+}
+
 normalise_inputs <- function(inputs, call) {
-  if (is.null(inputs)) return(list())
-  if (is.character(inputs)) {
-    names <- names(inputs) %||% rep("", length(inputs))
-    inputs <- unname(Map(function(source, name) processing_input(source, name = if (nzchar(name)) name),
-                         unname(inputs), names))
-  }
-  if (inherits(inputs, "sagesim_processing_input")) inputs <- list(inputs)
-  if (!is.list(inputs) || !all(vapply(inputs, inherits, logical(1), "sagesim_processing_input"))) {
-    abort_argument("inputs", "`inputs` must be a list of processing_input() or a named character vector of sources.",
-                   call = call)
-  }
+  inputs <- as_channels(inputs, processing_input, "sagesim_processing_input", "inputs",
+                        "sources", call)
   for (i in seq_along(inputs)) {
     input <- inputs[[i]]
     input$name <- input$name %||% sprintf("input-%d", i)
@@ -419,17 +428,8 @@ normalise_inputs <- function(inputs, call) {
 }
 
 normalise_outputs <- function(outputs, call) {
-  if (is.null(outputs)) return(list())
-  if (is.character(outputs)) {
-    names <- names(outputs) %||% rep("", length(outputs))
-    outputs <- unname(Map(function(source, name) processing_output(source, name = if (nzchar(name)) name),
-                          unname(outputs), names))
-  }
-  if (inherits(outputs, "sagesim_processing_output")) outputs <- list(outputs)
-  if (!is.list(outputs) || !all(vapply(outputs, inherits, logical(1), "sagesim_processing_output"))) {
-    abort_argument("outputs", "`outputs` must be a list of processing_output() or a named character vector of container folders.",
-                   call = call)
-  }
+  outputs <- as_channels(outputs, processing_output, "sagesim_processing_output", "outputs",
+                         "container folders", call)
   for (i in seq_along(outputs)) {
     outputs[[i]]$name <- outputs[[i]]$name %||% sprintf("output-%d", i)
   }
