@@ -28,7 +28,9 @@
 #' @export
 aws_session <- function(region = NULL, profile = NULL, role = NULL, bucket = NULL,
                         endpoint_url = NULL, credentials = NULL) {
-  call <- sys.call()
+  # Errors show their call: keep explicit credentials out of it.
+  call <- match.call()
+  if (!is.null(call$credentials)) call$credentials <- quote(`<credentials>`)
   check_string(region, "region", null_ok = TRUE, pattern = "^[a-z0-9-]+$", call = call)
   check_string(profile, "profile", null_ok = TRUE, call = call)
   check_string(role, "role", null_ok = TRUE, pattern = "^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$",

@@ -32,6 +32,16 @@ test_that("explicit arguments override the chain, and credentials never print", 
   expect_length(grepRaw("AKIAEXPLICIT", saved, fixed = TRUE), 0)
   expect_error(list_jobs(session = unserialize(saved)), class = "sagesim_session_expired")
   expect_error(aws_session(credentials = list(access_key_id = "x")), class = "sagesim_invalid_argument")
+  # Nor does an error, however it is shown.
+  failed <- tryCatch(aws_session(region = "Bad Region",
+                                 credentials = list(access_key_id = "AKIAEXPLICIT",
+                                                    secret_access_key = "explicit-secret-value")),
+                     error = identity)
+  expect_s3_class(failed, "sagesim_invalid_argument")
+  shown <- paste(c(conditionMessage(failed), deparse(conditionCall(failed)),
+                   capture.output(print(failed))), collapse = "\n")
+  expect_false(grepl("explicit-secret-value", shown, fixed = TRUE))
+  expect_false(grepl("AKIAEXPLICIT", shown, fixed = TRUE))
   expect_error(aws_session(region = "Not A Region"), class = "sagesim_invalid_argument")
   expect_error(aws_session(role = "not-an-arn"), class = "sagesim_invalid_argument")
 })
