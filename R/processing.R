@@ -117,7 +117,7 @@ network_config <- function(subnets = NULL, security_group_ids = NULL,
 #' @param instance_count Number of hosts (1 to 100).
 #' @param instance_type An `ml.*` instance type, or `"local"`.
 #' @param volume_size_gb Storage volume per host, GB.
-#' @param max_runtime Seconds before SageMaker stops the job.
+#' @param max_runtime Seconds before SageMaker (or local mode) stops the job.
 #' @param base_job_name Prefix of the job name; the name is
 #'   `{base}-{YYYY-MM-DD-HH-MM-SS-mmm}` (UTC, at most 63 characters).
 #' @param inputs A list of [processing_input()]s, or a named character vector
@@ -246,6 +246,14 @@ plan_processing_job <- function(code, simulation, image_uri, role, command, argu
   }
   check_unique_names(inputs, "inputs", call = call)
   check_unique_names(outputs, "outputs", call = call)
+  if (!local) {
+    for (output in outputs) {
+      if (!is.null(output$destination) && !is_s3_uri(output$destination)) {
+        abort_argument("outputs", sprintf("Output \"%s\": a SageMaker job writes to S3; \"%s\" is not an s3:// URI.",
+                                          output$name, output$destination), call = call)
+      }
+    }
+  }
 
   list(
     name = job_name_from_base(base_job_name %||% base_default),
@@ -456,20 +464,21 @@ start_cloud_job <- function(plan, session, call) {
   }
   bucket <- ensure_bucket(session, call = call)
   job_prefix <- sprintf("s3://%s/%s", bucket, plan$name)
-  uploaded <- character()
+  uploading <- FALSE
   created <- FALSE
   # Whatever stops this submission before the job exists (an error, Ctrl-C)
-  # removes what it uploaded; a job whose creation was interrupted is stopped.
+  # removes what it uploaded, even part of a folder; a job whose creation
+  # was interrupted is stopped.
   on.exit(if (!isTRUE(created)) {
-    abandon_submission(session, plan$name, bucket, uploaded, maybe_created = is.na(created))
+    abandon_submission(session, plan$name, bucket, uploading, maybe_created = is.na(created))
   }, add = TRUE)
 
   inputs <- lapply(plan$inputs, function(input) {
     if (!is_s3_uri(input$source)) {
       prefix <- if (input$name == "code") paste0(plan$name, "/input/code") else
         sprintf("%s/input/%s", plan$name, input$name)
-      keys <- upload_local(session, bucket, prefix, input$source, call = call)
-      uploaded <<- c(uploaded, keys)
+      uploading <<- TRUE
+      upload_local(session, bucket, prefix, input$source, call = call)
       input$source <- if (input$name == "code" || !dir.exists(input$source)) {
         sprintf("s3://%s/%s/%s", bucket, prefix, basename(input$source))
       } else {
@@ -479,12 +488,7 @@ start_cloud_job <- function(plan, session, call) {
     input
   })
   outputs <- lapply(plan$outputs, function(output) {
-    if (is.null(output$destination)) {
-      output$destination <- sprintf("%s/output/%s", job_prefix, output$name)
-    } else if (!is_s3_uri(output$destination)) {
-      abort_argument("outputs", sprintf("Output \"%s\": a SageMaker job writes to S3; \"%s\" is not an s3:// URI.",
-                                        output$name, output$destination), call = call)
-    }
+    output$destination <- output$destination %||% sprintf("%s/output/%s", job_prefix, output$name)
     output
   })
   request <- create_job_request(plan, role, inputs, outputs)
@@ -492,31 +496,36 @@ start_cloud_job <- function(plan, session, call) {
   tryCatch(
     aws_request(session, "sagemaker:CreateProcessingJob", request, call = call),
     sagesim_aws_error = function(e) {
-      # The service answered with an error: certainly no job to clean up
-      # (and a name clash must never stop someone else's job).
-      if (identical(e$error_kind, "service")) created <<- FALSE
+      # The service refused the request (4xx): certainly no job to clean up
+      # (and a name clash must never stop someone else's job). After a
+      # server fault or a lost connection the job may exist.
+      if (identical(e$error_kind, "service") && isTRUE(e$http_status < 500)) created <<- FALSE
       stop(e)
     }
   )
   created <- TRUE
-  new_cloud_job(plan$name, session, kind = plan$kind, outputs = outputs,
-                instance_count = plan$instance_count, instance_type = plan$instance_type)
+  job <- new_cloud_job(plan$name, session, kind = plan$kind, outputs = outputs,
+                       instance_count = plan$instance_count, instance_type = plan$instance_type)
+  # What SageMaker reports for a job just created, so the handle prints it.
+  job$last_status <- new_job_status(plan$name, "InProgress", creation_time = as.numeric(Sys.time()))
+  job
 }
 
 upload_local <- function(session, bucket, prefix, path, call) {
   if (dir.exists(path)) {
-    reply <- aws_request(session, "s3:UploadDirectory",
-                         list(Bucket = bucket, Prefix = prefix, Path = path), call = call)
-    vapply(reply$Uploaded, `[[`, character(1), "Key")
-  } else {
-    key <- paste0(prefix, "/", basename(path))
-    aws_request(session, "s3:PutObjectFromFile", list(Bucket = bucket, Key = key, Path = path),
+    aws_request(session, "s3:UploadDirectory", list(Bucket = bucket, Prefix = prefix, Path = path),
                 call = call)
-    key
+  } else {
+    aws_request(session, "s3:PutObjectFromFile",
+                list(Bucket = bucket, Key = paste0(prefix, "/", basename(path)), Path = path),
+                call = call)
   }
+  invisible()
 }
 
-abandon_submission <- function(session, name, bucket, uploaded, maybe_created) {
+# Uploads go under `{job}/input/`, a prefix no one else writes to (the job
+# name carries the time to the millisecond), so everything there is ours.
+abandon_submission <- function(session, name, bucket, uploading, maybe_created) {
   cleanup <- function(expr) tryCatch(expr, error = function(e) {
     warning(sprintf("sagesim could not clean up after a failed submission of %s: %s", name,
                     conditionMessage(e)), call. = FALSE)
@@ -531,9 +540,13 @@ abandon_submission <- function(session, name, bucket, uploaded, maybe_created) {
       message(sprintf("Submission of %s was interrupted after the job was created; the job was stopped.", name))
     }
   })
-  if (length(uploaded) > 0) {
-    cleanup(aws_request(session, "s3:DeleteObjects", list(Bucket = bucket, Keys = as.list(uploaded))))
-  }
+  if (uploading) cleanup({
+    listed <- aws_request(session, "s3:ListObjects", list(Bucket = bucket, Prefix = paste0(name, "/input/")))
+    keys <- vapply(listed$Objects, `[[`, character(1), "Key")
+    if (length(keys) > 0) {
+      aws_request(session, "s3:DeleteObjects", list(Bucket = bucket, Keys = as.list(keys)))
+    }
+  })
 }
 
 create_job_request <- function(plan, role, inputs, outputs) {

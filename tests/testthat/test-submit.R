@@ -117,6 +117,8 @@ test_that("bad input is refused before any AWS call", {
     list(code = script, image_uri = image, outputs = c(out = "/opt/ml/processing/output/a"),
          role = "arn:aws:iam::123456789012:user/not-a-role"),
     list(code = script, image_uri = image, inputs = c(a = "s3:/missing-slash")),
+    list(code = script, image_uri = image,                             # a cloud job writes to S3
+         outputs = list(processing_output("/opt/ml/processing/output/a", destination = "results"))),
     list(simulation = spec, image_uri = image, arguments = "--x")
   )
   for (args in bad) {
