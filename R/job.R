@@ -58,9 +58,22 @@ job_wait <- function(job, logs = TRUE, poll = NULL, timeout = Inf) {
     message(sprintf("Stopped waiting; job %s goes on. Pick it up with attach_job(\"%s\"), or job_stop() it.",
                     job$name, job$name))
   }, add = TRUE)
+  # Logs are a courtesy: trouble reading them (throttling, a stream not
+  # there yet) is reported once and the wait goes on.
+  logs_failed <- FALSE
+  print_new_logs <- function() {
+    tryCatch(print_log_lines(poll_log_lines(job)), sagesim_aws_error = function(e) {
+      if (!logs_failed) {
+        warning(sprintf("Could not read the logs of %s (%s); still waiting for the job.",
+                        job$name, conditionMessage(e)), call. = FALSE)
+      }
+      logs_failed <<- TRUE
+      0
+    })
+  }
   repeat {
     status <- job_status(job)
-    new_lines <- if (logs) print_log_lines(poll_log_lines(job)) else 0
+    new_lines <- if (logs) print_new_logs() else 0
     if (status$status %in% terminal_statuses) break
     if (as.numeric(difftime(Sys.time(), started, units = "secs")) > timeout) {
       finished <- TRUE # the error says all there is to say
@@ -71,7 +84,7 @@ job_wait <- function(job, logs = TRUE, poll = NULL, timeout = Inf) {
     # Back off while nothing happens; stay responsive while logs flow.
     delay <- if (new_lines > 0) delay else min(delay * 1.5, max(delay, 30))
   }
-  if (logs) print_log_lines(poll_log_lines(job))
+  if (logs) print_new_logs()
   finished <- TRUE
   check_job_outcome(status, job)
   invisible(job)
@@ -396,8 +409,12 @@ host_of_stream <- function(stream, job_name) {
 }
 
 cloud_log_lines <- function(job, cursors) {
-  streams <- aws_request(job$session, "logs:DescribeLogStreams",
-                         list(LogGroupName = log_group, LogStreamNamePrefix = paste0(job$name, "/")))
+  streams <- tryCatch(
+    aws_request(job$session, "logs:DescribeLogStreams",
+                list(LogGroupName = log_group, LogStreamNamePrefix = paste0(job$name, "/"))),
+    # The group appears with the account's first processing-job log line.
+    sagesim_aws_ResourceNotFoundException = function(e) list(LogStreams = list())
+  )
   lines <- list()
   for (stream in streams$LogStreams) {
     name <- stream$LogStreamName

@@ -51,6 +51,16 @@ test_that("a failed job raises its FailureReason; a stopped job ends the wait", 
   expect_identical(error$job$name, job$name)
   expect_error(job_collect(job), class = "sagesim_job_failed")
 
+  # The worker's /opt/ml/output/message reaches R as the ExitMessage.
+  crashed <- submit_simulation(session)
+  set_job_status(crashed$name, "Failed", "AlgorithmError: see the job logs",
+                 exit_message = "Error in run_worker(): --seed must be a whole number")
+  error <- tryCatch(job_wait(crashed, logs = FALSE), error = identity)
+  expect_s3_class(error, "sagesim_job_failed")
+  expect_identical(error$exit_message, "Error in run_worker(): --seed must be a whole number")
+  expect_match(conditionMessage(error), "Exit message: Error in run_worker\\(\\): --seed")
+  expect_identical(job_status(crashed)$exit_message, error$exit_message)
+
   other <- submit_simulation(session)
   set_job_status(other$name, "InProgress")
   expect_error(job_wait(other, poll = 0.1, timeout = 0.5, logs = FALSE), class = "sagesim_wait_timeout")
@@ -58,6 +68,37 @@ test_that("a failed job raises its FailureReason; a stopped job ends the wait", 
   expect_message(job_stop(other), "stop")
   expect_warning(job_wait(other, poll = 0.1, logs = FALSE), class = "sagesim_job_stopped")
   expect_identical(job_status(other)$status, "Stopped")
+})
+
+test_that("a new handle prints as InProgress; missing or unreadable logs do not end the wait", {
+  local_moto()
+  session <- aws_session(role = role)
+  job <- submit_simulation(session)
+  expect_output(print(job), "status:    InProgress")
+  expect_output(print(job), "elapsed:   [0-9.]+ s")
+  # No log group yet (the account's first job): nothing to show, no fuss.
+  set_job_status(job$name, "InProgress")
+  set_status_later(0.6, job$name, "Completed")
+  expect_no_warning(job_wait(job, poll = 0.2))
+  expect_identical(job_status(job)$status, "Completed")
+
+  # Logs that cannot be read (throttled, say): said once, and the wait goes on.
+  other <- submit_simulation(session)
+  set_job_status(other$name, "InProgress")
+  set_status_later(0.6, other$name, "Completed")
+  class(other) <- c("sagesim_test_unreadable_logs", class(other))
+  registerS3method("poll_log_lines", "sagesim_test_unreadable_logs", function(job) {
+    sagesim:::abort("AWS logs GetLogEvents failed (ThrottlingException): Rate exceeded",
+                    class = c("sagesim_aws_ThrottlingException", "sagesim_aws_error"))
+  }, envir = asNamespace("sagesim"))
+  warned <- character()
+  withCallingHandlers(job_wait(other, poll = 0.2), warning = function(w) {
+    warned <<- c(warned, conditionMessage(w))
+    invokeRestart("muffleWarning")
+  })
+  expect_length(warned, 1)
+  expect_match(warned, "Could not read the logs .*Rate exceeded.*still waiting")
+  expect_identical(job_status(other)$status, "Completed")
 })
 
 test_that("jobs can be re-attached by name, listed, and printed", {
