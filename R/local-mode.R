@@ -13,7 +13,9 @@
 #     outputs-delivered             present once outputs reached their destination
 
 local_job_root <- function() {
-  file.path(getOption("sagesim.job_dir") %||% tools::R_user_dir("sagesim", "data"), "local-jobs")
+  # Expanded: the folder name also goes to Rust, which knows nothing of `~`.
+  file.path(path.expand(getOption("sagesim.job_dir") %||% tools::R_user_dir("sagesim", "data")),
+            "local-jobs")
 }
 
 local_job_dir <- function(name) file.path(local_job_root(), name)
@@ -97,7 +99,8 @@ stage_input <- function(input, dir, hosts, session, call) {
     abort_argument("inputs", sprintf("Input \"%s\": nothing found at %s.", input$name, input$source),
                    call = call)
   }
-  files <- sort(vapply(reply$Files, `[[`, character(1), "Path"))
+  # Both sides normalised: the job folder may be relative or behind a link.
+  files <- sort(normalizePath(vapply(reply$Files, `[[`, character(1), "Path")))
   relative <- substring(files, nchar(normalizePath(download)) + 2)
   for (i in seq_along(files)) {
     # ShardedByS3Key: object i goes to one host only, as SageMaker divides them.
@@ -135,6 +138,13 @@ write_host_script <- function(plan, dir, host) {
   to_local <- function(x) gsub("(^|=)/opt/ml(/|$)", paste0("\\1", root, "\\2"), x)
   command <- to_local(c(plan$entrypoint, plan$arguments))
   if (identical(command[[1]], "Rscript")) command[[1]] <- file.path(R.home("bin"), "Rscript")
+  # max_runtime, as SageMaker enforces it. --foreground keeps the command in
+  # the host's process group, which job_stop() signals.
+  timeout <- Sys.which("timeout")
+  if (nzchar(timeout)) {
+    command <- c(timeout, "--foreground", "--kill-after=10",
+                 format(plan$max_runtime, scientific = FALSE), command)
+  }
   env <- c(SAGESIM_OPT_ML = root, R_LIBS = paste(.libPaths(), collapse = ":"), plan$env)
   q <- shQuote
   script <- c(
@@ -239,6 +249,8 @@ local_status <- function(job) {
     message <- read_small_file(file.path(host_opt_ml(dir, host), "output", "message"))
     reason <- if (is.na(exit_codes[[host]])) {
       sprintf("%s ended without an exit status", host)
+    } else if (exit_codes[[host]] == 124L && is.null(message)) {
+      sprintf("MaxRuntimeExceeded: %s ran longer than max_runtime", host)
     } else {
       sprintf("AlgorithmError: %s exited with status %d%s", host, exit_codes[[host]],
               if (!is.null(message)) paste0(": ", message) else "")
@@ -256,7 +268,9 @@ local_status <- function(job) {
 }
 
 last_log_line <- function(dir, host) {
-  lines <- readLines(file.path(host_dir(dir, host), "log"), warn = FALSE)
+  log <- file.path(host_dir(dir, host), "log")
+  # No log if the host failed before its command started.
+  lines <- if (file.exists(log)) readLines(log, warn = FALSE)
   if (length(lines) > 0) lines[[length(lines)]]
 }
 

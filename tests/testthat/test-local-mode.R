@@ -68,6 +68,20 @@ test_that("a failing local job fails with its message, and collecting refuses", 
   expect_error(job_collect(job), class = "sagesim_job_failed")
 })
 
+test_that("a local job that outlives max_runtime is ended and fails saying so", {
+  skip_if(!nzchar(Sys.which("timeout")), "no timeout command")
+  use_temp_job_dir()
+  script <- withr::local_tempfile(fileext = ".R")
+  writeLines(c("cat('sleeping\\n')", "Sys.sleep(60)"), script)
+  started <- Sys.time()
+  error <- tryCatch(submit_processing(code = script, instance_type = "local", max_runtime = 1,
+                                      logs = FALSE),
+                    error = identity)
+  expect_s3_class(error, "sagesim_job_failed")
+  expect_match(error$failure_reason, "MaxRuntimeExceeded: algo-1 ran longer than max_runtime")
+  expect_lt(as.numeric(difftime(Sys.time(), started, units = "secs")), 30)
+})
+
 test_that("the simulation worker's error message becomes the failure reason", {
   use_temp_job_dir()
   spec <- simulation_spec(100, 100, 10, 10, seed = 1)
@@ -114,6 +128,24 @@ test_that("jobs can be re-attached by name and listed", {
   jobs <- list_jobs(local = TRUE)
   expect_identical(jobs$name, job$name)
   expect_identical(jobs$status, "Completed")
+})
+
+test_that("a job left running is picked up, waited on and collected from a new R session", {
+  dir <- use_temp_job_dir()
+  job <- submit_processing(simulation = simulation_spec(200, 200, 100, 400, seed = 5),
+                           instance_type = "local", instance_count = 2, wait = FALSE)
+  script <- withr::local_tempfile(fileext = ".R")
+  values <- withr::local_tempfile(fileext = ".rds")
+  writeLines(c(
+    "suppressPackageStartupMessages(library(sagesim))",
+    sprintf("options(sagesim.job_dir = %s, sagesim.poll_interval = 0.2)", deparse(dir)),
+    sprintf("job <- attach_job(%s)", deparse(job$name)),
+    "job_wait(job, logs = FALSE)",
+    sprintf("saveRDS(job_collect(job)$values, %s)", deparse(values))
+  ), script)
+  status <- system2(file.path(R.home("bin"), "Rscript"), shQuote(script), stdout = FALSE, stderr = FALSE)
+  expect_identical(status, 0L)
+  expect_identical(readRDS(values), simulate_local(200, 200, 100, 400, seed = 5)$values)
 })
 
 test_that("bad local submissions are refused before anything is created", {
