@@ -2,12 +2,15 @@
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/sagesim/cargo-target
 export PATH := $(PATH):$(HOME)/.cargo/bin
 
-.PHONY: setup install demo test check-container bench docs
+.PHONY: setup setup-r install demo test check-container bench docs
 
-setup:            ## install R, its packages and moto where missing
-	sh tools/setup.sh
+setup:            ## install R, its packages and (for the tests) moto where missing
+	sh tools/setup.sh all
 
-install: setup    ## build the Rust core and install the R package
+setup-r:          ## install R and its packages where missing
+	sh tools/setup.sh r
+
+install: setup-r  ## build the Rust core and install the R package
 	R CMD INSTALL --no-docs .
 
 demo: install     ## the reference workload as a two-host local job

@@ -6,30 +6,54 @@
 # Idempotent: installs nothing that is already there.
 set -eu
 
+# setup.sh [all|r]: "r" installs only what building and using sagesim
+# needs; "all" (the default) adds moto for the tests.
+what="${1:-all}"
+
 r_packages="r-base-core r-base-dev r-cran-cli r-cran-jsonlite r-cran-testthat r-cran-roxygen2"
 
-missing=""
-for package in $r_packages; do
-  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
-    missing="$missing $package"
-done
-if [ -n "$missing" ]; then
+apt_install() {
+  missing=""
+  for package in "$@"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" ||
+      missing="$missing $package"
+  done
+  [ -n "$missing" ] || return 0
   echo "setup: installing from apt:$missing"
   sudo_cmd=""
   [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends $missing
-fi
+}
 
-# moto 5.2.0-5.2.1 break the Rust SDK's multipart upload; 5.2.3 adds StopProcessingJob.
-if ! python3 -c 'import moto, sys; v = tuple(int(x) for x in moto.__version__.split(".")[:3]); sys.exit(v < (5, 2, 3))' 2>/dev/null; then
-  echo "setup: installing moto[server]>=5.2.3 from PyPI"
-  python3 -m pip install --quiet --disable-pip-version-check "moto[server]>=5.2.3"
-fi
+apt_install $r_packages
 
 PATH="$PATH:$HOME/.cargo/bin"
 if ! command -v cargo >/dev/null 2>&1; then
   echo "setup: cargo not found: install Rust (https://rustup.rs), then run this again" >&2
   exit 1
 fi
-echo "setup: $(R --version | head -n 1); $(cargo --version); moto $(python3 -c 'import moto; print(moto.__version__)')"
+echo "setup: $(R --version | head -n 1); $(cargo --version)"
+[ "$what" = "r" ] && exit 0
+
+# moto 5.2.0-5.2.1 break the Rust SDK's multipart upload; 5.2.3 adds
+# StopProcessingJob. Into the python3 on PATH if it takes packages, else
+# (a system Python that refuses pip, PEP 668) into a virtual environment of
+# sagesim's own, which tools/test.sh then uses.
+has_moto() {
+  "$1" -c 'import moto, sys; v = tuple(int(x) for x in moto.__version__.split(".")[:3]); sys.exit(v < (5, 2, 3))' 2>/dev/null
+}
+venv="${XDG_CACHE_HOME:-$HOME/.cache}/sagesim/python"
+command -v python3 >/dev/null 2>&1 || apt_install python3
+if has_moto python3 || has_moto "$venv/bin/python3"; then
+  :
+elif python3 -m pip install --quiet --disable-pip-version-check "moto[server]>=5.2.3" 2>/dev/null; then
+  echo "setup: installed moto[server]>=5.2.3 from PyPI"
+else
+  echo "setup: installing moto[server]>=5.2.3 from PyPI into $venv"
+  python3 -m venv "$venv" 2>/dev/null || { apt_install python3-venv; python3 -m venv "$venv"; }
+  "$venv/bin/python3" -m pip install --quiet --disable-pip-version-check "moto[server]>=5.2.3"
+fi
+python=python3
+has_moto python3 || python="$venv/bin/python3"
+echo "setup: moto $("$python" -c 'import moto; print(moto.__version__)') ($python)"

@@ -9,6 +9,10 @@ export CARGO_TARGET_DIR
 export PATH="$PATH:$HOME/.cargo/bin"
 # Tests that need moto fail instead of skipping when it is missing.
 export SAGESIM_REQUIRE_MOTO=1
+venv_python="${XDG_CACHE_HOME:-$HOME/.cache}/sagesim/python/bin/python3"
+if [ -z "${SAGESIM_PYTHON:-}" ] && [ -x "$venv_python" ]; then
+  export SAGESIM_PYTHON="$venv_python"   # where tools/setup.sh put moto
+fi
 start=$(date +%s)
 
 echo "== the build fails clearly without cargo"

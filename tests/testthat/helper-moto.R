@@ -3,11 +3,16 @@
 
 moto <- new.env(parent = emptyenv())
 
-# R puts its own library folders on LD_LIBRARY_PATH; a python3 built with a
-# shared libpython (pyenv) would then load the system's libpython and lose
-# its site-packages. Python runs without R's additions.
+# The Python with moto: SAGESIM_PYTHON (tools/test.sh sets it when
+# tools/setup.sh made a virtual environment), else python3. R puts its own
+# library folders on LD_LIBRARY_PATH; a python3 built with a shared libpython
+# (pyenv) would then load the system's libpython and lose its site-packages.
+# Python runs without R's additions.
+python3_command <- function() c("env", "-u", "LD_LIBRARY_PATH", Sys.getenv("SAGESIM_PYTHON", "python3"))
+
 python3 <- function(args, ...) {
-  system2("env", c("-u", "LD_LIBRARY_PATH", "python3", args), ...)
+  command <- python3_command()
+  system2(command[[1]], c(command[-1], args), ...)
 }
 
 moto_installed <- function() {
@@ -32,8 +37,8 @@ moto_start <- function() {
   log_file <- tempfile("moto-log-")
   launcher <- normalizePath(test_path("fixtures", "moto_launcher.py"))
   # Our pipe is the launcher's stdin: when this R process ends, it ends too.
-  moto$stdin <- pipe(sprintf("exec env -u LD_LIBRARY_PATH python3 %s --port-file %s --watch-stdin > %s 2>&1",
-                             shQuote(launcher), shQuote(port_file), shQuote(log_file)), open = "w")
+  moto$stdin <- pipe(sprintf("exec %s %s --port-file %s --watch-stdin > %s 2>&1",
+                             paste(shQuote(python3_command()), collapse = " "), shQuote(launcher), shQuote(port_file), shQuote(log_file)), open = "w")
   deadline <- Sys.time() + 60
   while (!file.exists(port_file)) {
     if (Sys.time() > deadline) {
