@@ -40,7 +40,10 @@ ARG SAGESIM_CARGO_JOBS=
 
 # The source tree sits at the same path as the repository on the developer
 # machine, so the workspace crates keep their fingerprints in a shared target.
+# The path is named in a RUN so that another path makes other layers: buildah's
+# layer cache keys WORKDIR and COPY on the text, not the value, of the ARG.
 ARG SRC_DIR=/work/main
+RUN mkdir -p "${SRC_DIR}"
 WORKDIR ${SRC_DIR}
 COPY . .
 
