@@ -269,10 +269,12 @@ impl<I: PersonIndex> LinkedCells<I> {
     }
 
     /// Places people `first..end` and notes, for each, the non-empty lists
-    /// of its block in `noted`; returns how many it noted. No branch on the data: three blocks in four are empty
-    /// and a branch on that would be mispredicted for about a person in
-    /// four; instead every list is written down and the next write lands on
-    /// the same place unless the list had someone on it.
+    /// of its block in `noted`; returns how many it noted. No branch on the
+    /// data: three blocks in four are empty and a branch on that would be
+    /// mispredicted for about a person in four; instead every list is
+    /// written down and the next write lands on the same place unless the
+    /// list had someone on it. (Noting a whole block per person instead,
+    /// walking its four lists later, measured slower.)
     fn place(&mut self, first: usize, end: usize) -> usize {
         let shape = self.shape;
         let (head, next) = (&mut self.head[..], &mut self.next[..end]);
