@@ -466,11 +466,13 @@ start_cloud_job <- function(plan, session, call) {
   job_prefix <- sprintf("s3://%s/%s", bucket, plan$name)
   uploading <- FALSE
   created <- FALSE
+  request <- NULL
   # Whatever stops this submission before the job exists (an error, Ctrl-C)
   # removes what it uploaded, even part of a folder; a job whose creation
   # was interrupted is stopped.
   on.exit(if (!isTRUE(created)) {
-    abandon_submission(session, plan$name, bucket, uploading, maybe_created = is.na(created))
+    abandon_submission(session, plan$name, bucket, uploading,
+                       maybe_created = if (is.na(created)) request)
   }, add = TRUE)
 
   inputs <- lapply(plan$inputs, function(input) {
@@ -496,10 +498,13 @@ start_cloud_job <- function(plan, session, call) {
   tryCatch(
     aws_request(session, "sagemaker:CreateProcessingJob", request, call = call),
     sagesim_aws_error = function(e) {
-      # The service refused the request (4xx): certainly no job to clean up
-      # (and a name clash must never stop someone else's job). After a
-      # server fault or a lost connection the job may exist.
-      if (identical(e$error_kind, "service") && isTRUE(e$http_status < 500)) created <<- FALSE
+      # The service refused the request (4xx): no job to clean up. But "name
+      # in use" can answer a retry whose first attempt created the job (its
+      # reply lost), and after a server fault or a lost connection the job
+      # may exist too: abandon_submission() looks, and stops it if it is ours.
+      refused <- identical(e$error_kind, "service") && isTRUE(e$http_status < 500) &&
+        !identical(e$code, "ResourceInUse")
+      if (refused) created <<- FALSE
       stop(e)
     }
   )
@@ -525,19 +530,22 @@ upload_local <- function(session, bucket, prefix, path, call) {
 
 # Uploads go under `{job}/input/`, a prefix no one else writes to (the job
 # name carries the time to the millisecond), so everything there is ours.
-abandon_submission <- function(session, name, bucket, uploading, maybe_created) {
+# `maybe_created`: NULL, or the CreateProcessingJob request that may have
+# created the job.
+abandon_submission <- function(session, name, bucket, uploading, maybe_created = NULL) {
   cleanup <- function(expr) tryCatch(expr, error = function(e) {
     warning(sprintf("sagesim could not clean up after a failed submission of %s: %s", name,
                     conditionMessage(e)), call. = FALSE)
   })
-  if (maybe_created) cleanup({
-    exists <- tryCatch({
-      aws_request(session, "sagemaker:DescribeProcessingJob", list(ProcessingJobName = name))
-      TRUE
-    }, sagesim_aws_error = function(e) FALSE)
-    if (exists) {
+  if (!is.null(maybe_created)) cleanup({
+    found <- tryCatch(
+      aws_request(session, "sagemaker:DescribeProcessingJob", list(ProcessingJobName = name)),
+      sagesim_aws_error = function(e) NULL)
+    if (!is.null(found) && is_job_of_request(found, maybe_created)) {
       aws_request(session, "sagemaker:StopProcessingJob", list(ProcessingJobName = name))
-      message(sprintf("Submission of %s was interrupted after the job was created; the job was stopped.", name))
+      message(sprintf("Submission of %s failed after the job was created; the job was stopped.", name))
+    } else if (!is.null(found)) {
+      message(sprintf("A job named %s exists but is not this submission's; it was left alone.", name))
     }
   })
   if (uploading) cleanup({
@@ -547,6 +555,18 @@ abandon_submission <- function(session, name, bucket, uploading, maybe_created) 
       aws_request(session, "s3:DeleteObjects", list(Bucket = bucket, Keys = as.list(keys)))
     }
   })
+}
+
+# Whether a described job is the one `request` asked for: same role, image,
+# entrypoint and arguments (with a name unique to the millisecond, a job
+# that matches is ours; one that does not must never be stopped).
+is_job_of_request <- function(described, request) {
+  same <- function(a, b) identical(as.character(unlist(a)), as.character(unlist(b)))
+  fields <- c("ImageUri", "ContainerEntrypoint", "ContainerArguments")
+  same(described$RoleArn, request$RoleArn) &&
+    all(vapply(fields, function(f) {
+      same(described$AppSpecification[[f]], request$AppSpecification[[f]])
+    }, logical(1)))
 }
 
 create_job_request <- function(plan, role, inputs, outputs) {

@@ -160,6 +160,37 @@ test_that("a submission that fails part-way removes what it uploaded", {
   expect_length(recorded_sagemaker("CreateProcessingJob"), 0)
 })
 
+test_that("a job created although the create call failed (reply lost) is stopped, not orphaned", {
+  local_moto()
+  session <- aws_session(role = role)
+  script <- withr::local_tempfile(fileext = ".R")
+  writeLines("1", script)
+  # The first attempt creates the job but its reply is lost (500); the SDK
+  # retries and SageMaker answers that the name is taken.
+  control("/lose-reply", list(Target = "SageMaker.CreateProcessingJob"))
+  expect_message(
+    error <- tryCatch(submit_processing(code = script, image_uri = image, wait = FALSE,
+                                        session = session), error = identity),
+    "failed after the job was created; the job was stopped")
+  expect_s3_class(error, "sagesim_aws_ResourceInUse")
+  stopped <- recorded_sagemaker("StopProcessingJob")
+  expect_length(stopped, 1)
+  name <- stopped[[1]]$ProcessingJobName
+  expect_identical(recorded_sagemaker("CreateProcessingJob")[[1]]$ProcessingJobName, name)
+  expect_identical(job_status(attach_job(name, session = session))$status, "Stopped")
+  expect_length(bucket_keys(session, paste0(name, "/")), 0)
+
+  # Someone else's job that happens to bear the name is left alone.
+  other <- submit_processing(code = script, image_uri = image, wait = FALSE, session = session)
+  set_job_status(other$name, "InProgress")
+  expect_message(
+    sagesim:::abandon_submission(session, other$name, session$bucket, uploading = FALSE,
+                                 maybe_created = list(RoleArn = role, AppSpecification = list(
+                                   ImageUri = "elsewhere/image:1"))),
+    "not this submission's; it was left alone")
+  expect_identical(job_status(other)$status, "InProgress")
+})
+
 test_that("job names follow the Python SDK", {
   t <- as.POSIXct("2026-11-21 22:41:05", tz = "UTC") + 0.1234
   expect_identical(job_name_from_base("sagesim", t), "sagesim-2026-11-21-22-41-05-123")
