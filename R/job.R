@@ -409,12 +409,9 @@ host_of_stream <- function(stream, job_name) {
 }
 
 cloud_log_lines <- function(job, cursors) {
-  streams <- tryCatch(
-    aws_request(job$session, "logs:DescribeLogStreams",
-                list(LogGroupName = log_group, LogStreamNamePrefix = paste0(job$name, "/"))),
-    # The group appears with the account's first processing-job log line.
-    sagesim_aws_ResourceNotFoundException = function(e) list(LogStreams = list())
-  )
+  # (A log group not there yet is an empty list.)
+  streams <- aws_request(job$session, "logs:DescribeLogStreams",
+                         list(LogGroupName = log_group, LogStreamNamePrefix = paste0(job$name, "/")))
   lines <- list()
   for (stream in streams$LogStreams) {
     name <- stream$LogStreamName

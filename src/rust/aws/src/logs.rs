@@ -85,12 +85,14 @@ pub(crate) async fn describe_log_streams(s: &AwsSession, p: Value) -> Result<Val
 
 /// `logs:GetLogEvents`: forward from NextToken (or the head) until the
 /// forward token stops changing, which is how the service signals the end.
+/// Each page counts against the 25 requests/second limit.
 pub(crate) async fn get_log_events(s: &AwsSession, p: Value) -> Result<Value, AwsError> {
     const OP: &str = "GetLogEvents";
     let a: EventsArgs = params(SVC, OP, p)?;
     let mut events = Vec::new();
     let mut token = a.next_token.filter(|t| !t.is_empty());
     for _ in 0..MAX_EVENT_PAGES {
+        s.get_log_events_limit.acquire().await;
         let page = s
             .logs
             .get_log_events()

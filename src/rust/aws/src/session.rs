@@ -65,6 +65,8 @@ pub struct AwsSession {
     pub(crate) sts: aws_sdk_sts::Client,
     /// DescribeLogStreams is limited to 5 requests/second per account.
     pub(crate) describe_log_streams_limit: RateLimiter,
+    /// GetLogEvents to 25 (a job with many hosts reads a stream per host).
+    pub(crate) get_log_events_limit: RateLimiter,
 }
 
 fn non_empty(s: Option<String>) -> Option<String> {
@@ -152,6 +154,7 @@ impl AwsSession {
             ecr: client!(aws_sdk_ecr),
             sts: client!(aws_sdk_sts),
             describe_log_streams_limit: RateLimiter::new(5, Duration::from_secs(1)),
+            get_log_events_limit: RateLimiter::new(25, Duration::from_secs(1)),
             config,
         })
     }

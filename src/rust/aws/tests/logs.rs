@@ -1,5 +1,5 @@
 //! CloudWatch Logs against moto: stream discovery, paging, tailing, and the
-//! DescribeLogStreams rate limit.
+//! DescribeLogStreams and GetLogEvents rate limits.
 
 mod common;
 
@@ -181,5 +181,35 @@ fn describe_log_streams_is_limited_to_five_per_second() {
     assert!(
         t0.elapsed().as_secs_f64() >= 0.8,
         "6 concurrent calls right after 9 others must wait"
+    );
+}
+
+#[test]
+fn get_log_events_is_limited_to_twenty_five_per_second() {
+    let f = moto_or_skip!();
+    let s = f.moto.session();
+    f.moto.control(
+        "/log-events",
+        json!({"LogGroupName": GROUP, "LogStreamName": "job/algo-1", "Messages": ["x"]}),
+    );
+    // 30 hosts' streams read at once: the 26th request must wait until a
+    // second after the first, however fast the server answers.
+    let t0 = Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 0..30 {
+            scope.spawn(|| {
+                let r = ok(
+                    &s,
+                    "logs:GetLogEvents",
+                    json!({"LogGroupName": GROUP, "LogStreamName": "job/algo-1"}),
+                );
+                assert_eq!(r["Events"].as_array().unwrap().len(), 1);
+            });
+        }
+    });
+    let took = t0.elapsed();
+    assert!(
+        took.as_secs_f64() >= 0.95,
+        "30 concurrent calls took {took:?}: the limiter did not wait"
     );
 }
