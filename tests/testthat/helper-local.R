@@ -29,3 +29,11 @@ live_processes_in_groups <- function(groups) {
   live <- fields[fields[, "group"] %in% as.character(groups) & !fields[, "state"] %in% c("Z", "X"), , drop = FALSE]
   unname(live[, "pid"])
 }
+
+# An R script for a job to run (by default one that does nothing much),
+# removed when the calling test ends.
+local_script <- function(lines = "1", env = parent.frame()) {
+  script <- withr::local_tempfile(fileext = ".R", .local_envir = env)
+  writeLines(lines, script)
+  script
+}

@@ -106,7 +106,7 @@ test_that("jobs can be re-attached by name, listed, and printed", {
   session <- aws_session(role = role)
   a <- submit_simulation(session, base_job_name = "alpha")
   Sys.sleep(0.01)
-  b <- submit_processing(code = {f <- withr::local_tempfile(fileext = ".R"); writeLines("1", f); f},
+  b <- submit_processing(code = local_script(),
                          image_uri = image, base_job_name = "beta", wait = FALSE, session = session)
   again <- attach_job(a$name, session = session)
   expect_s3_class(again, "sagesim_cloud_job")
@@ -152,8 +152,7 @@ test_that("collecting a simulation job merges every host's results into the loca
 test_that("collecting a script job returns its files and output_result_mean.txt", {
   local_moto()
   session <- aws_session(role = role)
-  script <- withr::local_tempfile(fileext = ".R")
-  writeLines("1", script)
+  script <- local_script()
   job <- submit_processing(code = script, image_uri = image, session = session, wait = FALSE,
                            outputs = c(result = "/opt/ml/processing/output"))
   value <- withr::local_tempfile()

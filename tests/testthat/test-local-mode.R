@@ -71,8 +71,7 @@ test_that("a failing local job fails with its message, and collecting refuses", 
 test_that("a local job that outlives max_runtime is ended and fails saying so", {
   skip_if(!nzchar(Sys.which("timeout")), "no timeout command")
   use_temp_job_dir()
-  script <- withr::local_tempfile(fileext = ".R")
-  writeLines(c("cat('sleeping\\n')", "Sys.sleep(60)"), script)
+  script <- local_script(c("cat('sleeping\\n')", "Sys.sleep(60)"))
   started <- Sys.time()
   error <- tryCatch(submit_processing(code = script, instance_type = "local", max_runtime = 1,
                                       logs = FALSE),

@@ -99,8 +99,7 @@ test_that("bad input is refused before any AWS call", {
   local_moto()
   session <- aws_session(role = role)
   http_request(moto$port, "POST", "/moto-api/recorder/reset-recording")
-  script <- withr::local_tempfile(fileext = ".R")
-  writeLines("1", script)
+  script <- local_script()
   spec <- simulation_spec(10, 10, 5, 5, seed = 1)
   bad <- list(
     list(code = script),                                               # no image
@@ -135,8 +134,7 @@ test_that("bad input is refused before any AWS call", {
 test_that("without a role the submission says what to pass, and creates nothing", {
   local_moto()
   session <- aws_session()
-  script <- withr::local_tempfile(fileext = ".R")
-  writeLines("1", script)
+  script <- local_script()
   error <- tryCatch(submit_processing(code = script, image_uri = image, wait = FALSE, session = session),
                     error = identity)
   expect_s3_class(error, "sagesim_invalid_argument")
@@ -148,8 +146,7 @@ test_that("without a role the submission says what to pass, and creates nothing"
 test_that("a submission that fails part-way removes what it uploaded", {
   local_moto()
   session <- aws_session(role = role)
-  script <- withr::local_tempfile(fileext = ".R")
-  writeLines("1", script)
+  script <- local_script()
   # The code uploads, then the input folder fails: it holds a dangling link.
   data <- withr::local_tempdir()
   writeLines("x", file.path(data, "good.csv"))
@@ -163,8 +160,7 @@ test_that("a submission that fails part-way removes what it uploaded", {
 test_that("a job created although the create call failed (reply lost) is stopped, not orphaned", {
   local_moto()
   session <- aws_session(role = role)
-  script <- withr::local_tempfile(fileext = ".R")
-  writeLines("1", script)
+  script <- local_script()
   # The first attempt creates the job but its reply is lost (500); the SDK
   # retries and SageMaker answers that the name is taken.
   control("/lose-reply", list(Target = "SageMaker.CreateProcessingJob"))
