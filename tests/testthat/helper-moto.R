@@ -37,8 +37,9 @@ moto_start <- function() {
   log_file <- tempfile("moto-log-")
   launcher <- normalizePath(test_path("fixtures", "moto_launcher.py"))
   # Our pipe is the launcher's stdin: when this R process ends, it ends too.
-  moto$stdin <- pipe(sprintf("exec %s %s --port-file %s --watch-stdin > %s 2>&1",
-                             paste(shQuote(python3_command()), collapse = " "), shQuote(launcher), shQuote(port_file), shQuote(log_file)), open = "w")
+  command <- paste(shQuote(c(python3_command(), launcher)), collapse = " ")
+  moto$stdin <- pipe(sprintf("exec %s --port-file %s --watch-stdin > %s 2>&1",
+                             command, shQuote(port_file), shQuote(log_file)), open = "w")
   deadline <- Sys.time() + 60
   while (!file.exists(port_file)) {
     if (Sys.time() > deadline) {
