@@ -4,20 +4,26 @@
 
 #' Conditions raised by sagesim
 #'
-#' All errors inherit from `sagesim_error`. The more specific classes:
+#' All errors inherit from `sagesim_error`, and show the call of the sagesim
+#' function you called (never an internal one). The more specific classes:
 #' * `sagesim_invalid_argument`: bad input; the field `argument` names it.
 #'   `sagesim_too_large` (a subclass) when the request cannot fit in memory.
 #' * `sagesim_aws_error`: an AWS call failed; fields `service`, `operation`,
 #'   `code`, `aws_message`, `request_id`, `http_status`. Also carries the class
 #'   `sagesim_aws_<code>`, e.g. `sagesim_aws_ValidationException`.
+#'   `sagesim_no_credentials` (a subclass) when no AWS credentials were found.
 #' * `sagesim_job_failed`: a job ended Failed; fields `job_name`, `job` (the
 #'   handle), `failure_reason`, `exit_message`. `sagesim_job_stopped` (a
 #'   warning) when it was stopped.
 #' * `sagesim_job_not_found`, `sagesim_job_not_finished`, `sagesim_wait_timeout`:
 #'   no such job; collecting before completion; `job_wait(timeout = )` ran out.
+#' * `sagesim_job_exists`: `submit_processing(job_name = )` names a job that
+#'   already exists.
 #' * `sagesim_session_expired`: a saved session made with explicit
 #'   credentials cannot reconnect.
 #' * `sagesim_results_error`: results are missing, incomplete or malformed.
+#'   `sagesim_results_missing` (a subclass) when hosts of a job wrote no
+#'   results; fields `missing_hosts` and `location` (where sagesim looked).
 #' * `sagesim_local_job_error`: a local-mode job could not be run.
 #' * `sagesim_engine_error`: docker/podman failed while building or pushing.
 #' * `sagesim_internal_error`: a bug in sagesim; please report it.
@@ -30,7 +36,7 @@
 #' @name sagesim_conditions
 NULL
 
-abort <- function(message, class = character(), ..., call = sys.call(-1)) {
+abort <- function(message, class = character(), ..., call = user_call()) {
   condition <- structure(
     class = c(class, "sagesim_error", "error", "condition"),
     list(message = paste(message, collapse = "\n"), call = call, ...)
@@ -38,7 +44,28 @@ abort <- function(message, class = character(), ..., call = sys.call(-1)) {
   stop(condition)
 }
 
-abort_argument <- function(argument, message, ..., class = character(), call = sys.call(-1)) {
+abort_argument <- function(argument, message, ..., class = character(), call = user_call()) {
   abort(message, class = c(class, "sagesim_invalid_argument"), argument = argument, ...,
         call = call)
+}
+
+# The call the user made: the outermost frame running sagesim's code (an
+# exported function, or a method of one), so that a condition raised deep
+# inside shows `simulate_local(...)`, not the helper that noticed. Arguments
+# named `credentials` are never shown.
+user_call <- function() {
+  namespace <- topenv(environment(user_call))
+  for (frame in seq_len(sys.nframe() - 1)) {
+    fn <- sys.function(frame)
+    env <- environment(fn)
+    if (!is.null(env) && identical(topenv(env), namespace)) {
+      call <- sys.call(frame)
+      if ("credentials" %in% names(formals(fn))) {
+        call <- match.call(fn, call, expand.dots = FALSE, envir = sys.frame(frame))
+        if (!is.null(call$credentials)) call$credentials <- quote(`<credentials>`)
+      }
+      return(call)
+    }
+  }
+  NULL
 }

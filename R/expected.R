@@ -13,11 +13,8 @@
 #' expected_violations(5, 3, 10)            # distance larger than the room
 #' @export
 expected_violations <- function(x_length, y_length, num_people, distance = 6) {
-  call <- sys.call()
-  check_number(x_length, "x_length", min = 0, above = TRUE, call = call)
-  check_number(y_length, "y_length", min = 0, above = TRUE, call = call)
-  check_count(num_people, "num_people", call = call)
-  check_number(distance, "distance", min = 0, above = TRUE, call = call)
-  unwrap(sim_expected_violations(as.numeric(x_length), as.numeric(y_length),
-                                 as.numeric(num_people), as.numeric(distance)), call = call)
+  unwrap(sim_expected_violations(check_number(x_length, "x_length", finite = FALSE),
+                                 check_number(y_length, "y_length", finite = FALSE),
+                                 check_number(num_people, "num_people", finite = FALSE),
+                                 check_number(distance, "distance", finite = FALSE)))
 }

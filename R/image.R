@@ -28,55 +28,54 @@
 #' @export
 publish_image <- function(context = ".", repository = "sagesim", tag = "latest", engine = NULL,
                           build = TRUE, build_args = NULL, session = NULL) {
-  call <- sys.call()
-  check_string(context, "context", call = call)
+  check_string(context, "context")
   check_string(repository, "repository", pattern = "^[a-z0-9]+([._/-][a-z0-9]+)*$",
-               max_chars = 256, call = call)
-  check_string(tag, "tag", pattern = "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$", call = call)
-  check_flag(build, "build", call = call)
-  build_args <- check_strings(build_args, "build_args", named = TRUE, call = call)
+               max_chars = 256)
+  check_string(tag, "tag", pattern = "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+  check_flag(build, "build")
+  build_args <- check_strings(build_args, "build_args", named = TRUE)
   if (build && !file.exists(file.path(context, "Dockerfile"))) {
     abort_argument("context", sprintf("`context` must be the sagesim source folder with its Dockerfile; %s has none.",
-                                      normalizePath(context, mustWork = FALSE)), call = call)
+                                      normalizePath(context, mustWork = FALSE)))
   }
-  engine <- container_engine(engine, call = call)
+  engine <- container_engine(engine)
   local_image <- sprintf("%s:%s", repository, tag)
   if (build) {
     run_engine(engine, c("build", "-t", local_image,
                          as.vector(rbind("--build-arg", sprintf("%s=%s", names(build_args), build_args))),
-                         context), call = call)
+                         context))
   }
-  session <- default_session(session, call = call)
-  ecr <- aws_request(session, "ecr:EnsureRepository", list(RepositoryName = repository), call = call)
-  aws_request(session, "ecr:Login", list(Engine = engine), call = call)
+  session <- default_session(session)
+  ecr <- aws_request(session, "ecr:EnsureRepository", list(RepositoryName = repository))
+  aws_request(session, "ecr:Login", list(Engine = engine))
   remote_image <- sprintf("%s:%s", ecr$RepositoryUri, tag)
-  run_engine(engine, c("tag", local_image, remote_image), call = call)
-  run_engine(engine, c("push", remote_image), call = call)
+  run_engine(engine, c("tag", local_image, remote_image))
+  run_engine(engine, c("push", remote_image))
   message(sprintf("Pushed %s", remote_image))
   remote_image
 }
 
-container_engine <- function(engine, call) {
+container_engine <- function(engine) {
   engine <- engine %||% getOption("sagesim.container_engine")
   if (is.null(engine)) {
     engine <- if (nzchar(Sys.which("docker"))) "docker" else if (nzchar(Sys.which("podman"))) "podman"
   }
   if (is.null(engine)) {
     abort("Neither docker nor podman was found on PATH; install one to build and push images.",
-          class = "sagesim_engine_error", call = call)
+          class = "sagesim_engine_error")
   }
-  check_choice(engine, c("docker", "podman"), "engine", call = call)
+  check_choice(engine, c("docker", "podman"), "engine")
   if (!nzchar(Sys.which(engine))) {
-    abort(sprintf("%s was not found on PATH.", engine), class = "sagesim_engine_error", call = call)
+    abort(sprintf("%s was not found on PATH.", engine), class = "sagesim_engine_error")
   }
   engine
 }
 
-run_engine <- function(engine, args, call) {
+run_engine <- function(engine, args) {
   status <- system2(engine, shQuote(args))
   if (!identical(as.integer(status), 0L)) {
     abort(sprintf("`%s %s` failed with exit status %s.", engine, args[[1]], status),
-          class = "sagesim_engine_error", call = call)
+          class = "sagesim_engine_error")
   }
   invisible()
 }

@@ -6,16 +6,21 @@
 #' * `job_status()` asks for the current status (with failure reason and exit
 #'   message).
 #' * `job_wait()` polls, with back-off, until the job is Completed, Failed or
-#'   Stopped, streaming every host's log lines to the console. A failed job
-#'   raises a `sagesim_job_failed` error showing its failure reason; a stopped
-#'   one ends the wait with a `sagesim_job_stopped` warning. Ctrl-C stops
-#'   waiting, not the job.
+#'   Stopped, streaming every host's log lines to the console (and reading
+#'   them once more a few seconds after the end, as a host's last lines
+#'   often arrive after its status changes). A failed job raises a
+#'   `sagesim_job_failed` error showing its failure reason; a stopped one ends
+#'   the wait with a `sagesim_job_stopped` warning. Ctrl-C stops waiting, not
+#'   the job.
 #' * `job_logs()` returns every host's log lines so far.
 #' * `job_stop()` asks the job to stop.
 #' * `job_collect()` downloads the outputs to `path` and returns the
 #'   simulation result ([simulate_local()]'s object, merged over hosts) for
 #'   simulation jobs, or the downloaded files (and the value of
-#'   `output_result_mean.txt` when there is one) for script jobs.
+#'   `output_result_mean.txt` when there is one) for script jobs. A
+#'   simulation job whose hosts did not all write their results is an error
+#'   (`sagesim_results_missing`) naming those hosts and where sagesim looked:
+#'   part of a result is never presented as the result.
 #'
 #' @param job A `sagesim_job`.
 #' @param logs Stream the job's logs while waiting.
@@ -43,14 +48,16 @@ NULL
 #' @export
 job_status <- function(job) UseMethod("job_status")
 
+#' @export
+job_status.default <- function(job) not_a_job(job)
+
 #' @rdname jobs
 #' @export
 job_wait <- function(job, logs = TRUE, poll = NULL, timeout = Inf) {
-  call <- sys.call()
-  check_job(job, call = call)
-  check_flag(logs, "logs", call = call)
-  if (!is.null(poll)) check_number(poll, "poll", min = 0, above = TRUE, call = call)
-  check_number(timeout, "timeout", min = 0, above = TRUE, finite = FALSE, call = call)
+  check_job(job)
+  check_flag(logs, "logs")
+  if (!is.null(poll)) check_number(poll, "poll", min = 0, above = TRUE)
+  check_number(timeout, "timeout", min = 0, above = TRUE, finite = FALSE)
   delay <- poll %||% getOption("sagesim.poll_interval") %||% default_poll_interval(job)
   started <- Sys.time()
   finished <- FALSE
@@ -84,7 +91,15 @@ job_wait <- function(job, logs = TRUE, poll = NULL, timeout = Inf) {
     # Back off while nothing happens; stay responsive while logs flow.
     delay <- if (new_lines > 0) delay else min(delay * 1.5, max(delay, 30))
   }
-  if (logs) print_new_logs()
+  if (logs) {
+    print_new_logs()
+    # A host's last lines often reach the logs after its status changed.
+    settle <- getOption("sagesim.final_log_delay") %||% final_log_delay(job)
+    if (settle > 0) {
+      Sys.sleep(settle)
+      print_new_logs()
+    }
+  }
   finished <- TRUE
   check_job_outcome(status, job)
   invisible(job)
@@ -93,56 +108,81 @@ job_wait <- function(job, logs = TRUE, poll = NULL, timeout = Inf) {
 #' @rdname jobs
 #' @export
 job_logs <- function(job) {
-  check_job(job, call = sys.call())
-  lines <- all_log_lines(job)
-  structure(lines, class = c("sagesim_logs", "data.frame"))
+  check_job(job)
+  structure(all_log_lines(job), class = c("sagesim_logs", "data.frame"))
 }
 
 #' @rdname jobs
 #' @export
 job_stop <- function(job) UseMethod("job_stop")
 
+#' @export
+job_stop.default <- function(job) not_a_job(job)
+
 #' @rdname jobs
 #' @export
 job_collect <- function(job, path = NULL) {
-  call <- sys.call()
-  check_job(job, call = call)
-  check_string(path, "path", null_ok = TRUE, call = call)
+  check_job(job)
+  check_string(path, "path", null_ok = TRUE)
   status <- job_status(job)
   if (!identical(status$status, "Completed")) {
     check_job_outcome(status, job)
     abort(sprintf("Job %s is %s; wait for it to complete (job_wait()) before collecting.",
                   job$name, status$status),
-          class = "sagesim_job_not_finished", job_name = job$name, call = call)
+          class = "sagesim_job_not_finished", job_name = job$name)
   }
   path <- path %||% file.path(tempdir(), job$name)
-  # Outputs land in a staging folder renamed into place only when complete,
-  # so a failed download never leaves files that look like results.
+  # Outputs land in a staging folder renamed into place only when complete
+  # and read, so a failed download or missing results never leave files
+  # that look like results.
   staging <- paste0(path, ".partial-", Sys.getpid())
   unlink(staging, recursive = TRUE)
   on.exit(unlink(staging, recursive = TRUE), add = TRUE)
   dir.create(staging, recursive = TRUE, showWarnings = FALSE)
   fetch_outputs(job, staging)
+  result <- collected_results(job, staging)
   unlink(path, recursive = TRUE)
   dir.create(dirname(path), recursive = TRUE, showWarnings = FALSE)
   if (!file.rename(staging, path)) {
     abort(sprintf("Could not move the downloaded outputs into %s.", path),
-          class = "sagesim_results_error", call = call)
+          class = "sagesim_results_error")
   }
-  collected_results(job, path)
+  if (inherits(result, "sagesim_job_files")) result$path <- path
+  result
 }
-
-fetch_outputs <- function(job, path) UseMethod("fetch_outputs")
-
-default_poll_interval <- function(job) UseMethod("default_poll_interval")
 
 terminal_statuses <- c("Completed", "Failed", "Stopped")
 
-check_job <- function(job, call = sys.call(-1)) {
-  if (!inherits(job, "sagesim_job")) {
-    abort_argument("job", sprintf("`job` must be a job handle from submit_processing() or attach_job(), not %s.",
-                                  describe_type(job)), call = call)
-  }
+# The handle of a job: SageMaker's (`backend = "cloud"`) or a local one. The
+# backends' own fields (a session, a folder) come in `...`.
+new_job <- function(name, backend, kind, outputs, instance_count = NULL, instance_type = NULL,
+                    ...) {
+  job <- new.env(parent = emptyenv())
+  job$name <- name
+  job$kind <- kind
+  job$outputs <- outputs
+  job$instance_count <- instance_count
+  job$instance_type <- instance_type
+  job$log_cursors <- list()
+  job$last_status <- NULL
+  fields <- list(...)
+  for (field in names(fields)) assign(field, fields[[field]], envir = job)
+  class(job) <- c(sprintf("sagesim_%s_job", backend), "sagesim_job")
+  job
+}
+
+# The hosts of a job, as SageMaker names them.
+job_hosts <- function(job) {
+  if (is.null(job$instance_count)) NULL else sprintf("algo-%d", seq_len(job$instance_count))
+}
+
+check_job <- function(job) {
+  if (!inherits(job, "sagesim_job")) not_a_job(job)
+}
+
+not_a_job <- function(job) {
+  abort_argument("job", sprintf("`job` must be a job handle from submit_processing() or attach_job(), not %s.",
+                                describe_type(job)))
 }
 
 # A failed job is an error, a stopped one a warning; both carry the job so
@@ -163,13 +203,13 @@ check_job_outcome <- function(status, job = NULL) {
   }
 }
 
-# What job_collect() returns: the simulation, merged over hosts, when the
-# outputs hold result files; otherwise the files themselves.
+# What job_collect() returns: for a simulation job its result, merged over
+# hosts (never a part of it); otherwise the files themselves.
 collected_results <- function(job, path) {
-  files <- list.files(path, recursive = TRUE, all.files = FALSE)
-  if (any(grepl(shard_file_pattern, basename(files)))) {
-    return(read_simulation_results(path))
+  if (identical(job$kind, "simulation")) {
+    return(read_job_results(path, hosts = job_hosts(job), location = results_location(job)))
   }
+  files <- list.files(path, recursive = TRUE, all.files = FALSE)
   mean_file <- files[basename(files) == "output_result_mean.txt"]
   result_mean <- if (length(mean_file) > 0) {
     as.numeric(trimws(readLines(file.path(path, mean_file[[1]]), n = 1, warn = FALSE)))
@@ -181,6 +221,12 @@ collected_results <- function(job, path) {
                        stringsAsFactors = FALSE),
     result_mean = result_mean
   ), class = "sagesim_job_files")
+}
+
+# Where a simulation job's hosts put their results.
+results_location <- function(job) {
+  outputs <- Filter(function(o) identical(o$name, "simulation"), job$outputs)
+  if (length(outputs) > 0) outputs[[1]]$destination else "the job's outputs"
 }
 
 #' @export
@@ -261,9 +307,12 @@ print_log_lines <- function(lines) {
   nrow(lines)
 }
 
+# What each kind of job implements (R/job-cloud.R, R/job-local.R).
 poll_log_lines <- function(job) UseMethod("poll_log_lines")
-
 all_log_lines <- function(job) UseMethod("all_log_lines")
+fetch_outputs <- function(job, path) UseMethod("fetch_outputs")
+default_poll_interval <- function(job) UseMethod("default_poll_interval")
+final_log_delay <- function(job) UseMethod("final_log_delay")
 
 #' Re-attach to a job by name
 #'
@@ -272,7 +321,8 @@ all_log_lines <- function(job) UseMethod("all_log_lines")
 #' SageMaker job.
 #'
 #' @param name The job name.
-#' @param session An [aws_session()] for SageMaker jobs.
+#' @param session An [aws_session()] for SageMaker jobs; default one from the
+#'   standard chain.
 #' @return A `sagesim_job`.
 #' @examples
 #' options(sagesim.job_dir = tempdir())   # where local jobs keep their files
@@ -281,33 +331,17 @@ all_log_lines <- function(job) UseMethod("all_log_lines")
 #' attach_job(job$name)
 #' @export
 attach_job <- function(name, session = NULL) {
-  call <- sys.call()
-  check_string(name, "name", pattern = job_name_pattern, call = call)
+  check_string(name, "name", pattern = job_name_pattern)
   if (dir.exists(local_job_dir(name))) {
     return(attach_local_job(name))
   }
-  session <- default_session(session, call = call)
-  description <- tryCatch(
-    aws_request(session, "sagemaker:DescribeProcessingJob", list(ProcessingJobName = name),
-                call = call),
-    sagesim_aws_ValidationException = function(e) {
-      abort(sprintf("No processing job named %s in %s (%s).", name, session$region, e$aws_message),
-            class = "sagesim_job_not_found", job_name = name, call = call)
-    }
-  )
-  outputs <- lapply(description$ProcessingOutputConfig$Outputs, function(output) {
-    list(name = output$OutputName, destination = output$S3Output$S3Uri,
-         source = output$S3Output$LocalPath)
-  })
-  entrypoint <- unlist(description$AppSpecification$ContainerEntrypoint)
-  job <- new_cloud_job(name, session,
-                       kind = if (any(grepl("run_worker", entrypoint, fixed = TRUE))) "simulation" else "script",
-                       outputs = outputs)
-  update_cloud_status(job, description)
-  job
+  attach_cloud_job(name, default_session(session))
 }
 
 #' List recent jobs
+#'
+#' SageMaker jobs come newest first, asked of SageMaker page by page (100 at
+#' a time) and filtered there.
 #'
 #' @param n At most this many jobs, newest first.
 #' @param name_contains Only jobs whose name contains this.
@@ -321,25 +355,20 @@ attach_job <- function(name, session = NULL) {
 #' @export
 list_jobs <- function(n = 20, name_contains = NULL, status = NULL, local = FALSE,
                       session = NULL) {
-  call <- sys.call()
-  n <- check_count(n, "n", min = 1, max = 10000, call = call)
-  check_string(name_contains, "name_contains", null_ok = TRUE, call = call)
+  n <- check_count(n, "n", min = 1, max = 10000)
+  check_string(name_contains, "name_contains", null_ok = TRUE)
   if (!is.null(status)) {
-    check_choice(status, c("InProgress", "Completed", "Failed", "Stopping", "Stopped"), "status",
-                 call = call)
+    check_choice(status, c("InProgress", "Completed", "Failed", "Stopping", "Stopped"), "status")
   }
-  check_flag(local, "local", call = call)
-  jobs <- if (local) list_local_jobs() else {
-    session <- default_session(session, call = call)
-    reply <- aws_request(session, "sagemaker:ListProcessingJobs",
-                         Filter(Negate(is.null), list(MaxResults = n, NameContains = name_contains,
-                                                      StatusEquals = status)), call = call)
-    lapply(reply$ProcessingJobSummaries, function(s) new_job_status(
-      s$ProcessingJobName, s$ProcessingJobStatus, s$FailureReason, s$ExitMessage,
-      creation_time = s$CreationTime, end_time = s$ProcessingEndTime))
+  check_flag(local, "local")
+  jobs <- if (local) {
+    Filter(function(j) {
+      (is.null(name_contains) || grepl(name_contains, j$name, fixed = TRUE)) &&
+        (is.null(status) || identical(j$status, status))
+    }, list_local_jobs())
+  } else {
+    list_cloud_jobs(default_session(session), n, name_contains, status)
   }
-  if (!is.null(name_contains)) jobs <- Filter(function(j) grepl(name_contains, j$name, fixed = TRUE), jobs)
-  if (!is.null(status)) jobs <- Filter(function(j) identical(j$status, status), jobs)
   time <- function(x) as.POSIXct(x %||% NA_real_, origin = "1970-01-01")
   frame <- data.frame(
     name = vapply(jobs, `[[`, character(1), "name"),
@@ -352,101 +381,4 @@ list_jobs <- function(n = 20, name_contains = NULL, status = NULL, local = FALSE
   frame <- frame[order(frame$created, decreasing = TRUE), , drop = FALSE]
   rownames(frame) <- NULL
   utils::head(frame, n)
-}
-
-# --- SageMaker jobs -------------------------------------------------------------
-
-new_cloud_job <- function(name, session, kind, outputs, instance_count = NULL,
-                          instance_type = NULL) {
-  job <- new.env(parent = emptyenv())
-  job$name <- name
-  job$session <- session
-  job$kind <- kind
-  job$outputs <- outputs
-  job$instance_count <- instance_count
-  job$instance_type <- instance_type
-  job$log_cursors <- list()
-  job$last_status <- NULL
-  class(job) <- c("sagesim_cloud_job", "sagesim_job")
-  job
-}
-
-update_cloud_status <- function(job, d) {
-  cluster <- d$ProcessingResources$ClusterConfig
-  if (!is.null(cluster)) {
-    job$instance_count <- cluster$InstanceCount
-    job$instance_type <- cluster$InstanceType
-  }
-  job$last_status <- new_job_status(
-    job$name, d$ProcessingJobStatus, d$FailureReason, d$ExitMessage,
-    creation_time = d$CreationTime, start_time = d$ProcessingStartTime,
-    end_time = d$ProcessingEndTime)
-  job$last_status
-}
-
-#' @export
-job_status.sagesim_cloud_job <- function(job) {
-  description <- aws_request(job$session, "sagemaker:DescribeProcessingJob",
-                             list(ProcessingJobName = job$name))
-  update_cloud_status(job, description)
-}
-
-#' @export
-job_stop.sagesim_cloud_job <- function(job) {
-  aws_request(job$session, "sagemaker:StopProcessingJob", list(ProcessingJobName = job$name))
-  message(sprintf("Asked SageMaker to stop %s.", job$name))
-  invisible(job)
-}
-
-#' @export
-default_poll_interval.sagesim_cloud_job <- function(job) 5
-
-log_group <- "/aws/sagemaker/ProcessingJobs"
-
-# Streams are named {job}/{host}-{epoch}; the host is what users recognise.
-host_of_stream <- function(stream, job_name) {
-  sub("-[0-9]+$", "", substring(stream, nchar(job_name) + 2))
-}
-
-cloud_log_lines <- function(job, cursors) {
-  # (A log group not there yet is an empty list.)
-  streams <- aws_request(job$session, "logs:DescribeLogStreams",
-                         list(LogGroupName = log_group, LogStreamNamePrefix = paste0(job$name, "/")))
-  lines <- list()
-  for (stream in streams$LogStreams) {
-    name <- stream$LogStreamName
-    reply <- aws_request(job$session, "logs:GetLogEvents", Filter(Negate(is.null), list(
-      LogGroupName = log_group, LogStreamName = name, NextToken = cursors[[name]],
-      StartFromHead = TRUE)))
-    cursors[[name]] <- reply$NextForwardToken
-    if (length(reply$Events) > 0) {
-      lines[[length(lines) + 1]] <- log_lines(
-        host = host_of_stream(name, job$name),
-        time = vapply(reply$Events, function(e) e$Timestamp, numeric(1)),
-        message = vapply(reply$Events, function(e) sub("\n$", "", e$Message), character(1)))
-    }
-  }
-  list(lines = if (length(lines) > 0) do.call(rbind, lines) else log_lines(), cursors = cursors)
-}
-
-#' @export
-poll_log_lines.sagesim_cloud_job <- function(job) {
-  result <- cloud_log_lines(job, job$log_cursors)
-  job$log_cursors <- result$cursors
-  result$lines
-}
-
-#' @export
-all_log_lines.sagesim_cloud_job <- function(job) {
-  cloud_log_lines(job, list())$lines
-}
-
-#' @export
-fetch_outputs.sagesim_cloud_job <- function(job, path) {
-  for (output in job$outputs) {
-    location <- parse_s3_uri(output$destination)
-    aws_request(job$session, "s3:DownloadPrefix",
-                list(Bucket = location$bucket, Prefix = paste0(sub("/+$", "", location$key), "/"),
-                     Directory = file.path(path, output$name)))
-  }
 }

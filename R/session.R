@@ -16,6 +16,9 @@
 #'   when it is a role (an assumed-role session maps to its role); otherwise
 #'   submitting a job asks for one.
 #' @param bucket Default bucket for code, inputs and outputs.
+#' @param kms_key Default KMS key id or ARN for everything sagesim uploads
+#'   (SSE-KMS), for accounts whose policy requires encryption; see
+#'   [submit_processing()]'s `kms_key`.
 #' @param endpoint_url Endpoint for every service (overrides `AWS_ENDPOINT_URL`).
 #' @param credentials `NULL`, or a list with `access_key_id`,
 #'   `secret_access_key` and optionally `session_token`.
@@ -27,24 +30,20 @@
 #' }
 #' @export
 aws_session <- function(region = NULL, profile = NULL, role = NULL, bucket = NULL,
-                        endpoint_url = NULL, credentials = NULL) {
-  # Errors show their call: keep explicit credentials out of it.
-  call <- match.call()
-  if (!is.null(call$credentials)) call$credentials <- quote(`<credentials>`)
-  check_string(region, "region", null_ok = TRUE, pattern = "^[a-z0-9-]+$", call = call)
-  check_string(profile, "profile", null_ok = TRUE, call = call)
-  check_string(role, "role", null_ok = TRUE, pattern = "^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$",
-               call = call)
-  check_string(bucket, "bucket", null_ok = TRUE, pattern = "^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
-               call = call)
-  check_string(endpoint_url, "endpoint_url", null_ok = TRUE, pattern = "^https?://", call = call)
+                        endpoint_url = NULL, credentials = NULL, kms_key = NULL) {
+  # (Conditions show the call with `credentials` hidden: see user_call().)
+  check_string(region, "region", null_ok = TRUE, pattern = "^[a-z0-9-]+$")
+  check_string(profile, "profile", null_ok = TRUE)
+  check_string(role, "role", null_ok = TRUE, pattern = role_pattern)
+  check_string(bucket, "bucket", null_ok = TRUE, pattern = "^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+  check_string(endpoint_url, "endpoint_url", null_ok = TRUE, pattern = "^https?://")
+  check_string(kms_key, "kms_key", null_ok = TRUE, max_chars = 2048)
   config <- list(region = region, profile = profile, endpoint_url = endpoint_url)
   if (!is.null(credentials)) {
     if (!is.list(credentials) || is.null(credentials$access_key_id) ||
         is.null(credentials$secret_access_key)) {
       abort_argument("credentials",
-        "`credentials` must be NULL or a list with `access_key_id` and `secret_access_key` (and optionally `session_token`).",
-        call = call)
+        "`credentials` must be NULL or a list with `access_key_id` and `secret_access_key` (and optionally `session_token`).")
     }
     config$access_key_id <- credentials$access_key_id
     config$secret_access_key <- credentials$secret_access_key
@@ -57,20 +56,21 @@ aws_session <- function(region = NULL, profile = NULL, role = NULL, bucket = NUL
   session$.config <- config[c("region", "profile", "endpoint_url")]
   session$.config <- session$.config[!vapply(session$.config, is.null, logical(1))]
   session$explicit_credentials <- !is.null(credentials)
-  connect(session, config = config[!vapply(config, is.null, logical(1))], call = call)
-  identity <- aws_request(session, "sts:GetCallerIdentity", list(), call = call)
+  connect(session, config = config[!vapply(config, is.null, logical(1))])
+  identity <- aws_request(session, "sts:GetCallerIdentity", list())
   session$account <- identity$Account
   session$caller_arn <- identity$Arn
   session$role <- role %||% role_from_caller(identity$Arn)
   session$bucket <- bucket %||% sprintf("sagemaker-%s-%s", session$region, session$account)
   session$bucket_ready <- FALSE
+  session$kms_key <- kms_key
   class(session) <- "sagesim_session"
   session
 }
 
-connect <- function(session, config = session$.config, call = sys.call(-1)) {
+connect <- function(session, config = session$.config) {
   json <- if (length(config) == 0) "{}" else jsonlite::toJSON(config, auto_unbox = TRUE)
-  session$.pointer <- await_task(aws_session_start(json), call = call)
+  session$.pointer <- await_task(aws_session_start(json))
   info <- aws_session_info(session$.pointer)
   session$region <- info$region
   session$endpoint_url <- info$endpoint_url
@@ -98,6 +98,7 @@ print.sagesim_session <- function(x, ...) {
   cat(sprintf("  caller:   %s\n", x$caller_arn))
   cat(sprintf("  role:     %s\n", x$role %||% "(none: pass `role` to submit jobs)"))
   cat(sprintf("  bucket:   %s\n", x$bucket))
+  if (!is.null(x$kms_key)) cat(sprintf("  kms key:  %s\n", x$kms_key))
   if (!is.null(x$endpoint_url)) cat(sprintf("  endpoint: %s\n", x$endpoint_url))
   invisible(x)
 }
@@ -111,13 +112,9 @@ session_cache <- new.env(parent = emptyenv())
 
 # The session used when a function's `session` argument is NULL: made once
 # per R session from the default chain.
-default_session <- function(session = NULL, call = sys.call(-1)) {
+default_session <- function(session = NULL) {
   if (!is.null(session)) {
-    if (!inherits(session, "sagesim_session")) {
-      abort_argument("session", sprintf("`session` must be made by aws_session(), not %s.",
-                                        describe_type(session)), call = call)
-    }
-    return(session)
+    return(check_class(session, "sagesim_session", "session", "aws_session()"))
   }
   if (is.null(session_cache$default)) {
     session_cache$default <- aws_session()
@@ -125,26 +122,29 @@ default_session <- function(session = NULL, call = sys.call(-1)) {
   session_cache$default
 }
 
-# One AWS operation: JSON in the AWS API's own shape, parsed JSON back.
-aws_request <- function(session, operation, params, call = sys.call(-1)) {
+# One AWS operation: params in the API's own shape (or, with `json = TRUE`,
+# already JSON text), parsed JSON back.
+aws_request <- function(session, operation, params, json = FALSE) {
   if (is.null(session$.pointer) || identical(session$.pointer, methods::new("externalptr"))) {
     if (isTRUE(session$explicit_credentials)) {
       abort(c("This session was made with explicit credentials, which are not saved with it.",
               "Make a new one with aws_session(credentials = ...)."),
-            class = "sagesim_session_expired", call = call)
+            class = "sagesim_session_expired")
     }
-    connect(session, call = call)
+    connect(session)
   }
-  json <- jsonlite::toJSON(params, auto_unbox = TRUE, null = "null", digits = NA)
-  if (identical(params, list()) || length(params) == 0) json <- "{}"
-  reply <- await_task(aws_call_start(session$.pointer, operation, json), call = call)
+  if (!json) {
+    params <- if (length(params) == 0) "{}" else
+      jsonlite::toJSON(params, auto_unbox = TRUE, null = "null", digits = NA)
+  }
+  reply <- await_task(aws_call_start(session$.pointer, operation, params))
   jsonlite::fromJSON(reply, simplifyVector = FALSE)
 }
 
 # The default bucket exists before anything is written to it.
-ensure_bucket <- function(session, call = sys.call(-1)) {
+ensure_bucket <- function(session) {
   if (!isTRUE(session$bucket_ready)) {
-    aws_request(session, "s3:EnsureBucket", list(Bucket = session$bucket), call = call)
+    aws_request(session, "s3:EnsureBucket", list(Bucket = session$bucket))
     session$bucket_ready <- TRUE
   }
   session$bucket

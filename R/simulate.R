@@ -1,52 +1,3 @@
-#' Simulation parameters
-#'
-#' Describes one social-distancing experiment: a `x_length` by `y_length`
-#' room, `num_people` placed uniformly at random, every pair closer than
-#' `distance` counting as two violations, repeated `max_iterations` times.
-#' The same object runs locally ([simulate_local()]) or as a SageMaker job
-#' (`submit_processing(simulation = ...)`).
-#'
-#' @param x_length,y_length Room sides, positive numbers.
-#' @param num_people People per iteration, a whole number (0 allowed).
-#' @param max_iterations Number of iterations, a whole number >= 1.
-#' @param distance Distance below which two people violate, positive.
-#' @param seed A whole number in `[0, 2^53]`, or `NULL` to draw one from R's
-#'   random number generator (so `set.seed()` makes the draw repeatable). The
-#'   seed is recorded in the result so any run can be repeated exactly.
-#' @return An object of class `sagesim_spec`.
-#' @examples
-#' spec <- simulation_spec(1000, 1000, 1000, 10000, seed = 42)
-#' spec
-#' @export
-simulation_spec <- function(x_length, y_length, num_people, max_iterations, distance = 6,
-                            seed = NULL) {
-  call <- sys.call()
-  structure(list(
-    x_length = check_number(x_length, "x_length", min = 0, above = TRUE, call = call),
-    y_length = check_number(y_length, "y_length", min = 0, above = TRUE, call = call),
-    num_people = check_count(num_people, "num_people", call = call),
-    max_iterations = check_count(max_iterations, "max_iterations", min = 1, call = call),
-    distance = check_number(distance, "distance", min = 0, above = TRUE, call = call),
-    seed = if (is.null(seed)) draw_seed() else check_count(seed, "seed", call = call)
-  ), class = "sagesim_spec")
-}
-
-draw_seed <- function() as.numeric(sample.int(.Machine$integer.max, 1L))
-
-#' @export
-print.sagesim_spec <- function(x, ...) {
-  cat(sprintf("<sagesim simulation spec> %s\n", describe_spec(x)))
-  cat(sprintf("%s iterations, seed %s\n", format_count(x$max_iterations), format_count(x$seed)))
-  invisible(x)
-}
-
-describe_spec <- function(spec) {
-  sprintf("%s x %s room, %s people, distance %s", format(spec$x_length), format(spec$y_length),
-          format_count(spec$num_people), format(spec$distance))
-}
-
-format_count <- function(x) format(x, big.mark = ",", scientific = FALSE, trim = TRUE)
-
 #' Run the simulation on this machine
 #'
 #' Places `num_people` uniformly at random in the room and counts pairs closer
@@ -56,6 +7,8 @@ format_count <- function(x) format(x, big.mark = ",", scientific = FALSE, trim =
 #' `(seed, i)`, so results are bit-identical for any `threads` and any split of
 #' the iterations (see `iterations` and [combine_simulations()]).
 #'
+#' @param x_length A room side, or a whole [simulation_spec()] (then the
+#'   other parameters of the spec are taken from it).
 #' @inheritParams simulation_spec
 #' @param threads Worker threads: 1 (the default, polite on a shared RStudio
 #'   server), or 0 for all cores.
@@ -68,10 +21,12 @@ format_count <- function(x) format(x, big.mark = ",", scientific = FALSE, trim =
 #' @return A `sagesim_simulation`: a list with `values` (per-iteration
 #'   violations per person, or `NULL`), `mean`, `sd`, `se`, `conf_int` (95%),
 #'   `expected` (the exact expectation, [expected_violations()]), `iterations`
-#'   (first and last computed), `max_iterations`, `params`, `seed`, `elapsed`
-#'   (seconds of computation), `threads` and `counts` (exact sums used to
-#'   combine results). It has `print()`, `summary()`, `as.data.frame()` and
-#'   `plot()` methods.
+#'   (first and last computed), `max_iterations`, `params`, `seed`, `elapsed`,
+#'   `threads` and `counts` (exact sums used to combine results). `elapsed` is
+#'   seconds of computation and `threads` the threads a run used; a result
+#'   combined from parts ([combine_simulations()], or the hosts of a job) adds
+#'   the parts' seconds and keeps the largest thread count. It has `print()`,
+#'   `summary()`, `as.data.frame()` and `plot()` methods.
 #' @examples
 #' sim <- simulate_local(1000, 1000, 1000, max_iterations = 1000, seed = 42)
 #' sim
@@ -79,32 +34,47 @@ format_count <- function(x) format(x, big.mark = ",", scientific = FALSE, trim =
 #' head(as.data.frame(sim))
 #' plot(sim)
 #'
+#' # A spec runs as it is:
+#' spec <- simulation_spec(1000, 1000, 1000, 1000, seed = 42)
+#' identical(simulate_local(spec)$values, sim$values)
+#'
 #' # Any split of the iterations gives exactly the same values:
-#' a <- simulate_local(1000, 1000, 1000, 1000, seed = 42, iterations = 1:400)
-#' b <- simulate_local(1000, 1000, 1000, 1000, seed = 42, iterations = 401:1000)
+#' a <- simulate_local(spec, iterations = 1:400)
+#' b <- simulate_local(spec, iterations = 401:1000)
 #' identical(combine_simulations(a, b)$values, sim$values)
 #' @export
 simulate_local <- function(x_length, y_length, num_people, max_iterations, distance = 6,
                            seed = NULL, threads = 1, keep_values = TRUE, iterations = NULL,
                            progress = interactive()) {
-  call <- sys.call()
-  spec <- simulation_spec(x_length, y_length, num_people, max_iterations, distance, seed)
-  threads <- check_count(threads, "threads", max = 1024, call = call)
-  check_flag(keep_values, "keep_values", call = call)
-  check_flag(progress, "progress", call = call)
-  range <- iteration_range(iterations, spec$max_iterations, call = call)
-  run_simulation(spec, range, threads, keep_values, progress = progress, call = call)
+  spec <- if (inherits(x_length, "sagesim_spec")) {
+    given <- c(y_length = !missing(y_length), num_people = !missing(num_people),
+               max_iterations = !missing(max_iterations), distance = !missing(distance),
+               seed = !missing(seed))
+    if (any(given)) {
+      abort_argument(names(given)[given][[1]], sprintf(
+        "Give either a simulation_spec() or the parameters, not both; `%s` is also given.",
+        names(given)[given][[1]]))
+    }
+    x_length
+  } else {
+    new_spec(x_length, y_length, num_people, max_iterations, distance, seed)
+  }
+  check_number(threads, "threads")
+  check_flag(keep_values, "keep_values")
+  check_flag(progress, "progress")
+  range <- iteration_range(iterations, spec$max_iterations)
+  run_simulation(spec, range, threads, keep_values, progress = progress)
 }
 
 # c(first, last) from NULL or a contiguous, increasing run of iteration numbers.
-iteration_range <- function(iterations, max_iterations, call = sys.call(-1)) {
+iteration_range <- function(iterations, max_iterations) {
   if (is.null(iterations)) {
     return(c(1, max_iterations))
   }
   bad <- function(why) {
     abort_argument("iterations", sprintf(
       "`iterations` must be NULL or a contiguous range within 1:%s such as 1:100; %s.",
-      format_count(max_iterations), why), call = call)
+      format_count(max_iterations), why))
   }
   if (!is.numeric(iterations) || length(iterations) == 0 || anyNA(iterations)) {
     bad(sprintf("got %s", describe_type(iterations)))
@@ -119,37 +89,39 @@ iteration_range <- function(iterations, max_iterations, call = sys.call(-1)) {
   as.numeric(c(first, last))
 }
 
-# The one place a simulation is started and turned into a result object:
-# simulate_local() and the SageMaker worker both come through here.
+# The one place a local simulation is started and turned into a result.
 # `on_poll(done)` sees the number of finished iterations about every 0.1 s.
-run_simulation <- function(spec, range, threads, keep_values, progress = FALSE, on_poll = NULL,
-                           call = sys.call(-1)) {
+run_simulation <- function(spec, range, threads, keep_values, progress = FALSE, on_poll = NULL) {
   count <- range[[2]] - range[[1]] + 1
   if (progress) {
     # The bar belongs to this frame: cli closes it however we leave.
     bar <- cli::cli_progress_bar("Simulating", total = count)
     on_poll <- function(done) cli::cli_progress_update(id = bar, set = done)
   }
-  task <- sim_start(spec$x_length, spec$y_length, spec$num_people, spec$distance, spec$seed,
-                    range[[1]], count, threads, keep_values)
-  raw <- await_task(task, on_poll = on_poll, call = call)
-  new_simulation(spec, range, raw$values, raw$counts, raw$elapsed_seconds, raw$threads)
+  task <- sim_start(unclass(spec), range[[1]], count, threads, keep_values)
+  new_simulation(await_task(task, on_poll = on_poll))
 }
 
-new_simulation <- function(spec, range, values, counts, elapsed, threads) {
+# A result from a part the Rust core computed, merged or read: the spec, the
+# iterations it covers, the exact counts with their statistics, and the
+# values when kept.
+new_simulation <- function(part) {
+  spec <- structure(part$spec, class = "sagesim_spec")
+  counts <- part$counts
   structure(list(
-    values = values,
+    values = part$values,
     mean = counts$mean,
     sd = counts$sd,
     se = counts$se,
     conf_int = c(lower = counts$ci_low, upper = counts$ci_high),
     expected = expected_violations(spec$x_length, spec$y_length, spec$num_people, spec$distance),
-    iterations = c(first = range[[1]], last = range[[2]]),
+    iterations = c(first = part$first_iteration,
+                   last = part$first_iteration + part$iterations - 1),
     max_iterations = spec$max_iterations,
     params = unclass(spec)[c("x_length", "y_length", "num_people", "distance")],
     seed = spec$seed,
-    elapsed = elapsed,
-    threads = threads,
+    elapsed = part$elapsed_seconds,
+    threads = part$threads,
     counts = counts[c("iterations", "sum_pairs", "sum_pairs_squared")]
   ), class = "sagesim_simulation")
 }
@@ -159,11 +131,20 @@ simulation_spec_of <- function(x) {
             class = "sagesim_spec")
 }
 
+# The inverse of new_simulation(): what the Rust core merges.
+as_part <- function(x) {
+  list(spec = unclass(simulation_spec_of(x)), first_iteration = x$iterations[["first"]],
+       iterations = x$iterations[["last"]] - x$iterations[["first"]] + 1, counts = x$counts,
+       values = x$values, elapsed_seconds = x$elapsed, threads = x$threads)
+}
+
 #' Combine simulation results over consecutive iteration ranges
 #'
 #' Results of the same experiment (same parameters and seed) computed over
 #' adjacent iteration ranges, in any order, combine into exactly the result a
-#' single run over the whole range gives: same values, same statistics.
+#' single run over the whole range gives: same values, same statistics. This
+#' is the same merge that puts the hosts of a job together; `elapsed` adds up
+#' and `threads` is the largest part's.
 #'
 #' @param ... `sagesim_simulation` objects, or one list of them.
 #' @return A `sagesim_simulation`.
@@ -180,38 +161,10 @@ combine_simulations <- function(...) {
   if (length(parts) == 0 || !all(vapply(parts, inherits, logical(1), "sagesim_simulation"))) {
     abort_argument("...", "`...` must be one or more `sagesim_simulation` objects.")
   }
-  first <- parts[[1]]
-  same <- vapply(parts, function(p) {
-    identical(p$params, first$params) && identical(p$seed, first$seed) &&
-      identical(p$max_iterations, first$max_iterations)
-  }, logical(1))
-  if (!all(same)) {
-    abort("Only results of the same experiment (parameters, seed, max_iterations) can be combined.",
-          class = "sagesim_results_error")
-  }
-  parts <- parts[order(vapply(parts, function(p) p$iterations[["first"]], numeric(1)))]
-  starts <- vapply(parts, function(p) p$iterations[["first"]], numeric(1))
-  ends <- vapply(parts, function(p) p$iterations[["last"]], numeric(1))
-  gaps <- which(starts[-1] != ends[-length(ends)] + 1)
-  if (length(gaps) > 0) {
-    i <- gaps[[1]]
-    what <- if (starts[i + 1] <= ends[i]) "overlap" else "leave a gap"
-    abort(sprintf("Iterations %s-%s and %s-%s %s; results must cover consecutive ranges.",
-                  starts[i], ends[i], starts[i + 1], ends[i + 1], what),
-          class = "sagesim_results_error")
-  }
-  counts <- unwrap(sim_combine_counts(
-    first$params$num_people,
-    vapply(parts, function(p) p$counts$iterations, numeric(1)),
-    vapply(parts, function(p) p$counts$sum_pairs, character(1)),
-    vapply(parts, function(p) p$counts$sum_pairs_squared, character(1))
-  ))
-  values <- if (all(vapply(parts, function(p) !is.null(p$values), logical(1)))) {
-    unlist(lapply(parts, `[[`, "values"), use.names = FALSE)
-  }
-  new_simulation(simulation_spec_of(first), c(starts[[1]], ends[[length(ends)]]), values, counts,
-                 sum(vapply(parts, `[[`, numeric(1), "elapsed")),
-                 max(vapply(parts, `[[`, numeric(1), "threads")))
+  labels <- sprintf("result %d (iterations %s-%s)", seq_along(parts),
+                    vapply(parts, function(p) format_count(p$iterations[["first"]]), ""),
+                    vapply(parts, function(p) format_count(p$iterations[["last"]]), ""))
+  new_simulation(unwrap(parts_merge(stats::setNames(lapply(parts, as_part), labels))))
 }
 
 #' @export
@@ -230,7 +183,7 @@ print.sagesim_simulation <- function(x, ...) {
               if (is.finite(x$se) && x$se > 0)
                 sprintf("  (mean differs by %.2f standard errors)", (x$mean - x$expected) / x$se)
               else ""))
-  cat(sprintf("computed in %s s on %s thread%s%s\n", signif(x$elapsed, 3), x$threads,
+  cat(sprintf("%s s of computation on %s thread%s%s\n", signif(x$elapsed, 3), x$threads,
               if (x$threads == 1) "" else "s",
               if (is.null(x$values)) "; per-iteration values not kept" else ""))
   invisible(x)
@@ -295,6 +248,6 @@ plot.sagesim_simulation <- function(x, ..., breaks = "Sturges",
 require_values <- function(x, what) {
   if (is.null(x$values)) {
     abort(sprintf("%s() needs per-iteration values; this result kept only summary statistics (keep_values = FALSE).", what),
-          class = "sagesim_results_error", call = sys.call(-1))
+          class = "sagesim_results_error")
   }
 }

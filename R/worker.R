@@ -10,7 +10,8 @@
 #' the job's CloudWatch logs) and writes to `--output-dir` (default
 #' `/opt/ml/processing/output/simulation`):
 #' * `sagesim-result-<host>.json`: per-iteration values and metadata, exact
-#'   (read back with [read_simulation_results()]);
+#'   (read back with [read_simulation_results()]), written by every host,
+#'   also one with no iterations to run;
 #' * `output_result_mean-<host>.txt`, and `output_result_mean.txt` when the
 #'   job has a single host, as the original workflow wrote.
 #'
@@ -24,8 +25,7 @@
 #' @param args Command-line arguments, by default those after `--args`.
 #' @param exit_on_error Exit R with status 1 on failure (the default outside
 #'   interactive sessions) rather than re-raising the error.
-#' @return The path of the result file, invisibly (`NULL` when this host's
-#'   share is empty).
+#' @return The path of the result file, invisibly.
 #' @examples
 #' root <- file.path(tempdir(), "opt-ml")
 #' Sys.setenv(SAGESIM_OPT_ML = root)
@@ -54,34 +54,41 @@ worker_main <- function(args) {
   config <- processing_config()
   host <- config$current_host
   hosts <- config$hosts
-  spec <- simulation_spec(options$x_length, options$y_length, options$num_people,
-                          options$max_iterations, options$distance, options$seed)
   if (is.null(options$seed) && length(hosts) > 1) {
     abort_argument("seed", "--seed is required when a job has several hosts: they must share one random stream.")
   }
-  share <- sim_split_iterations(spec$max_iterations, length(hosts), match(host, hosts) - 1)
-  log_line(sprintf("%s (host %d of %d): %s; %s iterations, seed %s", host, match(host, hosts),
-                   length(hosts), describe_spec(spec), format_count(spec$max_iterations),
-                   format_count(spec$seed)))
+  spec <- new_spec(options$x_length, options$y_length, options$num_people,
+                   options$max_iterations, options$distance, options$seed)
+  plan <- list(unclass(spec))
+  index <- match(host, hosts)
+  share <- unwrap(host_share(plan, length(hosts), index - 1))
+  log_line(sprintf("%s (host %d of %d): %s; %s iterations, seed %s", host, index, length(hosts),
+                   describe_spec(spec), format_count(spec$max_iterations), format_count(spec$seed)))
   output_dir <- options$output_dir
   dir.create(output_dir, recursive = TRUE, showWarnings = FALSE)
-  if (share[["count"]] == 0) {
+  total <- sum(share$iterations)
+  if (total == 0) {
     log_line(sprintf("%s: no iterations to run (more hosts than iterations)", host))
-    return(invisible(NULL))
+  } else {
+    log_line(sprintf("%s: iterations %s to %s", host, format_count(share$first_iteration[[1]]),
+                     format_count(share$first_iteration[[1]] + share$iterations[[1]] - 1)))
   }
-  range <- c(share[["first"]], share[["first"]] + share[["count"]] - 1)
-  log_line(sprintf("%s: iterations %s to %s", host, format_count(range[[1]]), format_count(range[[2]])))
-  result <- run_simulation(spec, range, threads = options$threads, keep_values = TRUE,
-                           on_poll = progress_logger(host, share[["count"]]))
-  log_line(sprintf("%s: done in %.2f s on %d threads; mean %s (exact expectation %s)", host,
-                   result$elapsed, as.integer(result$threads), format(result$mean, digits = 10),
-                   format(result$expected, digits = 10)))
-  path <- write_shard(result, host, output_dir)
-  mean_text <- sprintf("%.17g\n", result$mean)
-  writeLines(mean_text, file.path(output_dir, sprintf("output_result_mean-%s.txt", host)), sep = "")
-  if (length(hosts) == 1) writeLines(mean_text, file.path(output_dir, "output_result_mean.txt"), sep = "")
-  log_line(sprintf("%s: wrote %s", host, path))
-  invisible(path)
+  # Rust runs the share and writes the host's result file from the run's
+  # own numbers (every host writes one, an empty share too).
+  written <- await_task(host_start(plan, host, hosts, options$threads, output_dir,
+                                   as.character(utils::packageVersion("sagesim"))),
+                        on_poll = progress_logger(host, total))
+  if (length(written$parts) > 0) {
+    result <- new_simulation(written$parts[[1]])
+    log_line(sprintf("%s: done in %.2f s on %d threads; mean %s (exact expectation %s)", host,
+                     result$elapsed, as.integer(result$threads), format(result$mean, digits = 10),
+                     format(result$expected, digits = 10)))
+    mean_text <- sprintf("%.17g\n", result$mean)
+    writeLines(mean_text, file.path(output_dir, sprintf("output_result_mean-%s.txt", host)), sep = "")
+    if (length(hosts) == 1) writeLines(mean_text, file.path(output_dir, "output_result_mean.txt"), sep = "")
+  }
+  log_line(sprintf("%s: wrote %s", host, written$path))
+  invisible(written$path)
 }
 
 log_line <- function(text) {
@@ -101,44 +108,57 @@ progress_logger <- function(host, total, every = 10) {
   }
 }
 
+# The worker's command line, defined once: submit_processing() writes it
+# (worker_arguments()) and run_worker() parses it (parse_worker_args()).
+worker_entrypoint <- c("Rscript", "-e", "sagesim::run_worker()")
+worker_flags <- c(x_length = "--x-length", y_length = "--y-length", num_people = "--num-people",
+                  max_iterations = "--max-iterations", distance = "--distance", seed = "--seed",
+                  threads = "--threads", output_dir = "--output-dir")
+spec_fields <- c("x_length", "y_length", "num_people", "max_iterations", "distance", "seed")
+
+# Numbers for machines: every digit, no separators, never scientific.
+format_number <- function(x) format(x, digits = 17, scientific = FALSE, trim = TRUE)
+
+worker_arguments <- function(spec, output_dir) {
+  values <- c(vapply(spec[spec_fields], format_number, character(1)), output_dir = output_dir)
+  as.vector(rbind(worker_flags[names(values)], values))
+}
+
 parse_worker_args <- function(args) {
   args <- split_equals(args)
-  known <- c("--x-length", "--y-length", "--num-people", "--max-iterations", "--distance",
-             "--seed", "--threads", "--output-dir")
   values <- list()
   i <- 1
   while (i <= length(args)) {
     key <- args[[i]]
-    if (!key %in% known) {
+    field <- names(worker_flags)[worker_flags == key]
+    if (length(field) == 0) {
       abort_argument("args", sprintf("Unknown worker argument \"%s\"; known: %s.", key,
-                                     paste(known, collapse = ", ")))
+                                     paste(worker_flags, collapse = ", ")))
     }
     if (i == length(args)) abort_argument("args", sprintf("Worker argument %s needs a value.", key))
-    values[[key]] <- args[[i + 1]]
+    values[[field]] <- args[[i + 1]]
     i <- i + 2
   }
-  number <- function(key, default = NULL) {
-    if (is.null(values[[key]])) {
-      if (is.null(default)) abort_argument("args", sprintf("Worker argument %s is required.", key))
+  number <- function(field, default = NULL) {
+    if (is.null(values[[field]])) {
+      if (is.null(default)) {
+        abort_argument("args", sprintf("Worker argument %s is required.", worker_flags[[field]]))
+      }
       return(default)
     }
-    value <- suppressWarnings(as.numeric(values[[key]]))
+    value <- suppressWarnings(as.numeric(values[[field]]))
     if (is.na(value)) {
-      abort_argument("args", sprintf("Worker argument %s must be a number, not \"%s\".", key,
-                                     values[[key]]))
+      abort_argument("args", sprintf("Worker argument %s must be a number, not \"%s\".",
+                                     worker_flags[[field]], values[[field]]))
     }
     value
   }
-  list(
-    x_length = number("--x-length"),
-    y_length = number("--y-length"),
-    num_people = number("--num-people"),
-    max_iterations = number("--max-iterations"),
-    distance = number("--distance", 6),
-    seed = if (!is.null(values[["--seed"]])) number("--seed"),
-    threads = check_count(number("--threads", 0), "threads", max = 1024),
-    output_dir = values[["--output-dir"]] %||% processing_path("output", "simulation")
-  )
+  parsed <- lapply(stats::setNames(spec_fields, spec_fields), function(field) {
+    switch(field, distance = number(field, 6), seed = if (!is.null(values$seed)) number(field),
+           number(field))
+  })
+  c(parsed, list(threads = number("threads", 0),
+                 output_dir = values$output_dir %||% processing_path("output", "simulation")))
 }
 
 # Accepts both "--key value" and "--key=value".
@@ -205,62 +225,4 @@ processing_config <- function() {
 opt_ml_root <- function() {
   root <- Sys.getenv("SAGESIM_OPT_ML")
   if (nzchar(root)) root else "/opt/ml"
-}
-
-shard_file_pattern <- "^sagesim-result-.*\\.json$"
-
-write_shard <- function(result, host, output_dir) {
-  meta <- list(
-    format = "sagesim-shard/1",
-    x_length = result$params$x_length,
-    y_length = result$params$y_length,
-    num_people = result$params$num_people,
-    distance = result$params$distance,
-    seed = format_count(result$seed),
-    max_iterations = result$max_iterations,
-    first_iteration = result$iterations[["first"]],
-    iterations = result$counts$iterations,
-    counts = result$counts,
-    values = NULL,
-    elapsed_seconds = result$elapsed,
-    threads = result$threads,
-    host = host,
-    sagesim_version = as.character(utils::packageVersion("sagesim"))
-  )
-  json <- jsonlite::toJSON(meta, auto_unbox = TRUE, digits = NA, null = "null")
-  path <- file.path(output_dir, sprintf("sagesim-result-%s.json", host))
-  unwrap(shard_write(path, json, result$values))
-}
-
-#' Read a simulation job's results
-#'
-#' Finds every host's `sagesim-result-<host>.json` under `path` (recursively),
-#' checks that together they cover every iteration exactly once, and merges
-#' them into the object [simulate_local()] returns: with the same seed, its
-#' values are identical to a local run's.
-#'
-#' @param path A folder holding the result files (e.g. a job's downloaded
-#'   output).
-#' @return A `sagesim_simulation`.
-#' @examples
-#' # See run_worker() for a complete example.
-#' @export
-read_simulation_results <- function(path) {
-  call <- sys.call()
-  check_string(path, "path", call = call)
-  files <- list.files(path, pattern = shard_file_pattern, recursive = TRUE, full.names = TRUE)
-  if (length(files) == 0) {
-    abort(sprintf("No sagesim result files (sagesim-result-<host>.json) under %s.", path),
-          class = "sagesim_results_error", call = call)
-  }
-  merged <- unwrap(shard_read_merged(files), call = call)
-  meta <- jsonlite::fromJSON(merged$meta_json, simplifyVector = TRUE)
-  spec <- structure(list(x_length = meta$x_length, y_length = meta$y_length,
-                         num_people = as.numeric(meta$num_people), distance = meta$distance,
-                         max_iterations = as.numeric(meta$max_iterations),
-                         seed = as.numeric(meta$seed)),
-                    class = "sagesim_spec")
-  range <- c(as.numeric(meta$first_iteration), as.numeric(meta$first_iteration) +
-               as.numeric(meta$iterations) - 1)
-  new_simulation(spec, range, merged$values, merged$counts, meta$elapsed_seconds, meta$threads)
 }

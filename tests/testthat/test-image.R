@@ -44,7 +44,7 @@ test_that("engines are found on PATH, and bad arguments are refused", {
   local_fake_engine("podman")
   withr::local_envvar(PATH = paste(dirname(Sys.which("podman")), "/nonexistent", sep = ":"))
   withr::local_options(sagesim.container_engine = NULL)
-  expect_identical(sagesim:::container_engine(NULL, call = NULL), "podman")
+  expect_identical(sagesim:::container_engine(NULL), "podman")
   expect_error(publish_image(withr::local_tempdir(), engine = "podman"), class = "sagesim_invalid_argument")
   expect_error(publish_image(".", repository = "Bad Repo"), class = "sagesim_invalid_argument")
   expect_error(publish_image(".", engine = "rkt", build = FALSE), class = "sagesim_invalid_argument")

@@ -1,7 +1,7 @@
 //! The extendr glue: the only Rust that knows about R. Each function converts
 //! arguments, calls `sagesim_core` or `sagesim_aws`, and converts back.
 //! Failures are returned as values of class `sagesim_rust_error` and raised as
-//! classed conditions by R (R/rust.R), never as Rust-side R errors, so that
+//! classed conditions by R (R/ffi.R), never as Rust-side R errors, so that
 //! R code decides how each one reads.
 
 mod convert;
@@ -11,61 +11,164 @@ use std::path::Path;
 use std::time::Duration;
 
 use extendr_api::prelude::*;
-use sagesim_core::{result_file, PairCounts, Room, RunSpec};
+use sagesim_core::result_file::{self, HostResult, Part};
+use sagesim_core::{Room, Share};
 
-use convert::{expect_whole, outcome_to_robj, rust_error, shard_to_robj, sim_error};
+use convert::{
+    expect_whole, outcome_to_robj, part_from_r, part_to_r, parts_to_r, plan_from_r, rust_error,
+    sim_error, spec_from_r, RResult,
+};
 use task::{Outcome, Task};
 
 /// A loaded AWS session (credentials, region, clients), shared with tasks.
 pub struct SessionHandle(std::sync::Arc<sagesim_aws::AwsSession>);
 
-/// Starts `iterations` iterations from `first_iteration` on a background
-/// thread; R polls the returned task. Arguments arrive validated by R, and
-/// are checked again here so no input can panic.
+/// Starts iterations `first_iteration ..` of `spec` on a background thread;
+/// R polls the returned task, which resolves to a part.
 #[extendr]
-#[allow(clippy::too_many_arguments)]
 fn sim_start(
-    x_length: f64,
-    y_length: f64,
-    num_people: f64,
-    distance: f64,
-    seed: f64,
+    spec: Robj,
     first_iteration: f64,
     iterations: f64,
     threads: f64,
     keep_values: bool,
 ) -> Robj {
-    let spec = (|| {
-        Ok::<_, Robj>(RunSpec {
-            room: Room {
-                x_length,
-                y_length,
-                num_people: expect_whole("num_people", num_people)?,
-                distance,
-            },
-            seed: expect_whole("seed", seed)?,
-            first_iteration: expect_whole("first_iteration", first_iteration)?,
-            iterations: expect_whole("iterations", iterations)?,
-            threads: expect_whole("threads", threads)? as usize,
+    let start = || -> RResult<Robj> {
+        let spec = spec_from_r(&spec)?;
+        let run_spec = spec.run_spec(
+            expect_whole("first_iteration", first_iteration)?,
+            expect_whole("iterations", iterations)?,
+            expect_whole("threads", threads)? as usize,
             keep_values,
+        );
+        spawn(move |control| {
+            Outcome::Part(
+                sagesim_core::run(&run_spec, control)
+                    .map(|output| Part::from_run(&spec, &run_spec, &output)),
+            )
         })
-    })();
-    let spec = match spec {
-        Ok(spec) => spec,
-        Err(error) => return error,
     };
-    let num_people = spec.room.num_people;
-    match Task::on_thread(move |control| Outcome::Simulation {
-        result: sagesim_core::run(&spec, control),
-        num_people,
-    }) {
-        Ok(task) => ExternalPtr::new(task).into(),
-        Err(e) => rust_error(
-            "system",
-            &format!("could not start a worker thread: {e}"),
-            None,
-        ),
+    start().unwrap_or_else(|error| error)
+}
+
+/// `NULL`, or the error naming what is wrong with `spec` (its limits are
+/// the core's).
+#[extendr]
+fn spec_check(spec: Robj) -> Robj {
+    match spec_from_r(&spec).map(|spec| spec.validate()) {
+        Ok(Ok(())) => ().into(),
+        Ok(Err(e)) => sim_error(&e),
+        Err(error) => error,
     }
+}
+
+/// Host `index` (0-based) of `hosts`'s share of `plan`:
+/// `list(spec, first_iteration, iterations)`, `spec` 1-based.
+#[extendr]
+fn host_share(plan: Robj, hosts: f64, index: f64) -> Robj {
+    let share = || -> RResult<Robj> {
+        let plan = plan_from_r(&plan)?;
+        let shares = sagesim_core::host_share(
+            &plan,
+            expect_whole("hosts", hosts)?,
+            expect_whole("index", index)?,
+        );
+        let column = |f: fn(&Share) -> f64| shares.iter().map(f).collect::<Vec<f64>>();
+        Ok(List::from_names_and_values(
+            ["spec", "first_iteration", "iterations"],
+            [
+                column(|s| s.spec as f64 + 1.0),
+                column(|s| s.first_iteration as f64),
+                column(|s| s.iterations as f64),
+            ],
+        )
+        .map(Robj::from)
+        .map_err(|e| rust_error("internal", &e.to_string(), None))?)
+    };
+    share().unwrap_or_else(|error| error)
+}
+
+/// Runs host `host`'s share of `plan` (the job's hosts are `hosts`) on a
+/// background thread and writes its result file into `dir`; the task
+/// resolves to `list(path, parts)`.
+#[extendr]
+fn host_start(
+    plan: Robj,
+    host: &str,
+    hosts: Vec<String>,
+    threads: f64,
+    dir: &str,
+    version: &str,
+) -> Robj {
+    let start = || -> RResult<Robj> {
+        let plan = plan_from_r(&plan)?;
+        let threads = expect_whole("threads", threads)? as usize;
+        let index = hosts.iter().position(|h| h == host).ok_or_else(|| {
+            rust_error(
+                "invalid_argument",
+                &format!("host {host:?} is not one of the job's hosts"),
+                Some("host"),
+            )
+        })?;
+        let (host, version) = (host.to_string(), version.to_string());
+        let path = Path::new(dir).join(HostResult::file_name(&host));
+        spawn(move |control| {
+            let shares = sagesim_core::host_share(&plan, hosts.len() as u64, index as u64);
+            Outcome::Host(
+                sagesim_core::run_shares(&plan, &shares, threads, control).and_then(|parts| {
+                    let result = HostResult::new(&host, &hosts, &plan, parts, &version);
+                    result_file::write_atomic(&path, &result)?;
+                    Ok((path.display().to_string(), result.parts))
+                }),
+            )
+        })
+    };
+    start().unwrap_or_else(|error| error)
+}
+
+/// Reads the result files of a job's hosts: every spec of the plan,
+/// complete, in plan order.
+#[extendr]
+fn results_collect(paths: Vec<String>) -> Robj {
+    let collect = || -> RResult<Robj> {
+        let results = paths
+            .iter()
+            .map(|p| result_file::read(Path::new(p)))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| sim_error(&e))?;
+        let parts = result_file::collect(results).map_err(|e| sim_error(&e))?;
+        parts_to_r(&parts)
+    };
+    collect().unwrap_or_else(|error| error)
+}
+
+/// Merges parts of one simulation (`names(parts)` label them in messages).
+#[extendr]
+fn parts_merge(parts: List) -> Robj {
+    let merge = || -> RResult<Robj> {
+        let parts = parts
+            .iter()
+            .map(|(name, part)| Ok((name.to_string(), part_from_r(&part)?)))
+            .collect::<RResult<Vec<_>>>()?;
+        part_to_r(&result_file::merge(parts).map_err(|e| sim_error(&e))?)
+    };
+    merge().unwrap_or_else(|error| error)
+}
+
+/// A task running CPU work off R's main thread, or the error of starting one.
+fn spawn<F>(work: F) -> RResult<Robj>
+where
+    F: FnOnce(&sagesim_core::Control) -> Outcome + Send + 'static,
+{
+    Task::on_thread(work)
+        .map(|task| ExternalPtr::new(task).into())
+        .map_err(|e| {
+            rust_error(
+                "system",
+                &format!("could not start a worker thread: {e}"),
+                None,
+            )
+        })
 }
 
 /// TRUE once the task has finished; waits at most `timeout_ms`.
@@ -98,35 +201,6 @@ fn task_result(mut task: ExternalPtr<Task>) -> Robj {
     }
 }
 
-/// Merges exact pair-count sums (decimal strings, as u128 does not fit in a
-/// double) and summarises them: how shards combine without losing exactness.
-#[extendr]
-fn sim_combine_counts(
-    num_people: f64,
-    iterations: &[f64],
-    sum_pairs: Vec<String>,
-    sum_pairs_squared: Vec<String>,
-) -> Robj {
-    let combine = || -> std::result::Result<Robj, Robj> {
-        let num_people = expect_whole("num_people", num_people)?;
-        let mut total = PairCounts {
-            iterations: 0,
-            sum_pairs: 0,
-            sum_pairs_squared: 0,
-        };
-        for ((&n, s1), s2) in iterations.iter().zip(&sum_pairs).zip(&sum_pairs_squared) {
-            let part = PairCounts {
-                iterations: expect_whole("iterations", n)?,
-                sum_pairs: convert::parse_u128("sum_pairs", s1)?,
-                sum_pairs_squared: convert::parse_u128("sum_pairs_squared", s2)?,
-            };
-            total = total.merge(part).map_err(|e| sim_error(&e))?;
-        }
-        Ok(convert::counts_to_robj(&total, num_people))
-    };
-    combine().unwrap_or_else(|error| error)
-}
-
 /// (num_people - 1) * P(two uniform points in the room are closer than distance).
 #[extendr]
 fn sim_expected_violations(x_length: f64, y_length: f64, num_people: f64, distance: f64) -> Robj {
@@ -141,76 +215,6 @@ fn sim_expected_violations(x_length: f64, y_length: f64, num_people: f64, distan
     };
     match room.validate() {
         Ok(()) => sagesim_core::expected_violations(&room).into(),
-        Err(e) => sim_error(&e),
-    }
-}
-
-/// The contiguous share of iterations host `index` (0-based) of `parts` runs:
-/// `c(first = , count = )`, balanced, tiling 1..=max_iterations exactly.
-#[extendr]
-fn sim_split_iterations(max_iterations: f64, parts: f64, index: f64) -> Robj {
-    let split = || -> std::result::Result<Robj, Robj> {
-        let (max, parts, index) = (
-            expect_whole("max_iterations", max_iterations)?,
-            expect_whole("parts", parts)?,
-            expect_whole("index", index)?,
-        );
-        if parts == 0 || index >= parts {
-            return Err(convert::rust_error(
-                "invalid_argument",
-                "host index out of range",
-                Some("index"),
-            ));
-        }
-        let (first, count) = sagesim_core::split_iterations(max, parts, index);
-        let mut value: Robj = [first as f64, count as f64].into();
-        value
-            .set_names(["first", "count"])
-            .map_err(|e| convert::rust_error("internal", &e.to_string(), None))?;
-        Ok(value)
-    };
-    split().unwrap_or_else(|error| error)
-}
-
-#[extendr]
-fn sim_available_cores() -> i32 {
-    sagesim_core::available_cores().min(i32::MAX as usize) as i32
-}
-
-/// Writes one host's shard atomically. `meta_json` carries every field of
-/// `ShardResult` except `values`, which come as a double vector (or NULL).
-#[extendr]
-fn shard_write(path: &str, meta_json: &str, values: Robj) -> Robj {
-    let mut shard: result_file::ShardResult = match serde_json::from_str(meta_json) {
-        Ok(shard) => shard,
-        Err(e) => return rust_error("internal", &format!("bad shard metadata: {e}"), None),
-    };
-    shard.values = if values.is_null() {
-        None
-    } else {
-        match values.as_real_slice() {
-            Some(v) => Some(v.to_vec()),
-            None => return rust_error("internal", "shard values must be doubles", None),
-        }
-    };
-    match result_file::write_atomic(Path::new(path), &shard) {
-        Ok(()) => path.into(),
-        Err(e) => sim_error(&e),
-    }
-}
-
-/// Reads shard files and merges them into one result covering every iteration.
-#[extendr]
-fn shard_read_merged(paths: Vec<String>) -> Robj {
-    let mut shards = Vec::with_capacity(paths.len());
-    for path in &paths {
-        match result_file::read(Path::new(path)) {
-            Ok(shard) => shards.push(shard),
-            Err(e) => return sim_error(&e),
-        }
-    }
-    match result_file::merge(shards) {
-        Ok(merged) => shard_to_robj(&merged),
         Err(e) => sim_error(&e),
     }
 }
@@ -245,6 +249,20 @@ fn aws_session_info(session: ExternalPtr<SessionHandle>) -> Robj {
     .unwrap_or_else(|e| rust_error("internal", &e.to_string(), None))
 }
 
+/// The request a job plan (JSON, sagesim's terms) makes, as the job's
+/// container sees it in `/opt/ml/config/processingjobconfig.json` (JSON).
+#[extendr]
+fn job_config(plan_json: &str) -> Robj {
+    let plan: serde_json::Value = match serde_json::from_str(plan_json) {
+        Ok(plan) => plan,
+        Err(e) => return rust_error("internal", &format!("bad plan JSON: {e}"), None),
+    };
+    match sagesim_aws::processing_job_config(plan) {
+        Ok(config) => config.to_string().into(),
+        Err(e) => convert::aws_error(&e),
+    }
+}
+
 /// Starts one AWS operation (`service:Operation`, AWS-shaped JSON params).
 #[extendr]
 fn aws_call_start(session: ExternalPtr<SessionHandle>, operation: &str, params_json: &str) -> Robj {
@@ -261,17 +279,18 @@ fn aws_call_start(session: ExternalPtr<SessionHandle>, operation: &str, params_j
 extendr_module! {
     mod sagesim;
     fn sim_start;
+    fn spec_check;
+    fn host_share;
+    fn host_start;
+    fn results_collect;
+    fn parts_merge;
     fn task_wait;
     fn task_progress;
     fn task_cancel;
     fn task_result;
-    fn sim_combine_counts;
     fn sim_expected_violations;
-    fn sim_split_iterations;
-    fn sim_available_cores;
-    fn shard_write;
-    fn shard_read_merged;
     fn aws_session_start;
     fn aws_session_info;
     fn aws_call_start;
+    fn job_config;
 }

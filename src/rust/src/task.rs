@@ -7,14 +7,15 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use sagesim_aws::{AwsError, AwsSession};
-use sagesim_core::{Control, RunOutput, SimError};
+use sagesim_core::result_file::Part;
+use sagesim_core::{Control, SimError};
 
 /// What a finished task hands back to R.
 pub enum Outcome {
-    Simulation {
-        result: Result<RunOutput, SimError>,
-        num_people: u64,
-    },
+    /// A run of iterations of one simulation.
+    Part(Result<Part, SimError>),
+    /// A host's share of a job, written to a result file (its path).
+    Host(Result<(String, Vec<Part>), SimError>),
     Aws(Result<serde_json::Value, AwsError>),
     Session(Result<AwsSession, AwsError>),
     /// A panic or an aborted future: a bug or a cancellation, never silent.

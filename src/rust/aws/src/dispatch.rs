@@ -7,66 +7,56 @@ use crate::error::AwsError;
 use crate::session::AwsSession;
 use crate::{ecr, logs, s3, sagemaker};
 
-/// Every operation `AwsSession::call` understands.
-pub const OPERATIONS: &[&str] = &[
-    "sts:GetCallerIdentity",
-    "s3:EnsureBucket",
-    "s3:PutObjectFromFile",
-    "s3:UploadDirectory",
-    "s3:GetObjectToFile",
-    "s3:DownloadPrefix",
-    "s3:ListObjects",
-    "s3:DeleteObjects",
-    "sagemaker:CreateProcessingJob",
-    "sagemaker:DescribeProcessingJob",
-    "sagemaker:StopProcessingJob",
-    "sagemaker:ListProcessingJobs",
-    "sagemaker:ListTags",
-    "logs:DescribeLogStreams",
-    "logs:GetLogEvents",
-    "ecr:EnsureRepository",
-    "ecr:Login",
-];
+/// The operation table, written once: it makes both [`OPERATIONS`] and the
+/// dispatch of [`AwsSession::call`].
+macro_rules! operations {
+    ($($name:literal => $handler:path,)*) => {
+        /// Every operation `AwsSession::call` understands.
+        pub const OPERATIONS: &[&str] = &[$($name),*];
 
-impl AwsSession {
-    /// Run `operation` ("service:Operation") with AWS-shaped JSON params and
-    /// return AWS-shaped JSON. Unknown operations and bad params are
-    /// `invalid_request` errors.
-    pub async fn call(&self, operation: &str, params: Value) -> Result<Value, AwsError> {
-        match operation {
-            "sts:GetCallerIdentity" => get_caller_identity(self, params).await,
-            "s3:EnsureBucket" => s3::ensure_bucket(self, params).await,
-            "s3:PutObjectFromFile" => s3::put_object_from_file(self, params).await,
-            "s3:UploadDirectory" => s3::upload_directory(self, params).await,
-            "s3:GetObjectToFile" => s3::get_object_to_file(self, params).await,
-            "s3:DownloadPrefix" => s3::download_prefix(self, params).await,
-            "s3:ListObjects" => s3::list_objects(self, params).await,
-            "s3:DeleteObjects" => s3::delete_objects(self, params).await,
-            "sagemaker:CreateProcessingJob" => sagemaker::create_processing_job(self, params).await,
-            "sagemaker:DescribeProcessingJob" => {
-                sagemaker::describe_processing_job(self, params).await
-            }
-            "sagemaker:StopProcessingJob" => sagemaker::stop_processing_job(self, params).await,
-            "sagemaker:ListProcessingJobs" => sagemaker::list_processing_jobs(self, params).await,
-            "sagemaker:ListTags" => sagemaker::list_tags(self, params).await,
-            "logs:DescribeLogStreams" => logs::describe_log_streams(self, params).await,
-            "logs:GetLogEvents" => logs::get_log_events(self, params).await,
-            "ecr:EnsureRepository" => ecr::ensure_repository(self, params).await,
-            "ecr:Login" => ecr::login(self, params).await,
-            other => {
-                let (service, op) = other.split_once(':').unwrap_or(("", other));
-                Err(AwsError::invalid(
-                    service,
-                    op,
-                    format!(
-                        "unknown operation {other:?}; known: {}",
-                        OPERATIONS.join(", ")
-                    ),
-                )
-                .with_code("UnknownOperation"))
+        impl AwsSession {
+            /// Run `operation` ("service:Operation") with JSON params and
+            /// return JSON. Unknown operations and bad params are
+            /// `invalid_request` errors.
+            pub async fn call(&self, operation: &str, params: Value) -> Result<Value, AwsError> {
+                match operation {
+                    $($name => $handler(self, params).await,)*
+                    other => Err(unknown_operation(other)),
+                }
             }
         }
-    }
+    };
+}
+
+operations! {
+    "sts:GetCallerIdentity" => get_caller_identity,
+    "s3:EnsureBucket" => s3::ensure_bucket,
+    "s3:PutObjectFromFile" => s3::put_object_from_file,
+    "s3:UploadDirectory" => s3::upload_directory,
+    "s3:DownloadPrefix" => s3::download_prefix,
+    "s3:ListObjects" => s3::list_objects,
+    "s3:DeleteObjects" => s3::delete_objects,
+    "sagemaker:CreateProcessingJob" => sagemaker::create_processing_job,
+    "sagemaker:DescribeProcessingJob" => sagemaker::describe_processing_job,
+    "sagemaker:StopProcessingJob" => sagemaker::stop_processing_job,
+    "sagemaker:ListProcessingJobs" => sagemaker::list_processing_jobs,
+    "logs:DescribeLogStreams" => logs::describe_log_streams,
+    "logs:GetLogEvents" => logs::get_log_events,
+    "ecr:EnsureRepository" => ecr::ensure_repository,
+    "ecr:Login" => ecr::login,
+}
+
+fn unknown_operation(operation: &str) -> AwsError {
+    let (service, op) = operation.split_once(':').unwrap_or(("", operation));
+    AwsError::invalid(
+        service,
+        op,
+        format!(
+            "unknown operation {operation:?}; known: {}",
+            OPERATIONS.join(", ")
+        ),
+    )
+    .with_code("UnknownOperation")
 }
 
 /// `sts:GetCallerIdentity` (no params) -> {Account, Arn, UserId}.

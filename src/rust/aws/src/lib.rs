@@ -19,6 +19,7 @@ use std::sync::OnceLock;
 pub use dispatch::OPERATIONS;
 pub use error::AwsError;
 pub use s3::{local_path_for_key, MULTIPART_THRESHOLD};
+pub use sagemaker::processing_job_config;
 pub use session::{AwsSession, SessionConfig};
 
 /// The process-wide Tokio runtime (2 worker threads), built on first use.

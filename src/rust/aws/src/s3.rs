@@ -53,14 +53,6 @@ struct UploadDirArgs {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
-struct GetArgs {
-    bucket: String,
-    key: String,
-    path: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
 struct DownloadPrefixArgs {
     bucket: String,
     #[serde(default)]
@@ -410,15 +402,6 @@ async fn upload_parts(
     }
     parts.sort_by_key(|p| p.part_number());
     Ok(parts)
-}
-
-/// `s3:GetObjectToFile`.
-pub(crate) async fn get_object_to_file(s: &AwsSession, p: Value) -> Result<Value, AwsError> {
-    const OP: &str = "GetObjectToFile";
-    let a: GetArgs = params(SVC, OP, p)?;
-    let path = PathBuf::from(&a.path);
-    let size = download(s, OP, &a.bucket, &a.key, &path).await?;
-    Ok(json!({"Path": a.path, "Size": size}))
 }
 
 /// Stream an object into a temp file beside `dest`, then rename: `dest` is

@@ -1,11 +1,14 @@
-//! SageMaker Processing jobs: create, describe, stop, list, tags.
+//! SageMaker Processing jobs: create, describe, stop, list.
 //!
-//! Requests arrive in the API's own JSON shape; the serde mirrors below reject
-//! unknown members so a typo on the R side fails loudly instead of being dropped.
+//! A job arrives as a [`JobPlan`], in sagesim's own terms (what R's
+//! `submit_processing()` decided); this module alone turns it into the
+//! SageMaker request, and renders that request as the JSON a Processing
+//! container finds in `/opt/ml/config/processingjobconfig.json` with the
+//! same code that renders a described job. Unknown members are refused, so
+//! a typo on the R side fails loudly instead of being dropped.
 
 use std::collections::HashMap;
 
-use aws_sdk_sagemaker::primitives::DateTime;
 use aws_sdk_sagemaker::types as t;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -16,113 +19,238 @@ use crate::session::AwsSession;
 
 const SVC: &str = "sagemaker";
 
+/// A processing job as sagesim plans it.
 #[derive(Deserialize)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
-struct CreateArgs {
-    processing_job_name: String,
-    role_arn: String,
-    app_specification: AppSpec,
-    processing_resources: Resources,
-    stopping_condition: Option<Stopping>,
-    processing_inputs: Option<Vec<Input>>,
-    processing_output_config: Option<OutputConfig>,
-    environment: Option<HashMap<String, String>>,
-    network_config: Option<Network>,
-    tags: Option<Vec<TagArg>>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
-struct AppSpec {
+#[serde(deny_unknown_fields)]
+pub struct JobPlan {
+    name: String,
+    role: String,
     image_uri: String,
-    container_entrypoint: Option<Vec<String>>,
-    container_arguments: Option<Vec<String>>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
-struct Resources {
-    cluster_config: Cluster,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
-struct Cluster {
+    entrypoint: Vec<String>,
+    #[serde(default)]
+    arguments: Vec<String>,
     instance_count: i32,
     instance_type: String,
-    #[serde(rename = "VolumeSizeInGB")]
-    volume_size_in_gb: i32,
-    volume_kms_key_id: Option<String>,
+    volume_size_gb: i32,
+    volume_kms_key: Option<String>,
+    max_runtime: i32,
+    #[serde(default)]
+    inputs: Vec<PlannedInput>,
+    #[serde(default)]
+    outputs: Vec<PlannedOutput>,
+    output_kms_key: Option<String>,
+    #[serde(default)]
+    env: HashMap<String, String>,
+    #[serde(default)]
+    tags: Vec<PlannedTag>,
+    network: Option<PlannedNetwork>,
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
-struct Stopping {
-    max_runtime_in_seconds: i32,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
-struct Input {
-    input_name: String,
-    app_managed: Option<bool>,
-    s3_input: S3In,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
-struct S3In {
-    s3_uri: String,
-    local_path: Option<String>,
+#[serde(deny_unknown_fields)]
+struct PlannedInput {
+    name: String,
+    /// An `s3://` URI (local files are uploaded before the plan is sent).
+    source: String,
+    destination: String,
     s3_data_type: String,
-    s3_input_mode: Option<String>,
-    s3_data_distribution_type: Option<String>,
-    s3_compression_type: Option<String>,
+    s3_input_mode: String,
+    s3_data_distribution_type: String,
+    s3_compression_type: String,
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
-struct OutputConfig {
-    outputs: Vec<Output>,
-    kms_key_id: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
-struct Output {
-    output_name: String,
-    app_managed: Option<bool>,
-    s3_output: S3Out,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
-struct S3Out {
-    s3_uri: String,
-    local_path: Option<String>,
+#[serde(deny_unknown_fields)]
+struct PlannedOutput {
+    name: String,
+    source: String,
+    destination: String,
     s3_upload_mode: String,
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
-struct Network {
-    enable_inter_container_traffic_encryption: Option<bool>,
-    enable_network_isolation: Option<bool>,
-    vpc_config: Option<Vpc>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
-struct Vpc {
-    security_group_ids: Vec<String>,
-    subnets: Vec<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
-struct TagArg {
+#[serde(deny_unknown_fields)]
+struct PlannedTag {
     key: String,
     value: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlannedNetwork {
+    #[serde(default)]
+    subnets: Vec<String>,
+    #[serde(default)]
+    security_group_ids: Vec<String>,
+    enable_network_isolation: bool,
+    encrypt_inter_container_traffic: bool,
+}
+
+/// The members of a CreateProcessingJob request, built once from a plan.
+struct Request {
+    name: String,
+    role: String,
+    app: t::AppSpecification,
+    resources: t::ProcessingResources,
+    stopping: t::ProcessingStoppingCondition,
+    inputs: Option<Vec<t::ProcessingInput>>,
+    outputs: Option<t::ProcessingOutputConfig>,
+    environment: Option<HashMap<String, String>>,
+    network: Option<t::NetworkConfig>,
+    tags: Option<Vec<t::Tag>>,
+}
+
+impl JobPlan {
+    fn request(self) -> Request {
+        let non_empty = |v: Vec<String>| (!v.is_empty()).then_some(v);
+        let inputs = self
+            .inputs
+            .into_iter()
+            .map(|i| {
+                t::ProcessingInput::builder()
+                    .input_name(i.name)
+                    .s3_input(
+                        t::ProcessingS3Input::builder()
+                            .s3_uri(i.source)
+                            .local_path(i.destination)
+                            .s3_data_type(t::ProcessingS3DataType::from(i.s3_data_type.as_str()))
+                            .s3_input_mode(t::ProcessingS3InputMode::from(i.s3_input_mode.as_str()))
+                            .s3_data_distribution_type(t::ProcessingS3DataDistributionType::from(
+                                i.s3_data_distribution_type.as_str(),
+                            ))
+                            .s3_compression_type(t::ProcessingS3CompressionType::from(
+                                i.s3_compression_type.as_str(),
+                            ))
+                            .build(),
+                    )
+                    .build()
+            })
+            .collect::<Vec<_>>();
+        let outputs = self
+            .outputs
+            .into_iter()
+            .map(|o| {
+                t::ProcessingOutput::builder()
+                    .output_name(o.name)
+                    .s3_output(
+                        t::ProcessingS3Output::builder()
+                            .s3_uri(o.destination)
+                            .local_path(o.source)
+                            .s3_upload_mode(t::ProcessingS3UploadMode::from(
+                                o.s3_upload_mode.as_str(),
+                            ))
+                            .build(),
+                    )
+                    .build()
+            })
+            .collect::<Vec<_>>();
+        let output_kms_key = self.output_kms_key;
+        Request {
+            name: self.name,
+            role: self.role,
+            app: t::AppSpecification::builder()
+                .image_uri(self.image_uri)
+                .set_container_entrypoint(non_empty(self.entrypoint))
+                .set_container_arguments(non_empty(self.arguments))
+                .build(),
+            resources: t::ProcessingResources::builder()
+                .cluster_config(
+                    t::ProcessingClusterConfig::builder()
+                        .instance_count(self.instance_count)
+                        .instance_type(t::ProcessingInstanceType::from(self.instance_type.as_str()))
+                        .volume_size_in_gb(self.volume_size_gb)
+                        .set_volume_kms_key_id(self.volume_kms_key)
+                        .build(),
+                )
+                .build(),
+            stopping: t::ProcessingStoppingCondition::builder()
+                .max_runtime_in_seconds(self.max_runtime)
+                .build(),
+            inputs: (!inputs.is_empty()).then_some(inputs),
+            outputs: (!outputs.is_empty()).then(|| {
+                t::ProcessingOutputConfig::builder()
+                    .set_outputs(Some(outputs))
+                    .set_kms_key_id(output_kms_key)
+                    .build()
+            }),
+            environment: (!self.env.is_empty()).then_some(self.env),
+            network: self.network.map(|n| {
+                t::NetworkConfig::builder()
+                    .enable_inter_container_traffic_encryption(n.encrypt_inter_container_traffic)
+                    .enable_network_isolation(n.enable_network_isolation)
+                    .set_vpc_config((!n.subnets.is_empty()).then(|| {
+                        t::VpcConfig::builder()
+                            .set_security_group_ids(Some(n.security_group_ids))
+                            .set_subnets(Some(n.subnets))
+                            .build()
+                    }))
+                    .build()
+            }),
+            tags: (!self.tags.is_empty()).then(|| {
+                self.tags
+                    .into_iter()
+                    .map(|t| t::Tag::builder().key(t.key).value(t.value).build())
+                    .collect()
+            }),
+        }
+    }
+}
+
+/// `sagemaker:CreateProcessingJob` of a [`JobPlan`].
+pub(crate) async fn create_processing_job(s: &AwsSession, p: Value) -> Result<Value, AwsError> {
+    const OP: &str = "CreateProcessingJob";
+    let r = params::<JobPlan>(SVC, OP, p)?.request();
+    let out = s
+        .sagemaker
+        .create_processing_job()
+        .processing_job_name(r.name)
+        .role_arn(r.role)
+        .app_specification(r.app)
+        .processing_resources(r.resources)
+        .stopping_condition(r.stopping)
+        .set_processing_inputs(r.inputs)
+        .set_processing_output_config(r.outputs)
+        .set_environment(r.environment)
+        .set_network_config(r.network)
+        .set_tags(r.tags)
+        .send()
+        .await
+        .map_err(|e| AwsError::from_sdk(SVC, OP, &e))?;
+    Ok(Obj::new()
+        .opt("ProcessingJobArn", out.processing_job_arn())
+        .build())
+}
+
+/// The request a plan makes, as a Processing container sees it in
+/// `/opt/ml/config/processingjobconfig.json` (and as DescribeProcessingJob
+/// describes it): local mode writes it, and a submission whose reply was
+/// lost compares a described job with it.
+pub fn processing_job_config(plan: Value) -> Result<Value, AwsError> {
+    let r = params::<JobPlan>(SVC, "ProcessingJobConfig", plan)?.request();
+    Ok(Obj::new()
+        .set("ProcessingJobName", r.name)
+        .set("RoleArn", r.role)
+        .set("AppSpecification", app_json(&r.app))
+        .opt("ProcessingResources", resources_json(&r.resources))
+        .set(
+            "StoppingCondition",
+            Obj::new()
+                .opt("MaxRuntimeInSeconds", r.stopping.max_runtime_in_seconds())
+                .build(),
+        )
+        .opt(
+            "ProcessingInputs",
+            r.inputs
+                .as_ref()
+                .map(|v| v.iter().map(input_json).collect::<Vec<_>>()),
+        )
+        .opt(
+            "ProcessingOutputConfig",
+            r.outputs.as_ref().map(output_config_json),
+        )
+        .opt("Environment", r.environment.map(|env| json!(env)))
+        .opt("NetworkConfig", r.network.as_ref().map(network_json))
+        .build())
 }
 
 #[derive(Deserialize)]
@@ -137,139 +265,8 @@ struct ListArgs {
     max_results: Option<usize>,
     name_contains: Option<String>,
     status_equals: Option<String>,
-    /// Epoch seconds.
-    creation_time_after: Option<f64>,
     sort_by: Option<String>,
     sort_order: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase", deny_unknown_fields)]
-struct ResourceArn {
-    resource_arn: String,
-}
-
-/// `sagemaker:CreateProcessingJob`.
-pub(crate) async fn create_processing_job(s: &AwsSession, p: Value) -> Result<Value, AwsError> {
-    const OP: &str = "CreateProcessingJob";
-    let a: CreateArgs = params(SVC, OP, p)?;
-    let c = a.processing_resources.cluster_config;
-    let resources = t::ProcessingResources::builder()
-        .cluster_config(
-            t::ProcessingClusterConfig::builder()
-                .instance_count(c.instance_count)
-                .instance_type(t::ProcessingInstanceType::from(c.instance_type.as_str()))
-                .volume_size_in_gb(c.volume_size_in_gb)
-                .set_volume_kms_key_id(c.volume_kms_key_id)
-                .build(),
-        )
-        .build();
-    let app = t::AppSpecification::builder()
-        .image_uri(a.app_specification.image_uri)
-        .set_container_entrypoint(a.app_specification.container_entrypoint)
-        .set_container_arguments(a.app_specification.container_arguments)
-        .build();
-    let inputs = a.processing_inputs.map(|v| {
-        v.into_iter()
-            .map(|i| {
-                let s3 = i.s3_input;
-                t::ProcessingInput::builder()
-                    .input_name(i.input_name)
-                    .set_app_managed(i.app_managed)
-                    .s3_input(
-                        t::ProcessingS3Input::builder()
-                            .s3_uri(s3.s3_uri)
-                            .set_local_path(s3.local_path)
-                            .s3_data_type(t::ProcessingS3DataType::from(s3.s3_data_type.as_str()))
-                            .set_s3_input_mode(
-                                s3.s3_input_mode
-                                    .as_deref()
-                                    .map(t::ProcessingS3InputMode::from),
-                            )
-                            .set_s3_data_distribution_type(
-                                s3.s3_data_distribution_type
-                                    .as_deref()
-                                    .map(t::ProcessingS3DataDistributionType::from),
-                            )
-                            .set_s3_compression_type(
-                                s3.s3_compression_type
-                                    .as_deref()
-                                    .map(t::ProcessingS3CompressionType::from),
-                            )
-                            .build(),
-                    )
-                    .build()
-            })
-            .collect::<Vec<_>>()
-    });
-    let outputs = a.processing_output_config.map(|oc| {
-        t::ProcessingOutputConfig::builder()
-            .set_outputs(Some(
-                oc.outputs
-                    .into_iter()
-                    .map(|o| {
-                        t::ProcessingOutput::builder()
-                            .output_name(o.output_name)
-                            .set_app_managed(o.app_managed)
-                            .s3_output(
-                                t::ProcessingS3Output::builder()
-                                    .s3_uri(o.s3_output.s3_uri)
-                                    .set_local_path(o.s3_output.local_path)
-                                    .s3_upload_mode(t::ProcessingS3UploadMode::from(
-                                        o.s3_output.s3_upload_mode.as_str(),
-                                    ))
-                                    .build(),
-                            )
-                            .build()
-                    })
-                    .collect(),
-            ))
-            .set_kms_key_id(oc.kms_key_id)
-            .build()
-    });
-    let network = a.network_config.map(|n| {
-        t::NetworkConfig::builder()
-            .set_enable_inter_container_traffic_encryption(
-                n.enable_inter_container_traffic_encryption,
-            )
-            .set_enable_network_isolation(n.enable_network_isolation)
-            .set_vpc_config(n.vpc_config.map(|v| {
-                t::VpcConfig::builder()
-                    .set_security_group_ids(Some(v.security_group_ids))
-                    .set_subnets(Some(v.subnets))
-                    .build()
-            }))
-            .build()
-    });
-    let tags = a.tags.map(|v| {
-        v.into_iter()
-            .map(|t| t::Tag::builder().key(t.key).value(t.value).build())
-            .collect()
-    });
-
-    let out = s
-        .sagemaker
-        .create_processing_job()
-        .processing_job_name(a.processing_job_name)
-        .role_arn(a.role_arn)
-        .app_specification(app)
-        .processing_resources(resources)
-        .set_stopping_condition(a.stopping_condition.map(|sc| {
-            t::ProcessingStoppingCondition::builder()
-                .max_runtime_in_seconds(sc.max_runtime_in_seconds)
-                .build()
-        }))
-        .set_processing_inputs(inputs)
-        .set_processing_output_config(outputs)
-        .set_environment(a.environment)
-        .set_network_config(network)
-        .set_tags(tags)
-        .send()
-        .await
-        .map_err(|e| AwsError::from_sdk(SVC, OP, &e))?;
-    Ok(Obj::new()
-        .opt("ProcessingJobArn", out.processing_job_arn())
-        .build())
 }
 
 /// `sagemaker:DescribeProcessingJob`.
@@ -356,7 +353,6 @@ fn resources_json(r: &t::ProcessingResources) -> Option<Value> {
 fn input_json(i: &t::ProcessingInput) -> Value {
     Obj::new()
         .opt("InputName", i.input_name())
-        .opt("AppManaged", i.app_managed())
         .opt(
             "S3Input",
             i.s3_input().map(|s3| {
@@ -386,7 +382,6 @@ fn output_config_json(oc: &t::ProcessingOutputConfig) -> Value {
         .map(|o| {
             Obj::new()
                 .opt("OutputName", o.output_name())
-                .opt("AppManaged", o.app_managed())
                 .opt(
                     "S3Output",
                     o.s3_output().map(|s3| {
@@ -451,7 +446,6 @@ pub(crate) async fn list_processing_jobs(s: &AwsSession, p: Value) -> Result<Val
             .set_next_token(token.take())
             .set_name_contains(a.name_contains.clone())
             .set_status_equals(a.status_equals.as_deref().map(t::ProcessingJobStatus::from))
-            .set_creation_time_after(a.creation_time_after.map(DateTime::from_secs_f64))
             .set_sort_by(a.sort_by.as_deref().map(t::SortBy::from))
             .set_sort_order(a.sort_order.as_deref().map(t::SortOrder::from))
             .send()
@@ -483,33 +477,4 @@ pub(crate) async fn list_processing_jobs(s: &AwsSession, p: Value) -> Result<Val
         }
     }
     Ok(json!({"ProcessingJobSummaries": out}))
-}
-
-/// `sagemaker:ListTags`, all pages.
-pub(crate) async fn list_tags(s: &AwsSession, p: Value) -> Result<Value, AwsError> {
-    const OP: &str = "ListTags";
-    let a: ResourceArn = params(SVC, OP, p)?;
-    let mut tags = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        let page = s
-            .sagemaker
-            .list_tags()
-            .resource_arn(&a.resource_arn)
-            .set_next_token(token.take())
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk(SVC, OP, &e))?;
-        tags.extend(page.tags().iter().map(|t| {
-            Obj::new()
-                .opt("Key", t.key())
-                .opt("Value", t.value())
-                .build()
-        }));
-        match page.next_token() {
-            Some(t) if !t.is_empty() => token = Some(t.to_owned()),
-            _ => break,
-        }
-    }
-    Ok(json!({"Tags": tags}))
 }

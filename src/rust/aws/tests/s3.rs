@@ -49,23 +49,23 @@ fn small_file_round_trip_and_listing() {
 
     let got = ok(
         &s,
-        "s3:GetObjectToFile",
-        json!({"Bucket": "bucket-k", "Key": "a/in.bin", "Path": dir.s("out/deep/copy.bin")}),
+        "s3:DownloadPrefix",
+        json!({"Bucket": "bucket-k", "Prefix": "a/in.bin", "Directory": dir.s("out/deep")}),
     );
     assert_eq!(
         got,
-        json!({"Path": dir.s("out/deep/copy.bin"), "Size": 12_345})
+        json!({"Files": [{"Key": "a/in.bin", "Path": dir.s("out/deep/in.bin"), "Size": 12_345}]})
     );
     assert_eq!(
         std::fs::read(dir.join("in.bin")).unwrap(),
-        std::fs::read(dir.join("out/deep/copy.bin")).unwrap()
+        std::fs::read(dir.join("out/deep/in.bin")).unwrap()
     );
     // Only the final file, no temp leftovers.
     let names: Vec<_> = std::fs::read_dir(dir.join("out/deep"))
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
-    assert_eq!(names, vec![std::ffi::OsString::from("copy.bin")]);
+    assert_eq!(names, vec![std::ffi::OsString::from("in.bin")]);
 
     let list = ok(
         &s,
@@ -163,12 +163,13 @@ fn multipart_upload_round_trip_over_64_mib() {
     );
     let got = ok(
         &s,
-        "s3:GetObjectToFile",
-        json!({"Bucket": "bucket-big", "Key": "d/big.bin", "Path": dir.s("back.bin")}),
+        "s3:DownloadPrefix",
+        json!({"Bucket": "bucket-big", "Prefix": "d/big.bin", "Directory": dir.s("back")}),
     );
-    assert_eq!(got["Size"], size);
+    assert_eq!(got["Files"][0]["Size"], size);
     assert!(
-        std::fs::read(dir.join("big.bin")).unwrap() == std::fs::read(dir.join("back.bin")).unwrap(),
+        std::fs::read(dir.join("big.bin")).unwrap()
+            == std::fs::read(dir.join("back/big.bin")).unwrap(),
         "content differs"
     );
 }
@@ -352,14 +353,12 @@ fn missing_bucket_and_key_are_service_errors_with_metadata() {
     let dir = TempDir::new("nokey");
     ok(&s, "s3:EnsureBucket", json!({"Bucket": "bucket-here"}));
     std::fs::write(dir.join("keep.txt"), "old").unwrap();
-    let e = call(
+    let got = ok(
         &s,
-        "s3:GetObjectToFile",
-        json!({"Bucket": "bucket-here", "Key": "missing", "Path": dir.s("keep.txt")}),
-    )
-    .unwrap_err();
-    assert_eq!(e.code.as_deref(), Some("NoSuchKey"));
-    assert_eq!(e.http_status, Some(404));
+        "s3:DownloadPrefix",
+        json!({"Bucket": "bucket-here", "Prefix": "keep.txt", "Directory": dir.s("")}),
+    );
+    assert_eq!(got, json!({"Files": []}), "nothing there, nothing written");
     assert_eq!(
         std::fs::read_to_string(dir.join("keep.txt")).unwrap(),
         "old",

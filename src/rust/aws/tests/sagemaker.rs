@@ -7,6 +7,42 @@ mod common;
 use common::{call, ok, ACCOUNT};
 use serde_json::{json, Value};
 
+/// A job as sagesim plans it (R's `submit_processing()` sends this).
+fn plan(name: &str) -> Value {
+    json!({
+        "name": name,
+        "role": format!("arn:aws:iam::{ACCOUNT}:role/SageMakerRole"),
+        "image_uri": format!("{ACCOUNT}.dkr.ecr.us-east-1.amazonaws.com/sagesim:1.0"),
+        "entrypoint": ["Rscript", "/opt/ml/processing/input/code/run.R"],
+        "arguments": ["--shard", "3"],
+        "instance_count": 2, "instance_type": "ml.m5.xlarge", "volume_size_gb": 30,
+        "volume_kms_key": "arn:aws:kms:us-east-1:123456789012:key/vol",
+        "max_runtime": 3600,
+        "inputs": [{
+            "name": "code",
+            "source": "s3://sagemaker-us-east-1-123456789012/job/input/code",
+            "destination": "/opt/ml/processing/input/code",
+            "s3_data_type": "S3Prefix", "s3_input_mode": "File",
+            "s3_data_distribution_type": "FullyReplicated", "s3_compression_type": "None"
+        }],
+        "outputs": [{
+            "name": "results",
+            "source": "/opt/ml/processing/output/results",
+            "destination": "s3://sagemaker-us-east-1-123456789012/job/output/results",
+            "s3_upload_mode": "EndOfJob"
+        }],
+        "output_kms_key": "arn:aws:kms:us-east-1:123456789012:key/out",
+        "env": {"SAGESIM_SHARD": "3", "R_LIBS_USER": "/opt/R"},
+        "tags": [{"key": "sagesim:run", "value": "r1"}, {"key": "team", "value": "stats"}],
+        "network": {
+            "subnets": ["subnet-1", "subnet-2"], "security_group_ids": ["sg-1"],
+            "enable_network_isolation": false, "encrypt_inter_container_traffic": true
+        }
+    })
+}
+
+/// The CreateProcessingJob request `plan(name)` must make, as the SageMaker
+/// API documents it.
 fn request(name: &str) -> Value {
     json!({
         "ProcessingJobName": name,
@@ -48,15 +84,17 @@ fn request(name: &str) -> Value {
 
 fn minimal(name: &str) -> Value {
     json!({
-        "ProcessingJobName": name,
-        "RoleArn": format!("arn:aws:iam::{ACCOUNT}:role/R"),
-        "AppSpecification": {"ImageUri": "img:1"},
-        "ProcessingResources": {"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.t3.medium", "VolumeSizeInGB": 5}}
+        "name": name,
+        "role": format!("arn:aws:iam::{ACCOUNT}:role/R"),
+        "image_uri": "img:1",
+        "entrypoint": ["Rscript", "x.R"],
+        "instance_count": 1, "instance_type": "ml.t3.medium", "volume_size_gb": 5,
+        "max_runtime": 60
     })
 }
 
 #[test]
-fn create_sends_the_exact_request_then_describe_tags_stop() {
+fn create_sends_the_exact_request_then_describe_stop() {
     let f = moto_or_skip!();
     let s = f.moto.session();
     let req = request("sagesim-job-1");
@@ -64,7 +102,7 @@ fn create_sends_the_exact_request_then_describe_tags_stop() {
         .moto_api("POST", "/moto-api/recorder/reset-recording");
     f.moto
         .moto_api("POST", "/moto-api/recorder/start-recording");
-    let created = call(&s, "sagemaker:CreateProcessingJob", req.clone());
+    let created = call(&s, "sagemaker:CreateProcessingJob", plan("sagesim-job-1"));
     f.moto.moto_api("POST", "/moto-api/recorder/stop-recording");
     let arn = format!("arn:aws:sagemaker:us-east-1:{ACCOUNT}:processing-job/sagesim-job-1");
     assert_eq!(created.unwrap(), json!({"ProcessingJobArn": arn}));
@@ -76,7 +114,13 @@ fn create_sends_the_exact_request_then_describe_tags_stop() {
         .expect("CreateProcessingJob recorded");
     assert_eq!(entry["method"], "POST");
     let sent: Value = serde_json::from_slice(body).expect("JSON body");
-    assert_eq!(sent, req, "the wire request equals the AWS-shaped params");
+    assert_eq!(sent, req, "the plan makes exactly the documented request");
+    // What a host of the job reads in processingjobconfig.json: the request
+    // (tags aside), rendered as DescribeProcessingJob renders it.
+    let config = sagesim_aws::processing_job_config(plan("sagesim-job-1")).unwrap();
+    let mut expected = req.clone();
+    expected.as_object_mut().unwrap().remove("Tags");
+    assert_eq!(config, expected);
     let auth = common::header(entry, "Authorization").unwrap_or_default();
     assert!(auth.starts_with("AWS4-HMAC-SHA256"), "signed request");
 
@@ -103,9 +147,6 @@ fn create_sends_the_exact_request_then_describe_tags_stop() {
     assert!(d.get("ProcessingResources").is_none(), "{d}");
     assert!(d.get("Environment").is_none());
     assert!(d.get("FailureReason").is_none());
-
-    let tags = ok(&s, "sagemaker:ListTags", json!({"ResourceArn": arn}));
-    assert_eq!(tags, json!({"Tags": req["Tags"]}));
 
     assert_eq!(
         ok(
@@ -247,18 +288,13 @@ fn list_processing_jobs_follows_pages_and_filters() {
     );
     assert_eq!(names(&running), vec!["even-002"]);
 
-    let future = ok(
+    // Newest first when asked (the test launcher makes moto honour the order).
+    let newest = ok(
         &s,
         "sagemaker:ListProcessingJobs",
-        json!({"CreationTimeAfter": 4.0e9}),
+        json!({"SortBy": "CreationTime", "SortOrder": "Descending", "MaxResults": 3}),
     );
-    assert_eq!(names(&future).len(), 0);
-    let past = ok(
-        &s,
-        "sagemaker:ListProcessingJobs",
-        json!({"CreationTimeAfter": 1.0e9, "MaxResults": 3}),
-    );
-    assert_eq!(names(&past).len(), 3);
+    assert_eq!(names(&newest), vec!["odd-119", "even-118", "odd-117"]);
 }
 
 #[test]
@@ -306,14 +342,14 @@ fn malformed_requests_are_rejected_before_sending() {
     let f = moto_or_skip!();
     let s = f.moto.session();
     let mut bad = minimal("x");
-    bad["ProcessingResources"]["ClusterConfig"]["VolumeSizeInGb"] = json!(5); // wrong case
+    bad["volume_size_GB"] = json!(5); // a typo
     let e = call(&s, "sagemaker:CreateProcessingJob", bad).unwrap_err();
     assert_eq!(e.kind, "invalid_request");
-    assert!(e.message.contains("VolumeSizeInGb"), "{e}");
+    assert!(e.message.contains("volume_size_GB"), "{e}");
     let mut bad = minimal("x");
-    bad.as_object_mut().unwrap().remove("RoleArn");
+    bad.as_object_mut().unwrap().remove("role");
     let e = call(&s, "sagemaker:CreateProcessingJob", bad).unwrap_err();
-    assert!(e.message.contains("RoleArn"), "{e}");
+    assert!(e.message.contains("role"), "{e}");
     let listed = ok(&s, "sagemaker:ListProcessingJobs", json!({}));
     assert_eq!(listed["ProcessingJobSummaries"], json!([]));
 }

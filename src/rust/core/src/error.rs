@@ -24,8 +24,13 @@ pub enum SimError {
     Overflow(String),
     /// A file could not be read or written.
     Io(String),
-    /// A result file is malformed or inconsistent, or shards do not fit together.
+    /// A result file is malformed or inconsistent, or parts do not fit together.
     Format(String),
+    /// Some hosts of a job wrote no result file.
+    MissingHosts {
+        missing: Vec<String>,
+        hosts: Vec<String>,
+    },
 }
 
 impl SimError {
@@ -91,6 +96,13 @@ impl fmt::Display for SimError {
             SimError::Overflow(what) => write!(f, "arithmetic overflow: {what}"),
             SimError::Io(what) => write!(f, "input/output error: {what}"),
             SimError::Format(what) => write!(f, "{what}"),
+            SimError::MissingHosts { missing, hosts } => write!(
+                f,
+                "no result file from host{} {} (of {})",
+                if missing.len() == 1 { "" } else { "s" },
+                missing.join(", "),
+                hosts.join(", ")
+            ),
         }
     }
 }

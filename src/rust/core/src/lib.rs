@@ -7,7 +7,8 @@
 //! num_people`. [`run`] repeats this for a range of iterations, reproducibly
 //! (iteration `i` depends only on `(seed, i)`), in parallel and cancellably;
 //! [`close_pair_probability`] gives the exact expectation to compare with;
-//! [`result_file`] is the per-host result file of distributed runs.
+//! [`share`] divides a job's iterations between its hosts, and
+//! [`result_file`] holds the parts of results, their files and their merge.
 
 mod error;
 mod expected;
@@ -17,14 +18,16 @@ pub mod result_file;
 pub mod rng;
 mod run;
 mod serde_int;
+pub mod share;
+mod spec;
 mod stats;
 mod sys;
 
 pub use error::SimError;
 pub use expected::{close_pair_probability, expected_violations};
 pub use grid::scratch_bytes;
-pub use run::{
-    run, split_iterations, Control, Room, RunOutput, RunSpec, MAX_LENGTH, MAX_THREADS, MIN_LENGTH,
-};
+pub use run::{run, Control, Room, RunOutput, RunSpec, MAX_LENGTH, MAX_THREADS, MIN_LENGTH};
+pub use share::{host_share, run_shares, split_iterations, Share};
+pub use spec::SimulationSpec;
 pub use stats::{iteration_value, PairCounts, Summary, Z_95};
 pub use sys::{available_cores, available_memory_bytes};

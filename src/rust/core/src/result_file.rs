@@ -1,10 +1,13 @@
-//! The per-host result file ("shard") that SageMaker workers write and R
-//! reads back, and the merge of all hosts' shards into one result.
+//! Results: the part of a simulation one run computed, the file each host
+//! of a job writes, and the merge of parts into whole simulations. The only
+//! place these are written, read or combined: R hands over numbers and gets
+//! numbers back.
 //!
 //! JSON via serde_json: f64 values are printed with the shortest
-//! representation that reads back to the same bits, so values round-trip
-//! exactly; the seed and the u128 sums are decimal strings so that no JSON
-//! reader (R's included) rounds them to doubles.
+//! representation that reads back to the same bits (and the float_roundtrip
+//! feature parses them exactly), so values round-trip bit for bit; the seed
+//! and the u128 sums are decimal strings so that no JSON reader (R's
+//! included) rounds them to doubles.
 
 use std::io::Write;
 use std::path::Path;
@@ -12,126 +15,83 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::SimError;
+use crate::run::{RunOutput, RunSpec};
+use crate::spec::SimulationSpec;
 use crate::stats::{iteration_value, PairCounts};
-use crate::{Room, RunOutput, RunSpec};
 
-/// Format tag written in every shard; bump when the layout changes.
-pub const FORMAT: &str = "sagesim-shard/1";
+/// Format tag written in every result file; bump when the layout changes.
+pub const FORMAT: &str = "sagesim-result/2";
 
-/// Host name given to the result of [`merge`].
-pub const MERGED_HOST: &str = "merged";
-
-/// The result of iterations `first_iteration .. first_iteration + iterations`
-/// of a run of `max_iterations` iterations, computed on one host.
+/// Iterations `first_iteration .. first_iteration + iterations` of `spec`.
+///
+/// `elapsed_seconds` is seconds of computation and `threads` the threads a
+/// run used; a merged part adds its parts' seconds and keeps the largest
+/// thread count, whether the parts ran one after another or on several hosts.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
-pub struct ShardResult {
-    pub format: String,
-    pub x_length: f64,
-    pub y_length: f64,
-    pub num_people: u64,
-    pub distance: f64,
-    #[serde(with = "crate::serde_int::u64_string")]
-    pub seed: u64,
-    pub max_iterations: u64,
+#[serde(deny_unknown_fields)]
+pub struct Part {
+    pub spec: SimulationSpec,
     pub first_iteration: u64,
     pub iterations: u64,
     pub counts: PairCounts,
+    /// Per-iteration values in iteration order, when kept.
     pub values: Option<Vec<f64>>,
     pub elapsed_seconds: f64,
     pub threads: usize,
-    pub host: String,
-    pub sagesim_version: String,
 }
 
-impl ShardResult {
-    /// The shard describing `output`, the result of running `spec` as part
-    /// of a run of `max_iterations` iterations.
-    pub fn from_run(
-        spec: &RunSpec,
-        max_iterations: u64,
-        output: &RunOutput,
-        host: &str,
-        sagesim_version: &str,
-    ) -> ShardResult {
-        ShardResult {
-            format: FORMAT.to_string(),
-            x_length: spec.room.x_length,
-            y_length: spec.room.y_length,
-            num_people: spec.room.num_people,
-            distance: spec.room.distance,
-            seed: spec.seed,
-            max_iterations,
-            first_iteration: spec.first_iteration,
-            iterations: spec.iterations,
+impl Part {
+    /// The part `output` computed, running `run` of `spec`.
+    pub fn from_run(spec: &SimulationSpec, run: &RunSpec, output: &RunOutput) -> Part {
+        Part {
+            spec: spec.clone(),
+            first_iteration: run.first_iteration,
+            iterations: run.iterations,
             counts: output.counts,
             values: output.values.clone(),
             elapsed_seconds: output.elapsed_seconds,
             threads: output.threads_used,
-            host: host.to_string(),
-            sagesim_version: sagesim_version.to_string(),
         }
     }
 
-    pub fn room(&self) -> Room {
-        Room {
-            x_length: self.x_length,
-            y_length: self.y_length,
-            num_people: self.num_people,
-            distance: self.distance,
-        }
-    }
-
-    /// Last iteration covered (`first_iteration - 1` for an empty shard).
-    fn last_iteration(&self) -> u64 {
+    /// Last iteration covered (`first_iteration - 1` when empty).
+    pub fn last_iteration(&self) -> u64 {
         (self.first_iteration + self.iterations).saturating_sub(1)
     }
 
-    /// Checks the format tag, the parameters and internal consistency:
-    /// the range lies within `1..=max_iterations`, the counts cover exactly
-    /// `iterations` iterations, values (if any) number `iterations`, are
-    /// possible values and, where they determine the pair counts exactly,
-    /// reproduce the sums.
-    pub fn validate(&self) -> Result<(), SimError> {
-        let bad = |what: String| {
-            Err(SimError::Format(format!(
-                "result from host {:?}: {what}",
-                self.host
-            )))
-        };
-        if self.format != FORMAT {
-            return bad(format!(
-                "unknown format {:?} (expected {FORMAT:?})",
-                self.format
-            ));
-        }
-        if let Err(e) = self.room().validate() {
+    /// Checks the parameters and internal consistency: the range lies within
+    /// `1..=max_iterations`, the counts cover exactly `iterations`
+    /// iterations, values (if any) number `iterations`, are possible values
+    /// and, where they determine the pair counts exactly, reproduce the
+    /// sums. `whose` names the part in messages.
+    pub fn validate(&self, whose: &str) -> Result<(), SimError> {
+        let bad = |what: String| Err(SimError::Format(format!("result from {whose}: {what}")));
+        if let Err(e) = self.spec.validate() {
             return bad(e.to_string());
-        }
-        if self.max_iterations == 0 {
-            return bad("max_iterations is 0".into());
         }
         if self.first_iteration == 0 {
             return bad("first_iteration is 0 (iterations are numbered from 1)".into());
         }
+        let max = self.spec.max_iterations;
         let end = self.first_iteration.checked_add(self.iterations);
-        if end.map_or(true, |e| e - 1 > self.max_iterations) {
+        if end.map_or(true, |e| e - 1 > max) {
             return bad(format!(
-                "iterations {}..{} lie beyond max_iterations = {}",
+                "iterations {}..{} lie beyond max_iterations = {max}",
                 self.first_iteration,
                 self.first_iteration as u128 + self.iterations as u128 - 1,
-                self.max_iterations
             ));
         }
         if self.counts.iterations != self.iterations {
             return bad(format!(
-                "the counts cover {} iterations but the shard claims {}",
+                "the counts cover {} iterations but the result claims {}",
                 self.counts.iterations, self.iterations
             ));
         }
         if !(self.elapsed_seconds.is_finite() && self.elapsed_seconds >= 0.0) {
             return bad(format!("elapsed_seconds is {}", self.elapsed_seconds));
         }
-        let n = self.num_people as u128;
+        let people = self.spec.num_people;
+        let n = people as u128;
         let max_pairs = n * n.saturating_sub(1) / 2;
         let m = self.iterations as u128;
         let c = &self.counts;
@@ -152,26 +112,22 @@ impl ShardResult {
                     self.iterations
                 ));
             }
-            let max_value = self.num_people.saturating_sub(1) as f64;
+            let max_value = people.saturating_sub(1) as f64;
             if let Some(v) = values
                 .iter()
                 .find(|v| !(v.is_finite() && **v >= 0.0 && **v <= max_value))
             {
-                return bad(format!(
-                    "impossible value {v} for {} people",
-                    self.num_people
-                ));
+                return bad(format!("impossible value {v} for {people} people"));
             }
             // With fewer than 2^26 people, 2c/n determines c exactly
             // (c < 2^51), so the values must reproduce the sums.
-            if self.num_people > 0 && self.num_people < 1 << 26 {
+            if people > 0 && people < 1 << 26 {
                 let mut recomputed = PairCounts::default();
                 for &v in values {
-                    let pairs = (v * self.num_people as f64 / 2.0).round() as u64;
-                    if iteration_value(pairs, self.num_people) != v {
+                    let pairs = (v * people as f64 / 2.0).round() as u64;
+                    if iteration_value(pairs, people) != v {
                         return bad(format!(
-                            "value {v} is not a possible result for {} people",
-                            self.num_people
+                            "value {v} is not a possible result for {people} people"
                         ));
                     }
                     recomputed
@@ -187,17 +143,190 @@ impl ShardResult {
     }
 }
 
+/// Checks that two parts are parts of the same simulation.
+fn check_same_spec(a: (&str, &Part), b: (&str, &Part)) -> Result<(), SimError> {
+    let (x, y) = (&a.1.spec, &b.1.spec);
+    let differ = |what: &str, u: String, v: String| {
+        Err(SimError::Format(format!(
+            "the results are not parts of the same simulation: `{what}` is {u} in {} but {v} in {}",
+            a.0, b.0
+        )))
+    };
+    let same_bits = |u: f64, v: f64| u.to_bits() == v.to_bits();
+    if !same_bits(x.x_length, y.x_length) {
+        return differ("x_length", x.x_length.to_string(), y.x_length.to_string());
+    }
+    if !same_bits(x.y_length, y.y_length) {
+        return differ("y_length", x.y_length.to_string(), y.y_length.to_string());
+    }
+    if x.num_people != y.num_people {
+        return differ(
+            "num_people",
+            x.num_people.to_string(),
+            y.num_people.to_string(),
+        );
+    }
+    if !same_bits(x.distance, y.distance) {
+        return differ("distance", x.distance.to_string(), y.distance.to_string());
+    }
+    if x.seed != y.seed {
+        return differ("seed", x.seed.to_string(), y.seed.to_string());
+    }
+    if x.max_iterations != y.max_iterations {
+        return differ(
+            "max_iterations",
+            x.max_iterations.to_string(),
+            y.max_iterations.to_string(),
+        );
+    }
+    Ok(())
+}
+
+/// Merges parts of one simulation, given in any order and each named for
+/// messages, into the part covering all their iterations. Their ranges must
+/// follow one another with no gap and no overlap; the error names the
+/// missing or doubly covered iterations. Values are concatenated in
+/// iteration order when every part has them. This is the one merge: of a
+/// job's hosts and of `combine_simulations()` alike.
+pub fn merge(mut parts: Vec<(String, Part)>) -> Result<Part, SimError> {
+    for (who, part) in &parts {
+        part.validate(who)?;
+    }
+    let Some(reference) = parts.first() else {
+        return Err(SimError::Format("there are no results to merge".into()));
+    };
+    for other in &parts {
+        check_same_spec((&reference.0, &reference.1), (&other.0, &other.1))?;
+    }
+    let spec = reference.1.spec.clone();
+    parts.retain(|(_, p)| p.iterations > 0);
+    parts.sort_by_key(|(_, p)| (p.first_iteration, p.iterations));
+    let Some(first) = parts.first().map(|(_, p)| p.first_iteration) else {
+        return Err(SimError::Format("the results contain no iterations".into()));
+    };
+    let mut merged = Part {
+        spec,
+        first_iteration: first,
+        iterations: 0,
+        counts: PairCounts::default(),
+        values: Some(Vec::new()),
+        elapsed_seconds: 0.0,
+        threads: 0,
+    };
+    let mut previous: Option<&str> = None;
+    for (who, p) in &parts {
+        let next = merged.last_iteration() + 1;
+        if p.first_iteration > next {
+            return Err(SimError::Format(format!(
+                "iterations {}..{} are missing: no result covers them",
+                next,
+                p.first_iteration - 1
+            )));
+        }
+        if p.first_iteration < next {
+            return Err(SimError::Format(format!(
+                "iterations {}..{} are covered twice ({} and {})",
+                p.first_iteration,
+                (next - 1).min(p.last_iteration()),
+                previous.unwrap_or("?"),
+                who
+            )));
+        }
+        previous = Some(who);
+        merged.iterations += p.iterations;
+        merged.counts = merged.counts.merge(p.counts)?;
+        merged.elapsed_seconds += p.elapsed_seconds;
+        merged.threads = merged.threads.max(p.threads);
+        merged.values = match (merged.values.take(), &p.values) {
+            (Some(mut all), Some(v)) => {
+                all.extend_from_slice(v);
+                Some(all)
+            }
+            _ => None,
+        };
+    }
+    merged.validate("the merged result")?;
+    Ok(merged)
+}
+
+/// What one host of a job writes: its share of the job's plan, and enough
+/// about the job (every host, the whole plan) to tell, from any one file,
+/// what the others should have written.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HostResult {
+    pub format: String,
+    pub host: String,
+    pub hosts: Vec<String>,
+    pub plan: Vec<SimulationSpec>,
+    pub sagesim_version: String,
+    pub parts: Vec<Part>,
+}
+
+impl HostResult {
+    pub fn new(
+        host: &str,
+        hosts: &[String],
+        plan: &[SimulationSpec],
+        parts: Vec<Part>,
+        sagesim_version: &str,
+    ) -> HostResult {
+        HostResult {
+            format: FORMAT.to_string(),
+            host: host.to_string(),
+            hosts: hosts.to_vec(),
+            plan: plan.to_vec(),
+            sagesim_version: sagesim_version.to_string(),
+            parts,
+        }
+    }
+
+    /// The file name a host's result goes under.
+    pub fn file_name(host: &str) -> String {
+        format!("sagesim-result-{host}.json")
+    }
+
+    pub fn validate(&self) -> Result<(), SimError> {
+        let bad = |what: String| {
+            Err(SimError::Format(format!(
+                "result from host {:?}: {what}",
+                self.host
+            )))
+        };
+        if self.format != FORMAT {
+            return bad(format!(
+                "unknown format {:?} (expected {FORMAT:?})",
+                self.format
+            ));
+        }
+        if !self.hosts.contains(&self.host) {
+            return bad(format!("the host is not one of {:?}", self.hosts));
+        }
+        if self.plan.is_empty() {
+            return bad("the plan is empty".into());
+        }
+        let whose = format!("host {:?}", self.host);
+        for part in &self.parts {
+            part.validate(&whose)?;
+            if !self.plan.contains(&part.spec) {
+                return bad("a result is not part of the job's plan".into());
+            }
+        }
+        Ok(())
+    }
+}
+
 fn io_error(action: &str, path: &Path, e: std::io::Error) -> SimError {
     SimError::Io(format!("could not {action} {}: {e}", path.display()))
 }
 
-/// Writes `shard` to `path` atomically: the JSON goes to a temporary file in
+/// Writes `result` to `path` atomically: the JSON goes to a temporary file in
 /// the same directory, is flushed to disk, then renamed over `path`. Readers
 /// therefore see either no file or a complete one, never a partial file.
-pub fn write_atomic(path: &Path, shard: &ShardResult) -> Result<(), SimError> {
-    shard.validate()?;
-    // Compact: a shard may hold millions of values.
-    let json = serde_json::to_vec(shard)
+pub fn write_atomic(path: &Path, result: &HostResult) -> Result<(), SimError> {
+    result.validate()?;
+    // Compact: a result may hold millions of values.
+    let json = serde_json::to_vec(result)
         .map_err(|e| SimError::Format(format!("could not encode result: {e}")))?;
     let file_name = path
         .file_name()
@@ -207,6 +336,7 @@ pub fn write_atomic(path: &Path, shard: &ShardResult) -> Result<(), SimError> {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
     };
+    std::fs::create_dir_all(dir).map_err(|e| io_error("create", dir, e))?;
     // Unique per process and call, so concurrent writers never share a
     // temporary file (and `create_new` refuses to reuse a stale one).
     static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -237,163 +367,154 @@ pub fn write_atomic(path: &Path, shard: &ShardResult) -> Result<(), SimError> {
     Ok(())
 }
 
-/// Reads and validates a shard.
-pub fn read(path: &Path) -> Result<ShardResult, SimError> {
+/// Reads and validates a host's result file.
+pub fn read(path: &Path) -> Result<HostResult, SimError> {
     let bytes = std::fs::read(path).map_err(|e| io_error("read", path, e))?;
-    let shard: ShardResult = serde_json::from_slice(&bytes).map_err(|e| {
+    let result: HostResult = serde_json::from_slice(&bytes).map_err(|e| {
         SimError::Format(format!(
             "{} is not a valid result file: {e}",
             path.display()
         ))
     })?;
-    shard
+    result
         .validate()
         .map_err(|e| SimError::Format(format!("{}: {e}", path.display())))?;
-    Ok(shard)
+    Ok(result)
 }
 
-/// Checks that two shards belong to the same run.
-fn check_same_run(a: &ShardResult, b: &ShardResult) -> Result<(), SimError> {
-    let differ = |what: &str, x: String, y: String| {
-        Err(SimError::Format(format!(
-            "the results do not belong to the same run: `{what}` is {x} on host {:?} but {y} on host {:?}",
-            a.host, b.host
-        )))
-    };
-    if a.x_length.to_bits() != b.x_length.to_bits() {
-        return differ("x_length", a.x_length.to_string(), b.x_length.to_string());
-    }
-    if a.y_length.to_bits() != b.y_length.to_bits() {
-        return differ("y_length", a.y_length.to_string(), b.y_length.to_string());
-    }
-    if a.num_people != b.num_people {
-        return differ(
-            "num_people",
-            a.num_people.to_string(),
-            b.num_people.to_string(),
-        );
-    }
-    if a.distance.to_bits() != b.distance.to_bits() {
-        return differ("distance", a.distance.to_string(), b.distance.to_string());
-    }
-    if a.seed != b.seed {
-        return differ("seed", a.seed.to_string(), b.seed.to_string());
-    }
-    if a.max_iterations != b.max_iterations {
-        return differ(
-            "max_iterations",
-            a.max_iterations.to_string(),
-            b.max_iterations.to_string(),
-        );
-    }
-    if a.sagesim_version != b.sagesim_version {
-        return differ(
-            "sagesim_version",
-            a.sagesim_version.clone(),
-            b.sagesim_version.clone(),
-        );
-    }
-    Ok(())
-}
-
-/// Merges the shards of one run into a single result covering
-/// `1..=max_iterations` (host `"merged"`). The shards must share all
-/// parameters, the seed, `max_iterations` and the sagesim version, and
-/// their ranges must tile `1..=max_iterations` exactly; the error names the
-/// missing or doubly covered iterations. Values are concatenated in
-/// iteration order when every shard has them. `elapsed_seconds` is the
-/// longest shard's (hosts run in parallel), `threads` the total.
-pub fn merge(mut shards: Vec<ShardResult>) -> Result<ShardResult, SimError> {
-    if shards.is_empty() {
+/// A job's results from its hosts' files: every spec of the plan, complete,
+/// in plan order. The files must come from one job (same hosts, plan and
+/// sagesim version), one per host; `MissingHosts` names the hosts without
+/// one.
+pub fn collect(results: Vec<HostResult>) -> Result<Vec<Part>, SimError> {
+    let Some(reference) = results.first() else {
         return Err(SimError::Format("there are no results to merge".into()));
-    }
-    for s in &shards {
-        s.validate()?;
-        check_same_run(&shards[0], s)?;
-    }
-    shards.retain(|s| s.iterations > 0);
-    shards.sort_by_key(|s| (s.first_iteration, s.iterations));
-    let Some(first) = shards.first() else {
-        return Err(SimError::Format("the results contain no iterations".into()));
     };
-    let max = first.max_iterations;
-    let mut merged = ShardResult {
-        format: FORMAT.to_string(),
-        first_iteration: 1,
-        iterations: max,
-        counts: PairCounts::default(),
-        values: Some(Vec::new()),
-        elapsed_seconds: 0.0,
-        threads: 0,
-        host: MERGED_HOST.to_string(),
-        ..first.clone()
-    };
-    let mut next = 1u64; // first iteration not yet covered
-    let mut previous_host: Option<&str> = None;
-    for s in &shards {
-        if s.first_iteration > next {
-            return Err(SimError::Format(format!(
-                "iterations {}..{} are missing: no result covers them",
-                next,
-                s.first_iteration - 1
-            )));
-        }
-        if s.first_iteration < next {
-            return Err(SimError::Format(format!(
-                "iterations {}..{} are covered twice (hosts {:?} and {:?})",
-                s.first_iteration,
-                (next - 1).min(s.last_iteration()),
-                previous_host.unwrap_or("?"),
-                s.host
-            )));
-        }
-        next = s.last_iteration() + 1;
-        previous_host = Some(&s.host);
-        merged.counts = merged.counts.merge(s.counts)?;
-        merged.elapsed_seconds = merged.elapsed_seconds.max(s.elapsed_seconds);
-        merged.threads = merged.threads.saturating_add(s.threads);
-        merged.values = match (merged.values.take(), &s.values) {
-            (Some(mut all), Some(v)) => {
-                all.extend_from_slice(v);
-                Some(all)
-            }
-            _ => None,
+    for r in &results {
+        r.validate()?;
+        let differs = if r.hosts != reference.hosts {
+            Some("hosts")
+        } else if r.plan != reference.plan {
+            Some("plan")
+        } else if r.sagesim_version != reference.sagesim_version {
+            Some("sagesim version")
+        } else {
+            None
         };
+        if let Some(what) = differs {
+            return Err(SimError::Format(format!(
+                "the results of hosts {:?} and {:?} do not belong to the same job: their {what} differ",
+                reference.host, r.host
+            )));
+        }
     }
-    if next <= max {
-        return Err(SimError::Format(format!(
-            "iterations {next}..{max} are missing: no result covers them"
-        )));
+    let mut seen: Vec<&str> = Vec::new();
+    for r in &results {
+        if seen.contains(&r.host.as_str()) {
+            return Err(SimError::Format(format!(
+                "host {:?} has more than one result file",
+                r.host
+            )));
+        }
+        seen.push(&r.host);
     }
-    merged.validate()?;
-    Ok(merged)
+    let missing: Vec<String> = reference
+        .hosts
+        .iter()
+        .filter(|h| !seen.contains(&h.as_str()))
+        .cloned()
+        .collect();
+    if !missing.is_empty() {
+        return Err(SimError::MissingHosts {
+            missing,
+            hosts: reference.hosts.clone(),
+        });
+    }
+    let plan = reference.plan.clone();
+    let mut by_spec: Vec<Vec<(String, Part)>> = vec![Vec::new(); plan.len()];
+    for r in results {
+        let who = format!("host {:?}", r.host);
+        for part in r.parts {
+            // validate() made sure the part's spec is in the plan.
+            if let Some(k) = plan.iter().position(|s| *s == part.spec) {
+                by_spec[k].push((who.clone(), part));
+            }
+        }
+    }
+    plan.iter()
+        .zip(by_spec)
+        .map(|(spec, parts)| {
+            let max = spec.max_iterations;
+            let whole = if parts.is_empty() {
+                Err(SimError::Format(format!(
+                    "iterations 1..{max} are missing: no result covers them"
+                )))
+            } else {
+                merge(parts)
+            }?;
+            if whole.first_iteration != 1 {
+                return Err(SimError::Format(format!(
+                    "iterations 1..{} are missing: no result covers them",
+                    whole.first_iteration - 1
+                )));
+            }
+            if whole.last_iteration() != max {
+                return Err(SimError::Format(format!(
+                    "iterations {}..{max} are missing: no result covers them",
+                    whole.last_iteration() + 1
+                )));
+            }
+            Ok(whole)
+        })
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{run, split_iterations, Control};
+    use crate::share::{host_share, run_shares, split_iterations};
+    use crate::{run, Control};
 
-    fn spec(first: u64, iterations: u64, keep_values: bool) -> RunSpec {
-        RunSpec {
-            room: Room {
-                x_length: 50.0,
-                y_length: 30.0,
-                num_people: 200,
-                distance: 2.0,
-            },
+    fn spec(max_iterations: u64) -> SimulationSpec {
+        SimulationSpec {
+            x_length: 50.0,
+            y_length: 30.0,
+            num_people: 200,
+            distance: 2.0,
             seed: u64::MAX - 1, // beyond 2^53: must survive JSON exactly
-            first_iteration: first,
-            iterations,
-            threads: 1,
-            keep_values,
+            max_iterations,
         }
     }
 
-    fn shard(first: u64, iterations: u64, max: u64, host: &str) -> ShardResult {
-        let sp = spec(first, iterations, true);
-        let out = run(&sp, &Control::new()).unwrap();
-        ShardResult::from_run(&sp, max, &out, host, "0.1.0")
+    fn part(first: u64, iterations: u64, max: u64) -> Part {
+        let sp = spec(max);
+        let run_spec = sp.run_spec(first, iterations, 1, true);
+        let out = run(&run_spec, &Control::new()).unwrap();
+        Part::from_run(&sp, &run_spec, &out)
+    }
+
+    fn named(parts: Vec<Part>) -> Vec<(String, Part)> {
+        parts
+            .into_iter()
+            .enumerate()
+            .map(|(k, p)| (format!("part {}", k + 1), p))
+            .collect()
+    }
+
+    fn hosts(n: usize) -> Vec<String> {
+        (1..=n).map(|k| format!("algo-{k}")).collect()
+    }
+
+    /// Every host's result for `plan`, as the hosts of a job write them.
+    fn host_results(plan: &[SimulationSpec], n: usize) -> Vec<HostResult> {
+        let names = hosts(n);
+        (0..n)
+            .map(|k| {
+                let shares = host_share(plan, n as u64, k as u64);
+                let parts = run_shares(plan, &shares, 1, &Control::new()).unwrap();
+                HostResult::new(&names[k], &names, plan, parts, "0.1.0")
+            })
+            .collect()
     }
 
     fn tmpdir(name: &str) -> std::path::PathBuf {
@@ -427,18 +548,20 @@ mod tests {
     #[test]
     fn round_trip_is_exact() {
         let dir = tmpdir("roundtrip");
-        let mut s = shard(11, 40, 100, "algo-1");
-        s.elapsed_seconds = 0.1 + 0.2; // not representable in few digits
-        let path = dir.join("shard-1.json");
-        write_atomic(&path, &s).unwrap();
+        let mut p = part(11, 40, 100);
+        p.elapsed_seconds = 0.1 + 0.2; // not representable in few digits
+        let names = hosts(2);
+        let result = HostResult::new("algo-2", &names, &[spec(100)], vec![p], "0.1.0");
+        let path = dir.join(HostResult::file_name("algo-2"));
+        write_atomic(&path, &result).unwrap();
         let back = read(&path).unwrap();
-        assert_eq!(back, s);
-        for (a, b) in back
+        assert_eq!(back, result);
+        for (a, b) in back.parts[0]
             .values
             .as_ref()
             .unwrap()
             .iter()
-            .zip(s.values.as_ref().unwrap())
+            .zip(result.parts[0].values.as_ref().unwrap())
         {
             assert_eq!(a.to_bits(), b.to_bits());
         }
@@ -449,25 +572,25 @@ mod tests {
         );
         assert!(text.contains("\"sum_pairs\":\""), "{text}");
         // No temporary files left behind.
-        let names: Vec<_> = std::fs::read_dir(&dir)
+        let names_on_disk: Vec<_> = std::fs::read_dir(&dir)
             .unwrap()
             .map(|e| e.unwrap().file_name())
             .collect();
-        assert_eq!(names.len(), 1, "{names:?}");
-        // Overwriting is atomic too.
-        let s2 = shard(1, 10, 100, "algo-1");
-        write_atomic(&path, &s2).unwrap();
-        assert_eq!(read(&path).unwrap(), s2);
+        assert_eq!(names_on_disk.len(), 1, "{names_on_disk:?}");
+        // Overwriting is atomic too; a host with nothing to do writes no parts.
+        let empty = HostResult::new("algo-2", &names, &[spec(100)], vec![], "0.1.0");
+        write_atomic(&path, &empty).unwrap();
+        assert_eq!(read(&path).unwrap(), empty);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn read_rejects_bad_files() {
         let dir = tmpdir("bad");
-        let good = shard(1, 5, 5, "h");
-        let write = |name: &str, s: &ShardResult| {
+        let good = HostResult::new("h", &["h".into()], &[spec(5)], vec![part(1, 5, 5)], "0.1.0");
+        let write = |name: &str, r: &HostResult| {
             let p = dir.join(name);
-            std::fs::write(&p, serde_json::to_vec(s).unwrap()).unwrap();
+            std::fs::write(&p, serde_json::to_vec(r).unwrap()).unwrap();
             p
         };
         assert!(matches!(
@@ -479,51 +602,67 @@ mod tests {
         std::fs::write(&p, &json[..json.len() / 2]).unwrap();
         assert!(matches!(read(&p), Err(SimError::Format(_))));
 
-        let mut s = good.clone();
-        s.format = "sagesim-shard/2".into();
-        assert!(
-            matches!(read(&write("fmt.json", &s)), Err(SimError::Format(m)) if m.contains("unknown format"))
-        );
-        let mut s = good.clone();
-        s.values.as_mut().unwrap().pop();
-        assert!(
-            matches!(read(&write("len.json", &s)), Err(SimError::Format(m)) if m.contains("4 values for 5"))
-        );
-        let mut s = good.clone();
-        s.counts.iterations = 4;
-        assert!(matches!(
-            read(&write("cnt.json", &s)),
-            Err(SimError::Format(_))
-        ));
-        let mut s = good.clone();
-        s.counts.sum_pairs += 1;
-        assert!(matches!(
-            read(&write("sum.json", &s)),
-            Err(SimError::Format(_))
-        ));
-        let mut s = good.clone();
-        s.values.as_mut().unwrap()[0] += 0.01;
-        assert!(matches!(
-            read(&write("val.json", &s)),
-            Err(SimError::Format(_))
-        ));
-        let mut s = good.clone();
-        s.first_iteration = 2; // 2..6 beyond max 5
-        assert!(
-            matches!(read(&write("range.json", &s)), Err(SimError::Format(m)) if m.contains("beyond"))
-        );
-        let mut s = good.clone();
-        s.distance = -1.0;
-        assert!(
-            matches!(read(&write("dist.json", &s)), Err(SimError::Format(m)) if m.contains("distance"))
-        );
+        let broken = |change: &dyn Fn(&mut HostResult)| {
+            let mut r = good.clone();
+            change(&mut r);
+            r
+        };
+        let cases: Vec<(&str, HostResult, &str)> = vec![
+            (
+                "fmt",
+                broken(&|r| r.format = "sagesim-shard/1".into()),
+                "unknown format",
+            ),
+            (
+                "len",
+                broken(&|r| {
+                    r.parts[0].values.as_mut().unwrap().pop();
+                }),
+                "4 values for 5",
+            ),
+            (
+                "cnt",
+                broken(&|r| r.parts[0].counts.iterations = 4),
+                "counts cover 4",
+            ),
+            ("sum", broken(&|r| r.parts[0].counts.sum_pairs += 1), ""),
+            (
+                "val",
+                broken(&|r| r.parts[0].values.as_mut().unwrap()[0] += 0.01),
+                "",
+            ),
+            (
+                "range",
+                broken(&|r| r.parts[0].first_iteration = 2),
+                "beyond",
+            ),
+            (
+                "dist",
+                broken(&|r| {
+                    r.parts[0].spec.distance = -1.0;
+                    r.plan[0].distance = -1.0;
+                }),
+                "distance",
+            ),
+            ("host", broken(&|r| r.host = "other".into()), "not one of"),
+            (
+                "plan",
+                broken(&|r| r.plan[0].seed = 1),
+                "not part of the job's plan",
+            ),
+        ];
+        for (name, r, message) in cases {
+            match read(&write(&format!("{name}.json"), &r)) {
+                Err(SimError::Format(m)) => assert!(m.contains(message), "{name}: {m}"),
+                other => panic!("{name}: {other:?}"),
+            }
+        }
         // A seed written as a number is accepted; a negative one is not.
         let text = String::from_utf8(serde_json::to_vec(&good).unwrap()).unwrap();
-        let numeric = text.replace(&format!("\"seed\":\"{}\"", good.seed), "\"seed\":42");
-        std::fs::write(dir.join("num.json"), numeric).unwrap();
-        assert_eq!(read(&dir.join("num.json")).unwrap().seed, 42);
-        let negative = text.replace(&format!("\"seed\":\"{}\"", good.seed), "\"seed\":\"-1\"");
-        std::fs::write(dir.join("neg.json"), negative).unwrap();
+        let seed = format!("\"seed\":\"{}\"", good.plan[0].seed);
+        std::fs::write(dir.join("num.json"), text.replace(&seed, "\"seed\":42")).unwrap();
+        assert_eq!(read(&dir.join("num.json")).unwrap().plan[0].seed, 42);
+        std::fs::write(dir.join("neg.json"), text.replace(&seed, "\"seed\":\"-1\"")).unwrap();
         assert!(matches!(
             read(&dir.join("neg.json")),
             Err(SimError::Format(_))
@@ -534,67 +673,128 @@ mod tests {
     #[test]
     fn merge_reassembles_the_single_run() {
         let max = 97;
-        let whole = run(&spec(1, max, true), &Control::new()).unwrap();
+        let whole = run(&spec(max).run_spec(1, max, 1, true), &Control::new()).unwrap();
         for parts in [1u64, 2, 3, 7, 97, 120] {
-            let mut shards: Vec<ShardResult> = (0..parts)
+            let mut pieces: Vec<Part> = (0..parts)
                 .filter_map(|k| {
                     let (first, count) = split_iterations(max, parts, k);
-                    (count > 0).then(|| shard(first, count, max, &format!("algo-{k}")))
+                    (count > 0).then(|| part(first, count, max))
                 })
                 .collect();
-            shards.reverse(); // order of arrival must not matter
-            let merged = merge(shards).unwrap();
+            pieces.reverse(); // order of arrival must not matter
+            let elapsed: f64 = pieces.iter().map(|p| p.elapsed_seconds).sum();
+            let merged = merge(named(pieces)).unwrap();
             assert_eq!(merged.counts, whole.counts);
-            assert_eq!(
-                merged.values.as_ref().unwrap(),
-                whole.values.as_ref().unwrap()
-            );
-            assert_eq!(
-                (
-                    merged.first_iteration,
-                    merged.iterations,
-                    merged.host.as_str()
-                ),
-                (1, max, MERGED_HOST)
-            );
+            assert_eq!(merged.values, whole.values);
+            assert_eq!((merged.first_iteration, merged.iterations), (1, max));
+            assert_eq!(merged.threads, 1);
+            assert!((merged.elapsed_seconds - elapsed).abs() <= 1e-9 * elapsed.max(1.0));
         }
-        // Without values in one shard, the merge keeps only the counts.
-        let mut a = shard(1, 50, max, "a");
+        // Without values in one part, the merge keeps only the counts.
+        let mut a = part(1, 50, max);
         a.values = None;
-        let merged = merge(vec![a, shard(51, 47, max, "b")]).unwrap();
+        let merged = merge(named(vec![a, part(51, 47, max)])).unwrap();
         assert_eq!(merged.values, None);
         assert_eq!(merged.counts, whole.counts);
+        // Consecutive parts need not start at 1.
+        let middle = merge(named(vec![part(40, 5, max), part(30, 10, max)])).unwrap();
+        assert_eq!((middle.first_iteration, middle.iterations), (30, 15));
     }
 
     #[test]
     fn merge_reports_gaps_overlaps_and_mismatches() {
         let max = 30;
-        let err = |shards| match merge(shards) {
+        let err = |parts| match merge(named(parts)) {
             Err(SimError::Format(m)) => m,
             other => panic!("expected an error, got {other:?}"),
         };
-        let m = err(vec![shard(1, 10, max, "a"), shard(21, 10, max, "c")]);
+        let m = err(vec![part(1, 10, max), part(21, 10, max)]);
         assert!(m.contains("iterations 11..20 are missing"), "{m}");
-        let m = err(vec![shard(1, 10, max, "a"), shard(11, 10, max, "b")]);
-        assert!(m.contains("iterations 21..30 are missing"), "{m}");
-        let m = err(vec![shard(5, 26, max, "b")]);
-        assert!(m.contains("iterations 1..4 are missing"), "{m}");
-        let m = err(vec![shard(1, 12, max, "a"), shard(11, 20, max, "b")]);
+        let m = err(vec![part(1, 12, max), part(11, 20, max)]);
         assert!(m.contains("iterations 11..12 are covered twice"), "{m}");
-        let m = err(vec![shard(1, 30, max, "a"), shard(1, 30, max, "b")]);
-        assert!(m.contains("iterations 1..30 are covered twice"), "{m}");
-        let mut other = shard(11, 20, max, "b");
-        other.seed = 1;
-        let m = err(vec![shard(1, 10, max, "a"), other]);
-        assert!(m.contains("`seed`"), "{m}");
-        let mut other = shard(11, 20, max, "b");
-        other.max_iterations = 31;
-        let m = err(vec![shard(1, 10, max, "a"), other]);
-        assert!(m.contains("`max_iterations`"), "{m}");
-        let mut other = shard(11, 20, max, "b");
-        other.distance = 2.5;
-        let m = err(vec![shard(1, 10, max, "a"), other]);
-        assert!(m.contains("`distance`"), "{m}");
+        let m = err(vec![part(1, 30, max), part(1, 30, max)]);
+        assert!(
+            m.contains("iterations 1..30 are covered twice (part 1 and part 2)"),
+            "{m}"
+        );
+        let mut other = part(11, 20, max);
+        other.spec.seed = 1;
+        assert!(err(vec![part(1, 10, max), other]).contains("`seed`"));
+        let mut other = part(11, 20, max);
+        other.spec.max_iterations = 31;
+        assert!(err(vec![part(1, 10, max), other]).contains("`max_iterations`"));
+        let mut other = part(11, 20, max);
+        other.spec.distance = 2.5;
+        assert!(err(vec![part(1, 10, max), other]).contains("`distance`"));
         assert!(err(vec![]).contains("no results"));
+    }
+
+    #[test]
+    fn collect_gives_every_spec_complete_in_plan_order() {
+        let plan = vec![
+            spec(40),
+            SimulationSpec {
+                num_people: 50,
+                seed: 3,
+                ..spec(9)
+            },
+        ];
+        let alone: Vec<Part> = plan
+            .iter()
+            .map(|s| {
+                let r = s.run_spec(1, s.max_iterations, 1, true);
+                Part::from_run(s, &r, &run(&r, &Control::new()).unwrap())
+            })
+            .collect();
+        for n in [1usize, 2, 3, 60] {
+            let mut results = host_results(&plan, n);
+            results.reverse();
+            let merged = collect(results).unwrap();
+            assert_eq!(merged.len(), 2);
+            for (m, a) in merged.iter().zip(&alone) {
+                assert_eq!(
+                    (&m.spec, &m.counts, &m.values),
+                    (&a.spec, &a.counts, &a.values)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn collect_names_missing_hosts_and_refuses_foreign_files() {
+        let plan = vec![spec(40)];
+        let mut results = host_results(&plan, 3);
+        results.remove(1);
+        match collect(results.clone()) {
+            Err(SimError::MissingHosts {
+                missing,
+                hosts: all,
+            }) => {
+                assert_eq!(missing, vec!["algo-2".to_string()]);
+                assert_eq!(all, hosts(3));
+            }
+            other => panic!("{other:?}"),
+        }
+        let mut doubled = results.clone();
+        doubled.push(results[0].clone());
+        assert!(
+            matches!(collect(doubled), Err(SimError::Format(m)) if m.contains("more than one"))
+        );
+        let mut foreign = host_results(
+            &[SimulationSpec {
+                seed: 5,
+                ..spec(40)
+            }],
+            3,
+        );
+        foreign[0] = results[0].clone();
+        assert!(matches!(collect(foreign), Err(SimError::Format(m)) if m.contains("same job")));
+        // A host that lost part of its share.
+        let mut partial = host_results(&plan, 2);
+        partial[1].parts.clear();
+        assert!(
+            matches!(collect(partial), Err(SimError::Format(m)) if m.contains("iterations 21..40 are missing"))
+        );
+        assert!(matches!(collect(vec![]), Err(SimError::Format(_))));
     }
 }

@@ -422,23 +422,6 @@ fn run_parallel(
     Ok((total, workers))
 }
 
-/// Splits iterations `1..=max_iterations` into `parts` contiguous, balanced
-/// ranges (sizes differ by at most one, larger ones first) and returns part
-/// `index` (0-based) as `(first, count)`. Parts beyond `max_iterations` are
-/// empty (`count == 0`, `first` just after the preceding part), as is any
-/// part when `parts == 0` or `index >= parts`.
-pub fn split_iterations(max_iterations: u64, parts: u64, index: u64) -> (u64, u64) {
-    if parts == 0 || index >= parts {
-        return (max_iterations.saturating_add(1), 0);
-    }
-    let base = max_iterations / parts;
-    let extra = max_iterations % parts;
-    let count = base + u64::from(index < extra);
-    // index * base + min(index, extra) <= max_iterations, so no overflow.
-    let before = index * base + index.min(extra);
-    (before.saturating_add(1), count)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -730,38 +713,6 @@ mod tests {
             assert_eq!(control.completed(), 0);
             assert!(returned.duration_since(cancelled_at) < Duration::from_secs(2));
         }
-    }
-
-    #[test]
-    fn split_iterations_tiles_exactly() {
-        for max in [0u64, 1, 2, 7, 100, 1001, u64::MAX] {
-            for parts in [1u64, 2, 3, 7, 16, 150] {
-                let mut next = 1u64;
-                let (mut smallest, mut largest) = (u64::MAX, 0);
-                for k in 0..parts {
-                    let (first, count) = split_iterations(max, parts, k);
-                    if count > 0 {
-                        assert_eq!(first, next, "max {max} parts {parts} index {k}");
-                        next = first + (count - 1);
-                        next = next.saturating_add(1);
-                    }
-                    smallest = smallest.min(count);
-                    largest = largest.max(count);
-                }
-                assert!(largest - smallest <= 1);
-                if max == u64::MAX {
-                    assert_eq!(next, u64::MAX); // saturated just past the end
-                } else {
-                    assert_eq!(next, max + 1, "max {max} parts {parts}");
-                }
-            }
-        }
-        assert_eq!(split_iterations(10, 3, 0), (1, 4));
-        assert_eq!(split_iterations(10, 3, 1), (5, 3));
-        assert_eq!(split_iterations(10, 3, 2), (8, 3));
-        assert_eq!(split_iterations(2, 5, 4), (3, 0));
-        assert_eq!(split_iterations(10, 0, 0).1, 0);
-        assert_eq!(split_iterations(10, 3, 3).1, 0);
     }
 
     #[test]

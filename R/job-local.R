@@ -1,4 +1,4 @@
-# Local mode: submit_processing(instance_type = "local") runs the job on this
+# Local jobs: submit_processing(instance_type = "local") runs the job on this
 # machine, one process per host, each with its own stand-in for /opt/ml.
 # A local job is entirely described by its folder, so any R session can
 # attach to it, follow it, stop it and collect it:
@@ -20,17 +20,19 @@ local_job_root <- function() {
 
 local_job_dir <- function(name) file.path(local_job_root(), name)
 
-start_local_job <- function(plan, session, call) {
+start_local_job <- function(plan, session) {
   dir <- local_job_dir(plan$name)
   if (file.exists(dir)) {
-    abort_argument("base_job_name", sprintf("A local job named %s already exists.", plan$name),
-                   call = call)
+    abort(sprintf("A local job named %s already exists in %s; choose another `job_name`.",
+                  plan$name, local_job_root()),
+          class = c("sagesim_job_exists", "sagesim_invalid_argument"), argument = "job_name",
+          job_name = plan$name)
   }
   hosts <- sprintf("algo-%d", seq_len(plan$instance_count))
   needs_s3 <- any(vapply(plan$inputs, function(i) is_s3_uri(i$source), logical(1))) ||
     any(vapply(plan$outputs, function(o) !is.null(o$destination) && is_s3_uri(o$destination),
                logical(1)))
-  if (needs_s3) session <- default_session(session, call = call)
+  if (needs_s3) session <- default_session(session)
   outputs <- lapply(plan$outputs, function(output) {
     output$destination <- output$destination %||% file.path(dir, "output", output$name)
     if (!is_s3_uri(output$destination)) {
@@ -43,22 +45,25 @@ start_local_job <- function(plan, session, call) {
   launched <- FALSE
   # A job that cannot be fully staged is removed: nothing half-done remains.
   on.exit(if (!launched) unlink(dir, recursive = TRUE), add = TRUE)
-  request <- create_job_request(plan, role = "local", inputs = plan$inputs, outputs = outputs)
+  # What SageMaker would hand each host: the request, as the Rust core
+  # renders it (inputs at their sources: local ones are copied, not uploaded).
+  config <- unwrap(job_config(request_plan_json(plan, plan$role %||% "local", plan$inputs, outputs)))
   for (host in hosts) {
     root <- host_opt_ml(dir, host)
     dir.create(file.path(root, "config"), recursive = TRUE)
     dir.create(file.path(root, "output"), recursive = TRUE)
     write_json_file(list(current_host = host, hosts = as.list(hosts)),
                     file.path(root, "config", "resourceconfig.json"))
-    write_json_file(request, file.path(root, "config", "processingjobconfig.json"))
+    writeLines(config, file.path(root, "config", "processingjobconfig.json"))
     for (output in outputs) {
       dir.create(local_container_path(root, output$source), recursive = TRUE, showWarnings = FALSE)
     }
   }
-  for (input in plan$inputs) stage_input(input, dir, hosts, session, call = call)
+  for (input in plan$inputs) stage_input(input, dir, hosts, session)
   write_json_file(list(
     name = plan$name, kind = plan$kind, instance_count = plan$instance_count,
     hosts = as.list(hosts), created = as.numeric(Sys.time()),
+    kms_key = plan$output_kms_key %||% plan$kms_key,
     outputs = lapply(outputs, function(o) list(name = o$name, source = o$source,
                                                destination = o$destination))
   ), file.path(dir, "job.json"))
@@ -82,22 +87,20 @@ write_json_file <- function(x, path) {
              path)
 }
 
-stage_input <- function(input, dir, hosts, session, call) {
+stage_input <- function(input, dir, hosts, session) {
   targets <- vapply(hosts, function(h) local_container_path(host_opt_ml(dir, h), input$destination),
                     character(1))
   for (target in targets) dir.create(target, recursive = TRUE, showWarnings = FALSE)
   if (!is_s3_uri(input$source)) {
-    for (target in targets) copy_into(input$source, target, call = call)
+    for (target in targets) copy_into(input$source, target)
     return(invisible())
   }
   location <- parse_s3_uri(input$source)
   download <- file.path(dir, "s3-inputs", input$name)
   reply <- aws_request(session, "s3:DownloadPrefix",
-                       list(Bucket = location$bucket, Prefix = location$key, Directory = download),
-                       call = call)
+                       list(Bucket = location$bucket, Prefix = location$key, Directory = download))
   if (length(reply$Files) == 0) {
-    abort_argument("inputs", sprintf("Input \"%s\": nothing found at %s.", input$name, input$source),
-                   call = call)
+    abort_argument("inputs", sprintf("Input \"%s\": nothing found at %s.", input$name, input$source))
   }
   # Both sides normalised: the job folder may be relative or behind a link.
   files <- sort(normalizePath(vapply(reply$Files, `[[`, character(1), "Path")))
@@ -118,7 +121,7 @@ stage_input <- function(input, dir, hosts, session, call) {
   unlink(download, recursive = TRUE)
 }
 
-copy_into <- function(source, target, call) {
+copy_into <- function(source, target) {
   ok <- if (dir.exists(source)) {
     all(file.copy(list.files(source, full.names = TRUE, all.files = TRUE, no.. = TRUE), target,
                   recursive = TRUE))
@@ -127,7 +130,7 @@ copy_into <- function(source, target, call) {
   }
   if (!ok) {
     abort(sprintf("Could not copy %s into the job's folder %s.", source, target),
-          class = "sagesim_local_job_error", call = call)
+          class = "sagesim_local_job_error")
   }
 }
 
@@ -176,19 +179,10 @@ launch_host <- function(dir, host) {
 attach_local_job <- function(name, session = NULL) {
   dir <- local_job_dir(name)
   info <- jsonlite::fromJSON(file.path(dir, "job.json"), simplifyVector = FALSE)
-  job <- new.env(parent = emptyenv())
-  job$name <- name
-  job$dir <- dir
-  job$kind <- info$kind
-  job$hosts <- unlist(info$hosts)
-  job$instance_count <- info$instance_count
-  job$instance_type <- "local"
-  job$created <- info$created
-  job$outputs <- info$outputs
-  job$session <- session
-  job$log_cursors <- list()
-  job$last_status <- NULL
-  class(job) <- c("sagesim_local_job", "sagesim_job")
+  job <- new_job(name, "local", kind = info$kind, outputs = info$outputs,
+                 instance_count = info$instance_count, instance_type = "local",
+                 dir = dir, hosts = unlist(info$hosts), created = info$created,
+                 kms_key = info$kms_key, session = session)
   local_status(job)
   job
 }
@@ -294,12 +288,12 @@ deliver_local_outputs <- function(job) {
       for (source in sources[dir.exists(sources)]) {
         aws_request(session, "s3:UploadDirectory",
                     list(Bucket = location$bucket, Prefix = sub("/+$", "", location$key),
-                         Path = source))
+                         Path = source, KmsKeyId = job$kms_key %||% session$kms_key))
       }
     } else {
       dir.create(output$destination, recursive = TRUE, showWarnings = FALSE)
       for (source in sources[dir.exists(sources)]) {
-        copy_into(source, output$destination, call = NULL)
+        copy_into(source, output$destination)
       }
     }
   }
@@ -328,13 +322,19 @@ job_stop.sagesim_local_job <- function(job) {
 #' @export
 default_poll_interval.sagesim_local_job <- function(job) 0.5
 
-# New complete lines of every host's log since the last poll.
+# A host's log is complete once its process has ended.
+#' @export
+final_log_delay.sagesim_local_job <- function(job) 0
+
+# New lines of every host's log since the last poll: complete lines while
+# the host runs, and its last line too (newline or not) once it has ended.
 #' @export
 poll_log_lines.sagesim_local_job <- function(job) {
   lines <- list()
   for (host in job$hosts) {
     path <- file.path(host_dir(job$dir, host), "log")
     if (!file.exists(path)) next
+    ended <- file.exists(file.path(host_dir(job$dir, host), "exit_code"))
     offset <- job$log_cursors[[host]] %||% 0
     size <- file.size(path)
     if (size <= offset) next
@@ -343,8 +343,9 @@ poll_log_lines.sagesim_local_job <- function(job) {
     bytes <- readBin(connection, "raw", size - offset)
     close(connection)
     ends <- which(bytes == as.raw(10L))
-    if (length(ends) == 0) next
-    complete <- bytes[seq_len(ends[[length(ends)]])]
+    end <- if (ended) length(bytes) else if (length(ends) > 0) ends[[length(ends)]] else 0
+    if (end == 0) next
+    complete <- bytes[seq_len(end)]
     job$log_cursors[[host]] <- offset + length(complete)
     text <- strsplit(rawToChar(complete), "\n", fixed = TRUE)[[1]]
     lines[[host]] <- log_lines(host, rep(as.numeric(Sys.time()), length(text)), text)
@@ -373,7 +374,7 @@ fetch_outputs.sagesim_local_job <- function(job, path) {
                   list(Bucket = location$bucket, Prefix = paste0(sub("/+$", "", location$key), "/"),
                        Directory = target))
     } else if (dir.exists(output$destination)) {
-      copy_into(output$destination, target, call = NULL)
+      copy_into(output$destination, target)
     }
   }
 }
@@ -382,4 +383,36 @@ list_local_jobs <- function() {
   names <- list.dirs(local_job_root(), full.names = FALSE, recursive = FALSE)
   names <- names[file.exists(file.path(local_job_root(), names, "job.json"))]
   lapply(names, function(name) attach_local_job(name)$last_status)
+}
+
+# What local mode does not emulate is refused, saying what SageMaker would
+# do, rather than quietly treated as something else. (FastFile streams the
+# same files File mode copies, so it runs as File.)
+check_local_emulation <- function(inputs, outputs) {
+  refuse <- function(arg, name, what, cloud) {
+    abort_argument(arg, sprintf(
+      "%s \"%s\": local mode cannot emulate %s. On SageMaker %s. Use a SageMaker instance type, or File mode with S3Prefix inputs and EndOfJob outputs locally.",
+      if (arg == "inputs") "Input" else "Output", name, what, cloud))
+  }
+  for (input in inputs) {
+    if (identical(input$s3_input_mode, "Pipe")) {
+      refuse("inputs", input$name, "Pipe mode",
+             "the input would be streamed through a named pipe (/opt/ml/processing/input/<name>_<epoch>), not copied as files")
+    }
+    if (identical(input$s3_compression_type, "Gzip")) {
+      refuse("inputs", input$name, "Gzip compression",
+             "each object would be decompressed on its way through the pipe")
+    }
+    if (identical(input$s3_data_type, "ManifestFile")) {
+      refuse("inputs", input$name, "a ManifestFile input",
+             "the objects listed in the manifest would be downloaded, not the manifest's prefix")
+    }
+  }
+  for (output in outputs) {
+    if (identical(output$s3_upload_mode, "Continuous")) {
+      refuse("outputs", output$name, "Continuous uploads",
+             "files would be uploaded while the job runs, not once at its end")
+    }
+  }
+  invisible()
 }

@@ -1,0 +1,91 @@
+//! One simulation's parameters, as R's `simulation_spec()` holds them: the
+//! room, the seed and the number of iterations. Everything downstream (a
+//! run, a host's share, a result file) refers to a spec by value.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::SimError;
+use crate::run::{Room, RunSpec};
+
+/// `simulation_spec()` in Rust. The seed is written as a decimal string in
+/// JSON, so no reader rounds it to a double.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SimulationSpec {
+    pub x_length: f64,
+    pub y_length: f64,
+    pub num_people: u64,
+    pub distance: f64,
+    #[serde(with = "crate::serde_int::u64_string")]
+    pub seed: u64,
+    pub max_iterations: u64,
+}
+
+impl SimulationSpec {
+    pub fn room(&self) -> Room {
+        Room {
+            x_length: self.x_length,
+            y_length: self.y_length,
+            num_people: self.num_people,
+            distance: self.distance,
+        }
+    }
+
+    /// Checks everything but memory; the error names the argument.
+    pub fn validate(&self) -> Result<(), SimError> {
+        self.room().validate()?;
+        if self.max_iterations == 0 {
+            return Err(SimError::invalid("max_iterations", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    /// The run of iterations `first_iteration ..` of this spec.
+    pub fn run_spec(
+        &self,
+        first_iteration: u64,
+        iterations: u64,
+        threads: usize,
+        keep_values: bool,
+    ) -> RunSpec {
+        RunSpec {
+            room: self.room(),
+            seed: self.seed,
+            first_iteration,
+            iterations,
+            threads,
+            keep_values,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_seed_survives_json_exactly() {
+        let spec = SimulationSpec {
+            x_length: 0.1,
+            y_length: 1e150,
+            num_people: 1000,
+            distance: 6.0,
+            seed: u64::MAX,
+            max_iterations: 10,
+        };
+        let text = serde_json::to_string(&spec).unwrap();
+        assert!(
+            text.contains(&format!("\"seed\":\"{}\"", u64::MAX)),
+            "{text}"
+        );
+        assert_eq!(serde_json::from_str::<SimulationSpec>(&text).unwrap(), spec);
+        assert!(spec.validate().is_ok());
+        let zero = SimulationSpec {
+            max_iterations: 0,
+            ..spec
+        };
+        assert!(
+            matches!(zero.validate(), Err(SimError::InvalidArgument { argument, .. }) if argument == "max_iterations")
+        );
+    }
+}
