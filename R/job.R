@@ -27,7 +27,8 @@
 #' @param poll Seconds between the first polls (growing to 30 s while
 #'   nothing happens); default `getOption("sagesim.poll_interval")`, else 5
 #'   for SageMaker and 0.5 for local jobs.
-#' @param timeout Give up waiting after this many seconds (the job goes on).
+#' @param timeout Give up waiting after this many seconds (the job goes on);
+#'   default `getOption("sagesim.wait_timeout")`, else no limit.
 #' @param path Local folder for the outputs; default a folder named after the
 #'   job in the session's temporary directory.
 #' @return `job_status()`: a `sagesim_job_status` list. `job_wait()`,
@@ -53,7 +54,7 @@ job_status.default <- function(job) not_a_job(job)
 
 #' @rdname jobs
 #' @export
-job_wait <- function(job, logs = TRUE, poll = NULL, timeout = Inf) {
+job_wait <- function(job, logs = TRUE, poll = NULL, timeout = getOption("sagesim.wait_timeout", Inf)) {
   check_job(job)
   check_flag(logs, "logs")
   if (!is.null(poll)) check_number(poll, "poll", min = 0, above = TRUE)

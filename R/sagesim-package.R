@@ -9,6 +9,11 @@
 #'   a job (default 5 for SageMaker, 0.5 for local jobs).
 #' * `sagesim.job_dir`: where local-mode jobs keep their files (default
 #'   `tools::R_user_dir("sagesim", "data")`).
+#' * `sagesim.wait_timeout`: seconds after which [job_wait()] (and so
+#'   `submit_processing(wait = TRUE)`) gives up waiting (default: never).
+#' * `sagesim.final_log_delay`: seconds [job_wait()] waits after a job ends
+#'   before reading its logs a last time (default 5 for SageMaker, 0 for
+#'   local jobs).
 #'
 #' @keywords internal
 #' @useDynLib sagesim, .registration = TRUE

@@ -92,6 +92,9 @@ local_moto <- function(env = parent.frame()) {
     AWS_DEFAULT_REGION = NA, AWS_PROFILE = NA, AWS_CONFIG_FILE = empty,
     AWS_SHARED_CREDENTIALS_FILE = empty, AWS_EC2_METADATA_DISABLED = "true"
   ), .local_envir = env)
+  # Quick polls, and a short look for late log lines after a job ends.
+  withr::local_options(sagesim.poll_interval = 0.2, sagesim.final_log_delay = 0.5,
+                       .local_envir = env)
   # Each test gets its own default session.
   cache <- sagesim:::session_cache
   cache$default <- NULL
@@ -128,4 +131,21 @@ put_job_logs <- function(job_name, host, messages) {
   control("/log-events", list(LogGroupName = "/aws/sagemaker/ProcessingJobs",
                               LogStreamName = sprintf("%s/%s-1700000000", job_name, host),
                               Messages = as.list(messages)))
+}
+
+# From now on (until the next local_moto()), every processing job created in
+# moto really runs, in the background, on this machine: the launcher stands
+# in for the Processing runtime (config files, inputs, the job's entrypoint
+# and arguments, logs, output upload, final status; see
+# fixtures/moto_launcher.py, POST /play-jobs). `late_lines` are logged by
+# every host just after the job's status changed.
+play_jobs <- function(late_lines = NULL) {
+  control("/play-jobs", list(Environment = list(R_LIBS = paste(.libPaths(), collapse = ":")),
+                             LateLines = as.list(late_lines)))
+}
+
+# The keys under a prefix of a bucket.
+bucket_keys <- function(session, prefix = "", bucket = session$bucket) {
+  reply <- sagesim:::aws_request(session, "s3:ListObjects", list(Bucket = bucket, Prefix = prefix))
+  vapply(reply$Objects, `[[`, character(1), "Key")
 }

@@ -85,3 +85,22 @@ test_that("AWS errors become classed conditions with code, message and request i
   expect_true(is.character(error$request_id) && nzchar(error$request_id))
   expect_match(conditionMessage(error), "NoSuchBucket")
 })
+
+test_that("no credentials anywhere: said in plain words, with where sagesim looked", {
+  local_moto()
+  withr::local_envvar(AWS_ACCESS_KEY_ID = NA, AWS_SECRET_ACCESS_KEY = NA, AWS_SESSION_TOKEN = NA,
+                      AWS_WEB_IDENTITY_TOKEN_FILE = NA, AWS_CONTAINER_CREDENTIALS_RELATIVE_URI = NA,
+                      AWS_CONTAINER_CREDENTIALS_FULL_URI = NA)
+  error <- tryCatch(aws_session(), error = identity)
+  expect_s3_class(error, "sagesim_no_credentials")
+  expect_s3_class(error, "sagesim_aws_error")
+  message <- conditionMessage(error)
+  expect_match(message, "^No AWS credentials were found\\.")
+  for (place in c("AWS_ACCESS_KEY_ID", "~/.aws/credentials", "SSO", "web identity",
+                  "container credentials", "instance metadata", "aws configure")) {
+    expect_match(message, place, fixed = TRUE)
+  }
+  # The SDK's own account stays below.
+  expect_match(message, "The AWS SDK said: AWS sts GetCallerIdentity failed")
+  expect_identical(conditionCall(error)[[1]], quote(aws_session))
+})

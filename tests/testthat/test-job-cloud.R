@@ -165,3 +165,87 @@ test_that("collecting a script job returns its files and output_result_mean.txt"
   expect_identical(files$result_mean, 0.1128)
   expect_identical(files$files$file, "result/output_result_mean.txt")
 })
+
+test_that("the defaults of the cloud path: wait and logs on, the default session, attach and list", {
+  local_moto()
+  play_jobs(late_lines = "the very last line")
+  withr::local_options(sagesim.final_log_delay = 1)
+  spec <- simulation_spec(300, 200, 120, 2001)
+  # No session, no wait = FALSE: the job runs while submit_processing() follows it.
+  output <- capture.output(
+    job <- submit_processing(simulation = spec, image_uri = image, role = "SageMakerRole",
+                             instance_count = 2))
+  # Both hosts' lines, as they came while the job ran, and the line logged
+  # after the job had ended (read once more after the end).
+  expect_true(any(grepl("^\\[algo-1\\] .*algo-1 \\(host 1 of 2\\)", output)))
+  expect_true(any(grepl("^\\[algo-2\\] .*algo-2: done in", output)))
+  expect_identical(sum(output == "[algo-1] the very last line"), 1L)
+  expect_identical(sum(output == "[algo-2] the very last line"), 1L)
+  expect_identical(job_status(job)$status, "Completed")
+  # Picked up again by name alone, with the default session.
+  again <- attach_job(job$name)
+  expect_identical(again$kind, "simulation")
+  expect_identical(job_collect(again)$values, simulate_local(spec)$values)
+  jobs <- list_jobs()
+  expect_identical(jobs$name, job$name)
+  expect_identical(jobs$status, "Completed")
+})
+
+test_that("list_jobs() shows the newest jobs of a real account's size, page by page", {
+  local_moto()
+  session <- aws_session(role = role)
+  names <- sprintf("bulk-%03d", 1:160)
+  for (name in names) {
+    sagesim:::aws_request(session, "sagemaker:CreateProcessingJob", list(
+      name = name, role = role, image_uri = image, entrypoint = list("Rscript", "x.R"),
+      instance_count = 1, instance_type = "ml.m5.xlarge", volume_size_gb = 30, max_runtime = 60))
+  }
+  http_request(moto$port, "POST", "/moto-api/recorder/reset-recording")
+  expect_identical(list_jobs(5, session = session)$name, rev(names)[1:5])
+  expect_identical(list_jobs(session = session)$name, rev(names)[1:20])
+  many <- list_jobs(150, session = session)
+  expect_identical(nrow(many), 150L)
+  expect_identical(many$name, rev(names)[1:150])
+  # Asked of SageMaker newest first, in pages of at most 100.
+  asked <- recorded_sagemaker("ListProcessingJobs")
+  expect_true(all(vapply(asked, function(a) {
+    identical(a$SortBy, "CreationTime") && identical(a$SortOrder, "Descending") && a$MaxResults <= 100
+  }, logical(1))))
+  expect_identical(vapply(asked, function(a) a$MaxResults, 1L), c(5L, 20L, 100L, 50L))
+  # Filters are the server's.
+  expect_identical(list_jobs(3, name_contains = "bulk-15", session = session)$name,
+                   sprintf("bulk-%03d", 159:157))
+})
+
+test_that("collecting a simulation job whose hosts wrote no results names them and where it looked", {
+  local_moto()
+  session <- aws_session(role = role)
+  spec <- simulation_spec(300, 200, 120, 41, seed = 3)
+  # moto completes a job at once, and nothing runs it: no host wrote anything.
+  nothing <- submit_processing(simulation = spec, image_uri = image, instance_count = 2,
+                               wait = FALSE, session = session)
+  error <- tryCatch(job_collect(nothing), error = identity)
+  expect_s3_class(error, "sagesim_results_missing")
+  expect_s3_class(error, "sagesim_results_error")
+  expect_identical(error$missing_hosts, c("algo-1", "algo-2"))
+  prefix <- sprintf("s3://%s/%s/output/simulation", session$bucket, nothing$name)
+  expect_identical(error$location, prefix)
+  expect_match(conditionMessage(error), "hosts algo-1, algo-2", fixed = TRUE)
+  expect_match(conditionMessage(error), prefix, fixed = TRUE)
+  expect_false(dir.exists(file.path(tempdir(), nothing$name)))
+  # One host's results lost on the way: never a partial merge.
+  play_jobs()
+  job <- submit_processing(simulation = spec, image_uri = image, instance_count = 3,
+                           wait = FALSE, session = session)
+  job_wait(job, logs = FALSE, timeout = 120)
+  sagesim:::aws_request(session, "s3:DeleteObjects", list(
+    Bucket = session$bucket,
+    Keys = list(sprintf("%s/output/simulation/sagesim-result-algo-2.json", job$name))))
+  path <- file.path(withr::local_tempdir(), "collected")
+  error <- tryCatch(job_collect(job, path = path), error = identity)
+  expect_s3_class(error, "sagesim_results_missing")
+  expect_identical(error$missing_hosts, "algo-2")
+  expect_match(conditionMessage(error), "host algo-2 (of algo-1, algo-2, algo-3)", fixed = TRUE)
+  expect_false(dir.exists(path))
+  expect_length(list.files(dirname(path)), 0)
+})

@@ -208,3 +208,64 @@ test_that("a local job stages S3 inputs (sharded or not) and can deliver outputs
   expect_identical(lengths(shards), c(2L, 2L))
   expect_setequal(unlist(shards), paste0("part-", 1:4, ".txt"))
 })
+
+test_that("unusual but valid jobs give simulate_local()'s result", {
+  use_temp_job_dir()
+  cases <- list(
+    list(spec = simulation_spec(50, 40, 30, 3, seed = 1), hosts = 5),         # more hosts than iterations
+    list(spec = simulation_spec(123.4, 56.7, 80, 30, distance = 2.5, seed = 2), hosts = 2),
+    list(spec = simulation_spec(0.75, 1e4, 60, 20, distance = 0.01, seed = 3), hosts = 3),
+    list(spec = simulation_spec(1000, 1000, 1000, 10000, seed = 4), hosts = 2) # a long job
+  )
+  for (case in cases) {
+    job <- submit_processing(simulation = case$spec, instance_type = "local",
+                             instance_count = case$hosts, logs = FALSE)
+    result <- job_collect(job)
+    expected <- simulate_local(case$spec)
+    expect_identical(result$values, expected$values, info = sagesim:::describe_spec(case$spec))
+    expect_identical(result$counts, expected$counts)
+    expect_identical(result$params, expected$params)
+  }
+})
+
+test_that("a merged job's elapsed adds its hosts' seconds, threads is the largest", {
+  use_temp_job_dir()
+  job <- submit_processing(simulation = simulation_spec(1000, 1000, 1000, 400, seed = 9),
+                           instance_type = "local", instance_count = 2, logs = FALSE)
+  result <- job_collect(job, path = file.path(withr::local_tempdir(), "out"))
+  files <- list.files(file.path(job$dir, "output", "simulation"), "^sagesim-result-.*json$",
+                      full.names = TRUE)
+  parts <- lapply(files, function(f) jsonlite::fromJSON(f, simplifyVector = FALSE)$parts[[1]])
+  expect_equal(result$elapsed, sum(vapply(parts, `[[`, 1, "elapsed_seconds")), tolerance = 1e-12)
+  expect_identical(result$threads, max(vapply(parts, function(p) as.numeric(p$threads), 1)))
+  a <- simulate_local(1000, 1000, 1000, 400, seed = 9, iterations = 1:100, threads = 1)
+  b <- simulate_local(1000, 1000, 1000, 400, seed = 9, iterations = 101:400, threads = 2)
+  combined <- combine_simulations(a, b)
+  expect_identical(combined$elapsed, a$elapsed + b$elapsed)
+  expect_identical(combined$threads, 2)
+})
+
+test_that("a host's last log line is shown even without a final newline", {
+  use_temp_job_dir()
+  output <- capture.output(job <- submit_processing(
+    code = local_script(c("cat('first line\\n')", "cat('no newline at the end')")),
+    instance_type = "local"))
+  expect_identical(tail(output, 2), c("[algo-1] first line", "[algo-1] no newline at the end"))
+})
+
+test_that("collecting a local simulation job with a host's results missing names it and the folder", {
+  use_temp_job_dir()
+  job <- submit_processing(simulation = simulation_spec(100, 100, 50, 30, seed = 5),
+                           instance_type = "local", instance_count = 3, logs = FALSE)
+  folder <- file.path(job$dir, "output", "simulation")
+  expect_true(file.remove(file.path(folder, "sagesim-result-algo-3.json")))
+  error <- tryCatch(job_collect(job), error = identity)
+  expect_s3_class(error, "sagesim_results_missing")
+  expect_identical(error$missing_hosts, "algo-3")
+  expect_identical(error$location, normalizePath(folder))
+  expect_match(conditionMessage(error), normalizePath(folder), fixed = TRUE)
+  file.remove(list.files(folder, full.names = TRUE))
+  error <- tryCatch(job_collect(job), error = identity)
+  expect_s3_class(error, "sagesim_results_missing")
+  expect_identical(error$missing_hosts, c("algo-1", "algo-2", "algo-3"))
+})

@@ -4,11 +4,6 @@
 role <- "arn:aws:iam::123456789012:role/SageMakerRole"
 image <- "123456789012.dkr.ecr.us-east-1.amazonaws.com/sagesim:latest"
 
-bucket_keys <- function(session, prefix = "") {
-  reply <- sagesim:::aws_request(session, "s3:ListObjects", list(Bucket = session$bucket, Prefix = prefix))
-  vapply(reply$Objects, `[[`, character(1), "Key")
-}
-
 test_that("a script job is sent exactly as ScriptProcessor would send it", {
   local_moto()
   session <- aws_session(role = role)
@@ -194,4 +189,165 @@ test_that("job names follow the Python SDK", {
   expect_identical(nchar(long), 63L)
   expect_match(long, sagesim:::job_name_pattern)
   expect_error(job_name_from_base("no_underscores"), class = "sagesim_invalid_argument")
+})
+
+# The seeds users give (or draw, by default) across their whole range, each
+# through a 1- and a 3-host local job and a 2-host SageMaker job whose hosts
+# run on this machine: every collected result is simulate_local()'s.
+test_that("every seed, given or drawn, gives simulate_local()'s result locally and in the cloud", {
+  local_moto()
+  use_temp_job_dir()
+  session <- aws_session(role = role)
+  play_jobs()
+  seeds <- list(0, 999, 1000, 123456, 2^31 - 1, 2^53, NULL)
+  for (seed in seeds) {
+    spec <- simulation_spec(300, 200, 120, 41, seed = seed)
+    label <- paste("seed", format(spec$seed, scientific = FALSE))
+    expected <- simulate_local(300, 200, 120, 41, seed = spec$seed)
+    for (hosts in c(1, 3)) {
+      job <- submit_processing(simulation = spec, instance_type = "local", instance_count = hosts,
+                               logs = FALSE)
+      result <- job_collect(job)
+      expect_identical(result$values, expected$values, info = paste(label, hosts, "local hosts"))
+      expect_identical(result$seed, spec$seed, info = label)
+    }
+    job <- submit_processing(simulation = spec, image_uri = image, instance_count = 2,
+                             wait = FALSE, session = session)
+    job_wait(job, logs = FALSE, timeout = 120)
+    result <- job_collect(job)
+    expect_identical(result$values, expected$values, info = paste(label, "cloud"))
+    expect_identical(result$counts, expected$counts, info = label)
+    expect_identical(result$seed, spec$seed, info = label)
+  }
+})
+
+test_that("uploads are KMS-encrypted with the job's or the session's key", {
+  local_moto()
+  key <- "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+  data <- withr::local_tempdir()
+  writeLines("a,b", file.path(data, "one.csv"))
+  encrypted_puts <- function() {
+    puts <- Filter(function(r) identical(r$method, "PUT") && grepl("/input/", r$url), recorded_requests())
+    vapply(puts, function(r) {
+      headers <- stats::setNames(r$headers, tolower(names(r$headers)))
+      identical(headers[["x-amz-server-side-encryption"]], "aws:kms") &&
+        identical(headers[["x-amz-server-side-encryption-aws-kms-key-id"]], key)
+    }, logical(1))
+  }
+  session <- aws_session(role = role)
+  submit_processing(code = local_script(), image_uri = image, inputs = c(data = data),
+                    kms_key = key, wait = FALSE, session = session)
+  expect_identical(encrypted_puts(), c(TRUE, TRUE))
+  # The session's default key, as accounts with an encryption policy set it once.
+  http_request(moto$port, "POST", "/moto-api/recorder/reset-recording")
+  session <- aws_session(role = role, kms_key = key)
+  expect_output(print(session), "kms key:  arn:aws:kms")
+  submit_processing(code = local_script(), image_uri = image, inputs = c(data = data),
+                    wait = FALSE, session = session)
+  expect_identical(encrypted_puts(), c(TRUE, TRUE))
+  # Without a key nothing is asked for.
+  http_request(moto$port, "POST", "/moto-api/recorder/reset-recording")
+  submit_processing(code = local_script(), image_uri = image, wait = FALSE,
+                    session = aws_session(role = role))
+  expect_identical(encrypted_puts(), FALSE)
+})
+
+test_that("ScriptProcessor calls port: code in S3, an explicit job name, a role name", {
+  local_moto()
+  session <- aws_session()
+  sagesim:::ensure_bucket(session)
+  script <- local_script(c("cat('hello from', commandArgs(TRUE)[[1]], '\\n')",
+                           "out <- sagesim::processing_path('output', 'result')",
+                           "dir.create(out, recursive = TRUE, showWarnings = FALSE)",
+                           "writeLines('0.25', file.path(out, 'output_result_mean.txt'))"))
+  sagesim:::aws_request(session, "s3:PutObjectFromFile", list(
+    Bucket = session$bucket, Key = "scripts/analysis.R", Path = script))
+  code <- sprintf("s3://%s/scripts/analysis.R", session$bucket)
+  play_jobs()
+  output <- capture.output(job <- submit_processing(
+    code = code, image_uri = image, role = "SageMakerRole", job_name = "my-analysis-1",
+    arguments = "S3", outputs = c(result = "/opt/ml/processing/output/result"),
+    session = session))
+  expect_identical(job$name, "my-analysis-1")
+  expect_true("[algo-1] hello from S3 " %in% output)
+  request <- recorded_sagemaker("CreateProcessingJob")[[1]]
+  expect_identical(request$ProcessingJobName, "my-analysis-1")
+  expect_identical(request$RoleArn, "arn:aws:iam::123456789012:role/SageMakerRole")
+  expect_identical(request$ProcessingInputs[[1]]$S3Input$S3Uri, code)
+  expect_identical(unlist(request$AppSpecification$ContainerEntrypoint),
+                   c("Rscript", "/opt/ml/processing/input/code/analysis.R"))
+  # Nothing was uploaded for the code.
+  expect_length(bucket_keys(session, "my-analysis-1/input/"), 0)
+  expect_identical(job_collect(job)$result_mean, 0.25)
+  # The name is taken now: refused before anything is created.
+  error <- tryCatch(submit_processing(code = code, image_uri = image, role = "SageMakerRole",
+                                      job_name = "my-analysis-1", wait = FALSE, session = session),
+                    error = identity)
+  expect_s3_class(error, "sagesim_job_exists")
+  expect_s3_class(error, "sagesim_invalid_argument")
+  expect_match(conditionMessage(error), "my-analysis-1 already exists")
+  expect_length(recorded_sagemaker("CreateProcessingJob"), 1)
+  for (bad in list(list(job_name = "bad_name"), list(job_name = strrep("a", 64)),
+                   list(job_name = "ok", base_job_name = "also"), list(role = "bad/role"),
+                   list(code = "s3://bucket/folder/"))) {
+    args <- utils::modifyList(list(code = code, image_uri = image, wait = FALSE, session = session), bad)
+    expect_error(do.call(submit_processing, args), class = "sagesim_invalid_argument",
+                 info = deparse(bad))
+  }
+  expect_length(recorded_sagemaker("CreateProcessingJob"), 1)
+})
+
+test_that("Gzip inputs need Pipe mode, as SageMaker says", {
+  for (mode in c("File", "FastFile")) {
+    error <- tryCatch(processing_input("s3://bucket/data.gz", s3_compression_type = "Gzip",
+                                       s3_input_mode = mode), error = identity)
+    expect_s3_class(error, "sagesim_invalid_argument")
+    expect_identical(error$argument, "s3_compression_type")
+    expect_match(conditionMessage(error), "Pipe")
+  }
+  expect_s3_class(processing_input("s3://bucket/data.gz", s3_compression_type = "Gzip",
+                                   s3_input_mode = "Pipe"), "sagesim_processing_input")
+})
+
+test_that("errors show the call the user made, never an internal one", {
+  call_of <- function(expr) conditionCall(tryCatch(expr, error = identity))
+  expect_identical(call_of(simulate_local(1000, 1000, -1, 10))[[1]], quote(simulate_local))
+  expect_identical(call_of(simulate_local(1000, 1000, 10, 10, threads = 5000))[[1]],
+                   quote(simulate_local))
+  expect_identical(call_of(simulation_spec(1, 1, 1, 0))[[1]], quote(simulation_spec))
+  my_analysis <- function(n) simulate_local(100, 100, n, 10)
+  expect_identical(call_of(my_analysis(2.5))[[1]], quote(simulate_local))
+  expect_identical(call_of(submit_processing(simulation = simulation_spec(10, 10, 5, 5, seed = 1),
+                                             instance_type = "local", instance_count = 0))[[1]],
+                   quote(submit_processing))
+  expect_identical(call_of(job_collect("not a job"))[[1]], quote(job_collect))
+})
+
+test_that("local mode refuses what it cannot emulate, saying what SageMaker would do", {
+  dir <- use_temp_job_dir()
+  script <- local_script()
+  refused <- list(
+    list(inputs = list(processing_input("s3://bucket/x", s3_input_mode = "Pipe")), what = "Pipe"),
+    list(inputs = list(processing_input("s3://bucket/x.gz", s3_input_mode = "Pipe",
+                                        s3_compression_type = "Gzip")), what = "Pipe"),
+    list(inputs = list(processing_input("s3://bucket/m", s3_data_type = "ManifestFile")),
+         what = "ManifestFile"),
+    list(outputs = list(processing_output("/opt/ml/processing/output/a", s3_upload_mode = "Continuous")),
+         what = "Continuous"))
+  for (case in refused) {
+    args <- c(list(code = script, instance_type = "local", wait = FALSE), case[c("inputs", "outputs")])
+    args <- args[!vapply(args, is.null, logical(1))]
+    error <- tryCatch(do.call(submit_processing, args), error = identity)
+    expect_s3_class(error, "sagesim_invalid_argument")
+    expect_match(conditionMessage(error), case$what)
+    expect_match(conditionMessage(error), "On SageMaker")
+  }
+  expect_length(list.files(file.path(dir, "local-jobs")), 0)
+  # FastFile reads the same files as File: it runs.
+  data <- withr::local_tempdir()
+  writeLines("1", file.path(data, "x.txt"))
+  job <- submit_processing(code = local_script("stopifnot(file.exists(sagesim::processing_path('input', 'data', 'x.txt')))"),
+                           instance_type = "local", logs = FALSE,
+                           inputs = list(processing_input(data, name = "data", s3_input_mode = "FastFile")))
+  expect_identical(job_status(job)$status, "Completed")
 })
