@@ -2,7 +2,7 @@
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/sagesim/cargo-target
 export PATH := $(PATH):$(HOME)/.cargo/bin
 
-.PHONY: setup setup-r install demo test check-container bench docs
+.PHONY: setup setup-r install demo test check-container bench docs authors
 
 setup:            ## install R, its packages and (for the tests) moto where missing
 	sh tools/setup.sh all
@@ -24,6 +24,9 @@ check-container: ## build the worker image (podman) and run the job contract in 
 
 bench: install    ## speed and memory of simulate_local() against plain R
 	Rscript bench/bench.R
+
+authors:          ## regenerate inst/AUTHORS from src/rust/Cargo.lock
+	Rscript tools/authors.R
 
 docs:             ## regenerate NAMESPACE and man/ from the roxygen comments
 	R CMD INSTALL --no-docs . && Rscript -e 'roxygen2::roxygenise(load_code = roxygen2::load_installed)'

@@ -23,6 +23,9 @@ if ! command -v /usr/bin/cargo >/dev/null 2>&1; then
   echo "$out" | grep -q "sagesim: Rust not found" || { echo "$out" >&2; exit 1; }
 fi
 
+echo "== inst/AUTHORS lists the crates of Cargo.lock"
+Rscript tools/authors.R --check
+
 echo "== cargo test (release: the same build R CMD INSTALL uses)"
 cargo test --release --manifest-path src/rust/Cargo.toml --workspace --jobs 2
 
