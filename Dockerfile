@@ -32,7 +32,7 @@ RUN set -eux; \
 # (cargo only reuses crates when the toolchain, CARGO_HOME and target paths
 # match the host's: see tools/container/README.md).
 ARG CARGO_TARGET_DIR=/var/cache/sagesim/cargo-target
-# The crates.io download cache; rust:1-bookworm has CARGO_HOME=/usr/local/cargo.
+# The crate registry's download cache; rust:1-bookworm has CARGO_HOME=/usr/local/cargo.
 # Point it at a scratch path when the registry is bind-mounted from the host.
 ARG CARGO_REGISTRY_CACHE=/usr/local/cargo/registry
 # cargo build jobs for tools/build-rust.sh (empty = all cores).

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Installs what sagesim needs and this machine lacks, from the system's
-# package manager and PyPI (CRAN is not needed): R and the R packages
+# package manager and the Python package index (no R package repository is needed): R and the R packages
 # sagesim uses, and the moto server the tests talk to instead of AWS.
 # Rust (cargo, rustc) must already be installed, e.g. with rustup.
 # Idempotent: installs nothing that is already there.
@@ -48,9 +48,9 @@ command -v python3 >/dev/null 2>&1 || apt_install python3
 if has_moto python3 || has_moto "$venv/bin/python3"; then
   :
 elif python3 -m pip install --quiet --disable-pip-version-check "moto[server]>=5.2.3" 2>/dev/null; then
-  echo "setup: installed moto[server]>=5.2.3 from PyPI"
+  echo "setup: installed moto[server]>=5.2.3 from the Python package index"
 else
-  echo "setup: installing moto[server]>=5.2.3 from PyPI into $venv"
+  echo "setup: installing moto[server]>=5.2.3 from the Python package index into $venv"
   python3 -m venv "$venv" 2>/dev/null || { apt_install python3-venv; python3 -m venv "$venv"; }
   "$venv/bin/python3" -m pip install --quiet --disable-pip-version-check "moto[server]>=5.2.3"
 fi

@@ -42,7 +42,7 @@ LOG_DIR="$CONTAINER_CACHE/logs"
 # ============================================================================
 # The job under test. Keep WORKER_ARGS and MERGE_CHECK_R in step: the merge
 # check re-runs the same simulation locally and compares it with the merged
-# output of the hosts. (Lead: adjust the R function names here.)
+# output of the hosts.
 # ============================================================================
 WORKER_ARGS=(--x-length 1000 --y-length 1000 --num-people 1000 --max-iterations 2000
   --distance 6 --seed 42 --output-dir /opt/ml/processing/output/simulation)

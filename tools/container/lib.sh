@@ -32,8 +32,9 @@ ensure_tools() {
 
 image_exists() { podman image exists "$1" 2>/dev/null; }
 
-# The Debian mirror the host's apt uses (first non-security deb.debian.org-style URI),
-# unless SAGESIM_DEBIAN_MIRROR is set.
+# The Debian mirror the host's apt uses (its first non-security Debian URI),
+# unless SAGESIM_DEBIAN_MIRROR is set. Read from this machine's apt
+# configuration only: with none, say so rather than guess a host.
 debian_mirror() {
   if [[ -n ${SAGESIM_DEBIAN_MIRROR:-} ]]; then
     printf '%s\n' "$SAGESIM_DEBIAN_MIRROR"
@@ -47,5 +48,6 @@ debian_mirror() {
         awk '{ for (i = 2; i <= NF; i++) if ($i ~ /^(https?|ftp):/) { print $i; break } }'
     } | grep -E '/debian/?$' | grep -v -- '-security' | head -n 1
   )
-  printf '%s\n' "${uri:-http://deb.debian.org/debian}"
+  [[ -n $uri ]] || die "no Debian mirror in /etc/apt/sources.list{,.d} to build images from; set SAGESIM_DEBIAN_MIRROR to one"
+  printf '%s\n' "$uri"
 }

@@ -121,7 +121,7 @@ if [[ -L $tcdir ]]; then # e.g. 1.95.0-... -> stable-...
 fi
 rustc_id=$("$tcdir/bin/rustc" -vV | awk '/^commit-hash:/ { print $2 }')
 # Extra CAs the host trusts (e.g. a TLS-intercepting egress proxy's): cargo in
-# the stand-in must reach crates.io the way the host does.
+# the stand-in must reach the crate registry the way the host does.
 extra_cas=(/usr/local/share/ca-certificates/*.crt)
 [[ -e ${extra_cas[0]} ]] || extra_cas=()
 cas_id=$(cat "${extra_cas[@]}" /dev/null | sha256sum | cut -c1-16)
