@@ -8,7 +8,9 @@ sim_start <- function(spec, first_iteration, iterations, threads, keep_values) {
   .Call(wrap__sim_start, spec, first_iteration, iterations, threads, keep_values)
 }
 spec_check <- function(spec) .Call(wrap__spec_check, spec)
-host_share <- function(plan, hosts, index) .Call(wrap__host_share, plan, hosts, index)
+host_share <- function(plan, instance_count, index) {
+  .Call(wrap__host_share, plan, instance_count, index)
+}
 host_start <- function(plan, host, hosts, threads, dir, version) {
   .Call(wrap__host_start, plan, host, hosts, threads, dir, version)
 }

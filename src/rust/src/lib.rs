@@ -62,15 +62,15 @@ fn spec_check(spec: Robj) -> Robj {
     }
 }
 
-/// Host `index` (0-based) of `hosts`'s share of `plan`:
+/// The share of `plan` of host `index` (0-based) of `instance_count`:
 /// `list(spec, first_iteration, iterations)`, `spec` 1-based.
 #[extendr]
-fn host_share(plan: Robj, hosts: f64, index: f64) -> Robj {
+fn host_share(plan: Robj, instance_count: f64, index: f64) -> Robj {
     let share = || -> RResult<Robj> {
         let plan = plan_from_r(&plan)?;
         let shares = sagesim_core::host_share(
             &plan,
-            expect_whole("hosts", hosts)?,
+            expect_whole("instance_count", instance_count)?,
             expect_whole("index", index)?,
         );
         let column = |f: fn(&Share) -> f64| shares.iter().map(f).collect::<Vec<f64>>();

@@ -28,12 +28,12 @@ fn gcd(mut a: u128, mut b: u128) -> u128 {
     a
 }
 
-/// The contiguous pieces of work of host `index` (0-based) of `hosts`: every
-/// iteration of every spec goes to exactly one host, and hosts' costs differ
-/// by at most one iteration's cost. Empty when `hosts == 0` or
-/// `index >= hosts`, or when there are more hosts than iterations.
-pub fn host_share(plan: &[SimulationSpec], hosts: u64, index: u64) -> Vec<Share> {
-    if hosts == 0 || index >= hosts {
+/// The contiguous pieces of work of host `index` (0-based) of a job of
+/// `instance_count` hosts: every iteration of every spec goes to exactly one
+/// host, and hosts' costs differ by at most one iteration's cost. Empty when
+/// `index >= instance_count`, or when there are more hosts than iterations.
+pub fn host_share(plan: &[SimulationSpec], instance_count: u64, index: u64) -> Vec<Share> {
+    if index >= instance_count {
         return Vec::new();
     }
     // Costs in their smallest units, so that equal costs cut exactly like
@@ -44,7 +44,7 @@ pub fn host_share(plan: &[SimulationSpec], hosts: u64, index: u64) -> Vec<Share>
         .iter()
         .map(|s| raw_cost(s) / unit * u128::from(s.max_iterations))
         .sum();
-    let (hosts, index) = (u128::from(hosts), u128::from(index));
+    let (hosts, index) = (u128::from(instance_count), u128::from(index));
     let boundary = |k: u128| k * (total / hosts) + k.min(total % hosts);
     let (from, to) = (boundary(index), boundary(index + 1));
     // An iteration belongs to the host whose piece holds its start.
@@ -68,11 +68,11 @@ pub fn host_share(plan: &[SimulationSpec], hosts: u64, index: u64) -> Vec<Share>
     shares
 }
 
-/// The first iteration and count of host `index` of `hosts` for a single
+/// The first iteration and count of host `index` of `instance_count` for a single
 /// simulation of `max_iterations` iterations: sizes differ by at most one,
 /// larger ones first; `count == 0` (and `first` just past the end) for
 /// hosts beyond the iterations.
-pub fn split_iterations(max_iterations: u64, hosts: u64, index: u64) -> (u64, u64) {
+pub fn split_iterations(max_iterations: u64, instance_count: u64, index: u64) -> (u64, u64) {
     let spec = SimulationSpec {
         x_length: 1.0,
         y_length: 1.0,
@@ -81,7 +81,7 @@ pub fn split_iterations(max_iterations: u64, hosts: u64, index: u64) -> (u64, u6
         seed: 0,
         max_iterations,
     };
-    match host_share(std::slice::from_ref(&spec), hosts, index).first() {
+    match host_share(std::slice::from_ref(&spec), instance_count, index).first() {
         Some(share) => (share.first_iteration, share.iterations),
         None => (max_iterations.saturating_add(1), 0),
     }
