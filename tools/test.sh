@@ -38,8 +38,9 @@ mv "sagesim_${version}.tar.gz" "$work/"
 
 echo "== R CMD check"
 check_status=0
+# A hung test fails the run after 45 minutes instead of eating CI's budget.
 (cd "$work" && _R_CHECK_FORCE_SUGGESTS_=false _R_CHECK_SYSTEM_CLOCK_=0 \
-  R CMD check --no-manual "sagesim_${version}.tar.gz") || check_status=$?
+  timeout 2700 R CMD check --no-manual "sagesim_${version}.tar.gz") || check_status=$?
 log="$work/sagesim.Rcheck/00check.log"
 if [ -f "$work/sagesim.Rcheck/tests/testthat.Rout.fail" ]; then
   cat "$work/sagesim.Rcheck/tests/testthat.Rout.fail"
