@@ -38,7 +38,7 @@ publish_image <- function(context = ".", repository = "sagesim", tag = "latest",
     abort_argument("context", sprintf("`context` must be the sagesim source folder with its Dockerfile; %s has none.",
                                       normalizePath(context, mustWork = FALSE)))
   }
-  engine <- container_engine(engine)
+  engine <- container_engine(engine, c("docker", "podman"), what = "build and push images")
   local_image <- sprintf("%s:%s", repository, tag)
   if (build) {
     run_engine(engine, c("build", "-t", local_image,
@@ -55,20 +55,35 @@ publish_image <- function(context = ".", repository = "sagesim", tag = "latest",
   remote_image
 }
 
-container_engine <- function(engine) {
+# `engine`, else getOption("sagesim.container_engine"), else the first of
+# `allowed` found on PATH (docker only when its daemon answers: a docker
+# client alone cannot build or run anything).
+container_engine <- function(engine, allowed = c("docker", "podman"), what = "build images") {
   engine <- engine %||% getOption("sagesim.container_engine")
   if (is.null(engine)) {
-    engine <- if (nzchar(Sys.which("docker"))) "docker" else if (nzchar(Sys.which("podman"))) "podman"
+    for (candidate in allowed) {
+      if (!nzchar(Sys.which(candidate))) next
+      if (candidate == "docker" && !docker_daemon_answers()) next
+      engine <- candidate
+      break
+    }
   }
   if (is.null(engine)) {
-    abort("Neither docker nor podman was found on PATH; install one to build and push images.",
+    abort(sprintf("No container engine to %s: install %s (or set options(sagesim.container_engine = )).",
+                  what, paste(allowed, collapse = ", or ")),
           class = "sagesim_engine_error")
   }
-  check_choice(engine, c("docker", "podman"), "engine")
+  check_choice(engine, allowed, "engine")
   if (!nzchar(Sys.which(engine))) {
     abort(sprintf("%s was not found on PATH.", engine), class = "sagesim_engine_error")
   }
   engine
+}
+
+docker_daemon_answers <- function() {
+  status <- suppressWarnings(system2("docker", c("version", "--format", shQuote("{{.Server.Version}}")),
+                                     stdout = FALSE, stderr = FALSE, timeout = 10))
+  identical(as.integer(status), 0L)
 }
 
 run_engine <- function(engine, args) {
