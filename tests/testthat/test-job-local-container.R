@@ -89,7 +89,6 @@ test_that("a local job in an image needs an engine, and says which are missing",
 skip_without_test_image <- function() {
   image <- Sys.getenv("SAGESIM_TEST_IMAGE")
   if (!nzchar(image)) skip("SAGESIM_TEST_IMAGE names no image (tools/container/check.sh sets it)")
-  if (!nzchar(Sys.which("buildah"))) skip("no buildah")
   withr::local_options(sagesim.container_engine = "buildah", .local_envir = parent.frame())
   image
 }
@@ -138,4 +137,17 @@ test_that("stopping a job in the image ends its hosts and removes their containe
     Sys.sleep(0.5)
   }
   expect_identical(left, character())
+})
+
+test_that("the packages given to build_image() are in the image, data.table among them", {
+  image <- skip_without_test_image()
+  use_temp_job_dir()
+  script <- local_script(c(
+    "library(data.table)",
+    "counts <- data.table(host = jsonlite::fromJSON('/opt/ml/config/resourceconfig.json')$current_host, n = 1:3)",
+    "fwrite(counts[, .(total = sum(n)), by = host], '/opt/ml/processing/output/counts/counts.csv')"))
+  job <- submit_processing(code = script, image_uri = image, instance_type = "local", logs = FALSE,
+                           outputs = c(counts = "/opt/ml/processing/output/counts"))
+  files <- job_collect(job)
+  expect_identical(readLines(file.path(files$path, "counts", "counts.csv")), c("host,total", "algo-1,6"))
 })
