@@ -451,12 +451,34 @@ host_process_alive <- function(dir, host) {
   process_alive(pid)
 }
 
+# The process groups among `groups` that still have a live process.
+groups_with_live_processes <- function(groups) {
+  if (length(groups) == 0) return(integer())
+  stats <- Sys.glob("/proc/[0-9]*/stat")
+  if (length(stats) == 0) {
+    # No /proc: ask the groups themselves (zombies count as alive here).
+    alive <- vapply(groups, function(g) {
+      system2("kill", c("-0", paste0("-", g)), stdout = FALSE, stderr = FALSE) == 0
+    }, logical(1))
+    return(groups[alive])
+  }
+  live <- unlist(lapply(stats, function(file) {
+    # A process may end between listing /proc and reading its file.
+    line <- tryCatch(suppressWarnings(readLines(file, warn = FALSE))[[1]],
+                     error = function(e) NA_character_)
+    if (is.na(line)) return(NULL)
+    fields <- strsplit(trimws(sub("^.*\\)", "", line)), " ")[[1]]
+    if (!fields[[1]] %in% c("Z", "X")) as.integer(fields[[3]])
+  }))
+  groups[groups %in% live]
+}
+
 # A zombie (exited, not yet reaped: this sandbox's init may never reap it)
 # is not alive, although kill(pid, 0) still succeeds on it.
 process_alive <- function(pid) {
   stat <- file.path("/proc", pid, "stat")
   if (file.exists(stat)) {
-    fields <- tryCatch(readLines(stat, warn = FALSE), error = function(e) "")
+    fields <- tryCatch(suppressWarnings(readLines(stat, warn = FALSE)), error = function(e) "")
     state <- substr(trimws(sub("^.*\\)", "", fields[[1]])), 1, 1)
     return(nzchar(state) && !state %in% c("Z", "X"))
   }
@@ -556,14 +578,25 @@ job_status.sagesim_local_job <- function(job) local_status(job)
 #' @export
 job_stop.sagesim_local_job <- function(job) {
   file.create(file.path(job$dir, "stopped"))
-  for (host in job$hosts) {
+  groups <- unlist(lapply(job$hosts, function(host) {
     pid <- suppressWarnings(as.integer(read_small_file(file.path(host_dir(job$dir, host), "pid"))))
-    # `kill -TERM -pid` signals the host's whole process group (setsid);
-    # tools::pskill() ignores negative pids.
-    if (length(pid) == 1 && !is.na(pid)) {
-      system2("kill", c("-TERM", paste0("-", pid)), stdout = FALSE, stderr = FALSE)
+    if (length(pid) == 1 && !is.na(pid)) pid
+  }))
+  # `kill -SIG -pid` signals a host's whole process group (setsid), its
+  # namespace and a doParallel cluster's workers included; tools::pskill()
+  # ignores negative pids. TERM first, then KILL whatever has not ended
+  # within getOption("sagesim.stop_grace") seconds (default 10).
+  signal_groups <- function(signal, groups) {
+    for (group in groups) {
+      system2("kill", c(paste0("-", signal), paste0("-", group)), stdout = FALSE, stderr = FALSE)
     }
   }
+  signal_groups("TERM", groups)
+  deadline <- Sys.time() + getOption("sagesim.stop_grace", 10)
+  while (length(groups_with_live_processes(groups)) > 0 && Sys.time() < deadline) {
+    Sys.sleep(0.05)
+  }
+  signal_groups("KILL", groups_with_live_processes(groups))
   runner <- job$runner
   # A docker or podman container is the engine's child, not the host's: it
   # is removed by name. (A buildah host's own run.sh removes its container.)
