@@ -432,3 +432,18 @@ test_that("network isolation leaves a namespaced host only its own loopback, as 
     expect_gt(length(interfaces(FALSE)), 1)
   }
 })
+
+test_that("a host that ignores TERM is killed after sagesim.stop_grace", {
+  use_temp_job_dir()
+  withr::local_options(sagesim.stop_grace = 1)
+  script <- withr::local_tempfile(fileext = ".sh")
+  writeLines(c("trap '' TERM", "while true; do sleep 0.2; done"), script)
+  job <- submit_processing(code = script, command = "sh", instance_type = "local", wait = FALSE)
+  Sys.sleep(1)
+  started <- Sys.time()
+  expect_message(job_stop(job), "Stopped")
+  expect_gte(as.numeric(difftime(Sys.time(), started, units = "secs")), 1)
+  pid <- as.integer(readLines(file.path(job$dir, "hosts", "algo-1", "pid")))
+  expect_identical(live_processes_in_groups(pid), character())
+  expect_warning(job_wait(job, logs = FALSE, timeout = 10), class = "sagesim_job_stopped")
+})
