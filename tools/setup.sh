@@ -10,7 +10,7 @@ set -eu
 # needs; "all" (the default) adds moto for the tests.
 what="${1:-all}"
 
-r_packages="r-base-core r-base-dev r-cran-cli r-cran-jsonlite r-cran-testthat r-cran-roxygen2"
+r_packages="r-base-core r-base-dev r-cran-cli r-cran-jsonlite r-cran-globals r-cran-testthat r-cran-roxygen2 r-cran-withr r-cran-future r-cran-future.apply"
 
 apt_install() {
   missing=""

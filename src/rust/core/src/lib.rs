@@ -28,6 +28,6 @@ pub use expected::{close_pair_probability, expected_violations};
 pub use grid::scratch_bytes;
 pub use run::{run, Control, Room, RunOutput, RunSpec, MAX_LENGTH, MAX_THREADS, MIN_LENGTH};
 pub use share::{host_share, run_shares, split_iterations, Share};
-pub use spec::SimulationSpec;
+pub use spec::{sweep_cell_seed, SimulationSpec};
 pub use stats::{iteration_value, PairCounts, Summary, Z_95};
 pub use sys::{available_cores, available_memory_bytes};
