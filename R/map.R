@@ -56,7 +56,7 @@ submit_map <- function(x, f, ..., packages = NULL, seed = NULL, instance_count =
   if (!is.function(f)) {
     abort_argument("f", sprintf("`f` must be a function, not %s.", describe_type(f)))
   }
-  if (!is.vector(x) && !is.list(x) || is.null(x) || length(x) == 0) {
+  if (is.null(x) || length(x) == 0 || is.function(x) || is.environment(x)) {
     abort_argument("x", sprintf("`x` must be a vector or list of one or more elements, not %s.",
                                 describe_type(x)))
   }
@@ -80,6 +80,7 @@ map_format <- "sagesim-map/1"
 
 # Plans and starts a map job from its payload (also for job_resubmit()).
 start_map_job <- function(payload, settings, wait, logs, session) {
+  check_flag(wait, "wait")
   staging <- tempfile("sagesim-map-")
   dir.create(staging)
   on.exit(unlink(staging, recursive = TRUE), add = TRUE)
@@ -104,7 +105,6 @@ start_map_job <- function(payload, settings, wait, logs, session) {
   job$seed <- payload$seed
   job$elements <- length(payload$x)
   unlink(staging, recursive = TRUE)
-  check_flag(wait, "wait")
   if (wait) job_wait(job, logs = logs)
   job
 }
