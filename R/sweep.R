@@ -160,9 +160,11 @@ sweep_varying <- function(x) {
   names(axes)[lengths(axes) > 1]
 }
 
-#' @param along The parameter on the horizontal axis: by default the varying
-#'   one with the most values. One line is drawn per value of the other
-#'   varying parameters.
+#' @param x A `sagesim_sweep` (from `simulate_local(grid)` or a sweep job).
+#' @param along For `plot()`: the parameter on the horizontal axis, by
+#'   default the varying one with the most values. One line is drawn per
+#'   value of the other varying parameters.
+#' @param ...,xlab,ylab,main Passed on to [graphics::plot()].
 #' @rdname simulation_grid
 #' @export
 plot.sagesim_sweep <- function(x, along = NULL, ..., xlab = NULL, ylab = "violations per person",
