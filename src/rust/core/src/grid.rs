@@ -23,7 +23,7 @@
 //! density, and nothing is allocated per iteration.
 
 use crate::error::SimError;
-use crate::linked::{LinkedCells, LinkedShape};
+use crate::linked::{LinkedCells, LinkedShape, Pass1};
 use crate::rng::{SplitMix64, TWO_POW_M53};
 use crate::Room;
 
@@ -280,6 +280,16 @@ impl Scratch {
     /// Allocates the buffers (failure is `TooLarge`, never an abort).
     /// Returns `Ok(None)` if `stop()` became true meanwhile.
     pub fn new(room: &Room, stop: &impl Fn() -> bool) -> Result<Option<Scratch>, SimError> {
+        Scratch::with_pass1(room, Pass1::fastest(), stop)
+    }
+
+    /// `new` with a given variant of the linked cells' pass 1 (tests run
+    /// each; they all give the same bits).
+    pub fn with_pass1(
+        room: &Room,
+        pass1: Pass1,
+        stop: &impl Fn() -> bool,
+    ) -> Result<Option<Scratch>, SimError> {
         // The hot loop relies on finite, positive lengths.
         room.validate()?;
         let bytes = scratch_bytes(room);
@@ -290,13 +300,14 @@ impl Scratch {
                 bytes_available: crate::sys::available_memory_bytes().unwrap_or(0),
             });
         }
-        Scratch::with_shape(room, GridShape::for_room(room), stop)
+        Scratch::with_shape(room, GridShape::for_room(room), pass1, stop)
     }
 
     /// `new` with a given layout (tests use it to force the banded sort).
     fn with_shape(
         room: &Room,
         shape: GridShape,
+        pass1: Pass1,
         stop: &impl Fn() -> bool,
     ) -> Result<Option<Scratch>, SimError> {
         let bytes = scratch_bytes(room);
@@ -327,9 +338,9 @@ impl Scratch {
         if n > 0 {
             if let Some(linked) = linked_shape(room, &shape) {
                 let made = if n < u16::MAX as usize {
-                    LinkedCells::new(room, linked).map(Linked::Small)
+                    LinkedCells::new(room, linked, pass1).map(Linked::Small)
                 } else {
-                    LinkedCells::new(room, linked).map(Linked::Large)
+                    LinkedCells::new(room, linked, pass1).map(Linked::Large)
                 };
                 scratch.linked = Some(made.map_err(|_| SimError::TooLarge {
                     argument: "num_people",
@@ -798,7 +809,9 @@ pub(crate) mod tests {
             if shape.stored_cells() <= 1 << BAND_SHIFT {
                 continue;
             }
-            let mut s = Scratch::with_shape(&r, shape, &never).unwrap().unwrap();
+            let mut s = Scratch::with_shape(&r, shape, Pass1::fastest(), &never)
+                .unwrap()
+                .unwrap();
             assert!(s.bands > 1);
             for it in 1..=2 {
                 assert_eq!(

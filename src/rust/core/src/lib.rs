@@ -11,6 +11,8 @@
 
 mod error;
 mod expected;
+#[cfg(test)]
+mod golden;
 mod grid;
 mod linked;
 pub mod result_file;

@@ -190,7 +190,11 @@ impl PersonIndex for u32 {
 impl<I: PersonIndex> LinkedCells<I> {
     /// `room` must be valid, with at least two people and fewer than
     /// `I::EMPTY`.
-    pub fn new(room: &Room, shape: LinkedShape) -> Result<Self, std::collections::TryReserveError> {
+    pub fn new(
+        room: &Room,
+        shape: LinkedShape,
+        pass1: Pass1,
+    ) -> Result<Self, std::collections::TryReserveError> {
         fn filled<T: Clone>(
             len: usize,
             value: T,
@@ -212,7 +216,7 @@ impl<I: PersonIndex> LinkedCells<I> {
             head: filled(shape.stored_cells(), I::EMPTY)?,
             next: filled(n, I::EMPTY)?,
             noted: filled(4 * n.min(CHECK_EVERY), [I::EMPTY; 2])?,
-            draw: draw_fn(),
+            draw: pass1.draw_fn(),
         })
     }
 
@@ -417,22 +421,57 @@ unsafe fn draw_avx512(
     draw_people(rng, first, people, shape, xs, ys)
 }
 
-/// The widest pass 1 this CPU runs.
-fn draw_fn() -> DrawFn {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::arch::is_x86_feature_detected!("avx512dq")
-            && std::arch::is_x86_feature_detected!("avx512vl")
-        {
-            // SAFETY: the features were just detected.
-            return |r, f, p, s, x, y| unsafe { draw_avx512(r, f, p, s, x, y) };
-        }
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: as above.
-            return |r, f, p, s, x, y| unsafe { draw_avx2(r, f, p, s, x, y) };
+/// The instruction set pass 1 runs with. All variants compute the same
+/// bits; the constructor takes one explicitly so that tests can run each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Pass1 {
+    Portable,
+    Avx2,
+    Avx512,
+}
+
+impl Pass1 {
+    /// The widest variant this CPU runs.
+    pub fn fastest() -> Pass1 {
+        [Pass1::Avx512, Pass1::Avx2]
+            .into_iter()
+            .find(|v| v.is_available())
+            .unwrap_or(Pass1::Portable)
+    }
+
+    /// Whether this CPU has the instructions the variant needs.
+    pub fn is_available(self) -> bool {
+        match self {
+            Pass1::Portable => true,
+            #[cfg(target_arch = "x86_64")]
+            Pass1::Avx2 => std::arch::is_x86_feature_detected!("avx2"),
+            #[cfg(target_arch = "x86_64")]
+            Pass1::Avx512 => {
+                std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("avx512dq")
+                    && std::arch::is_x86_feature_detected!("avx512vl")
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => false,
         }
     }
-    draw_portable
+
+    /// The variant's function; `Portable` when the CPU lacks the variant.
+    fn draw_fn(self) -> DrawFn {
+        if !self.is_available() {
+            return draw_portable;
+        }
+        match self {
+            Pass1::Portable => draw_portable,
+            // SAFETY (both): the features were detected by `is_available`.
+            #[cfg(target_arch = "x86_64")]
+            Pass1::Avx2 => |r, f, p, s, x, y| unsafe { draw_avx2(r, f, p, s, x, y) },
+            #[cfg(target_arch = "x86_64")]
+            Pass1::Avx512 => |r, f, p, s, x, y| unsafe { draw_avx512(r, f, p, s, x, y) },
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => draw_portable,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -441,7 +480,8 @@ mod tests {
     use crate::grid::tests::{brute_force_pairs, never, room};
 
     fn pairs<I: PersonIndex>(r: &Room, seed: u64, iteration: u64) -> u64 {
-        let mut cells = LinkedCells::<I>::new(r, LinkedShape::for_room(r)).unwrap();
+        let mut cells =
+            LinkedCells::<I>::new(r, LinkedShape::for_room(r), Pass1::fastest()).unwrap();
         cells.count_pairs(seed, iteration, &never).unwrap()
     }
 
@@ -554,13 +594,8 @@ mod tests {
                     .to_bits()
             );
         }
-        assert_eq!(draw_with(draw_fn()), portable);
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            assert_eq!(
-                draw_with(|r, f, p, s, x, y| unsafe { draw_avx2(r, f, p, s, x, y) }),
-                portable
-            );
+        for variant in [Pass1::fastest(), Pass1::Avx2, Pass1::Avx512] {
+            assert_eq!(draw_with(variant.draw_fn()), portable, "{variant:?}");
         }
     }
 }
