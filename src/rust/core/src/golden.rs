@@ -5,9 +5,9 @@
 //! on a SageMaker host, and from one version to the next: a change here is
 //! a change of the results users get, to be named in NEWS.
 
-use crate::grid::tests::never;
-use crate::grid::Scratch;
 use crate::linked::Pass1;
+use crate::pairs::{Method, Scratch};
+use crate::test_util::never;
 use crate::{iteration_value, run, Control, PairCounts, Room, RunSpec};
 
 /// Iterations per row, from `first_iteration`.
@@ -183,7 +183,9 @@ fn spec(g: &Golden, threads: usize) -> RunSpec {
 
 /// Pair counts of the row's iterations with a given pass-1 variant.
 fn pairs_with(g: &Golden, pass1: Pass1) -> Vec<u64> {
-    let mut scratch = Scratch::with_pass1(&room_of(g), pass1, &never)
+    let room = room_of(g);
+    let method = Method::for_room(&room).with_pass1(pass1);
+    let mut scratch = Scratch::with_method(&room, method, &never)
         .unwrap()
         .unwrap();
     (0..ITERATIONS)

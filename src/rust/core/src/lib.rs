@@ -9,24 +9,28 @@
 //! [`close_pair_probability`] gives the exact expectation to compare with;
 //! [`result_file`] is the per-host result file of distributed runs.
 
+mod cells;
 mod error;
 mod expected;
 #[cfg(test)]
 mod golden;
-mod grid;
 mod linked;
+mod pairs;
 pub mod result_file;
 pub mod rng;
+mod room;
 mod run;
 mod serde_int;
+mod sorted;
 mod stats;
 mod sys;
+#[cfg(test)]
+mod test_util;
 
 pub use error::SimError;
 pub use expected::{close_pair_probability, expected_violations};
-pub use grid::scratch_bytes;
-pub use run::{
-    run, split_iterations, Control, Room, RunOutput, RunSpec, MAX_LENGTH, MAX_THREADS, MIN_LENGTH,
-};
+pub use pairs::scratch_bytes;
+pub use room::{Room, MAX_LENGTH, MIN_LENGTH};
+pub use run::{run, split_iterations, Control, RunOutput, RunSpec, MAX_THREADS};
 pub use stats::{iteration_value, PairCounts, Summary, Z_95};
 pub use sys::{available_cores, available_memory_bytes};

@@ -24,9 +24,9 @@
 //! pairs the sorted grid (or a comparison of all pairs) finds for the same
 //! people, so results do not depend on which method ran.
 
-use crate::grid::{cells_along, index, shrink_until, CELL_MARGIN};
+use crate::cells::{cells_along, index, shrink_until, CELL_MARGIN, CHECK_EVERY};
 use crate::rng::{top53, SplitMix64, TWO_POW_M53};
-use crate::Room;
+use crate::room::Room;
 
 /// Sparse cells: an empty block costs nothing much, a person in one a
 /// distance computation and often a mispredicted branch. (With `distance`
@@ -34,11 +34,8 @@ use crate::Room;
 const CELLS_PER_PERSON: f64 = 8.0;
 
 /// This method is used while its cells (2 or 4 bytes each) fit in a core's
-/// L2 cache; larger rooms sort by cell instead (`grid.rs`).
+/// L2 cache; larger rooms sort by cell instead (`sorted.rs`).
 pub(crate) const MAX_CELLS: usize = 1 << 18;
-
-/// People (or chain steps) between two looks at the stop flag.
-const CHECK_EVERY: usize = 1 << 16;
 
 /// The layout: `cols` x `rows` real cells inside a one-cell ghost border.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -477,7 +474,7 @@ impl Pass1 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::grid::tests::{brute_force_pairs, never, room};
+    use crate::test_util::{brute_force_pairs, never, room};
 
     fn pairs<I: PersonIndex>(r: &Room, seed: u64, iteration: u64) -> u64 {
         let mut cells =

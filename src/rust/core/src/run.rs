@@ -5,64 +5,13 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use crate::error::SimError;
-use crate::grid::{scratch_bytes, Scratch, MAX_PEOPLE};
+use crate::pairs::{scratch_bytes, Scratch, MAX_PEOPLE};
+use crate::room::Room;
 use crate::stats::{iteration_value, PairCounts};
 use crate::sys::{available_cores, available_memory_bytes};
 
-/// Lengths (room sides and distance) must lie in this range. Squares of
-/// such numbers and their sums are ordinary doubles (no overflow, no
-/// underflow to subnormals), so `dx*dx + dy*dy < d*d` means what it says.
-pub const MIN_LENGTH: f64 = 1e-150;
-pub const MAX_LENGTH: f64 = 1e150;
-
 /// More threads than this is certainly a mistake (and would waste memory).
 pub const MAX_THREADS: usize = 1024;
-
-/// The room and the people in it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Room {
-    pub x_length: f64,
-    pub y_length: f64,
-    pub num_people: u64,
-    pub distance: f64,
-}
-
-fn check_length(argument: &'static str, v: f64) -> Result<(), SimError> {
-    if v.is_nan() {
-        return Err(SimError::invalid(argument, "must be a number, not NaN"));
-    }
-    if v.is_infinite() {
-        return Err(SimError::invalid(
-            argument,
-            format!("must be finite, not {v}"),
-        ));
-    }
-    if v <= 0.0 {
-        return Err(SimError::invalid(
-            argument,
-            format!("must be positive, not {v}"),
-        ));
-    }
-    if !(MIN_LENGTH..=MAX_LENGTH).contains(&v) {
-        return Err(SimError::invalid(
-            argument,
-            format!("must be between 1e-150 and 1e150, not {v:e}"),
-        ));
-    }
-    Ok(())
-}
-
-impl Room {
-    /// Checks the room; the error names the offending argument. Any number
-    /// of people is valid here (0 and 1 give 0 violations); whether they fit
-    /// in memory is checked by [`run`].
-    pub fn validate(&self) -> Result<(), SimError> {
-        check_length("x_length", self.x_length)?;
-        check_length("y_length", self.y_length)?;
-        check_length("distance", self.distance)?;
-        Ok(())
-    }
-}
 
 /// One run: iterations `first_iteration ..= first_iteration + iterations - 1`.
 #[derive(Clone, Debug, PartialEq)]
@@ -188,11 +137,7 @@ fn plan_threads(spec: &RunSpec) -> Result<usize, SimError> {
         0
     };
     let available = available_memory_bytes();
-    let too_large = |argument, needed: u128| SimError::TooLarge {
-        argument,
-        bytes_needed: u64::try_from(needed).unwrap_or(u64::MAX),
-        bytes_available: available.unwrap_or(0),
-    };
+    let too_large = SimError::too_large;
     if spec.room.num_people > MAX_PEOPLE {
         return Err(too_large("num_people", scratch + values));
     }
@@ -233,11 +178,7 @@ pub fn run(spec: &RunSpec, control: &Control) -> Result<RunOutput, SimError> {
         let n = spec.iterations as usize; // fits: checked by plan_threads
         values
             .try_reserve_exact(n)
-            .map_err(|_| SimError::TooLarge {
-                argument: "max_iterations",
-                bytes_needed: spec.iterations.saturating_mul(8),
-                bytes_available: available_memory_bytes().unwrap_or(0),
-            })?;
+            .map_err(|_| SimError::too_large("max_iterations", spec.iterations as u128 * 8))?;
         values.resize(n, 0.0);
     }
     let (counts, threads_used) = if threads == 1 {
@@ -442,7 +383,7 @@ pub fn split_iterations(max_iterations: u64, parts: u64, index: u64) -> (u64, u6
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::grid::tests::{brute_force_pairs, room};
+    use crate::test_util::{brute_force_pairs, room};
     use crate::{expected_violations, iteration_value};
     use std::sync::Arc;
     use std::time::Duration;

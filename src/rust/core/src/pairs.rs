@@ -1,0 +1,240 @@
+//! Counting one iteration's close pairs: which method suits a room (chosen
+//! here, and only here), and one worker's buffers for it.
+
+use crate::error::SimError;
+use crate::linked::{self, LinkedCells, LinkedShape, Pass1};
+use crate::room::Room;
+use crate::sorted::{self, SortedCells, SortedShape};
+
+/// Largest number of people per iteration: the sorted method stores
+/// positions as u32 (linked cells only ever hold far fewer).
+pub(crate) const MAX_PEOPLE: u64 = sorted::MAX_PEOPLE;
+
+/// How an iteration's close pairs are counted. Every method counts exactly
+/// the pairs a comparison of all pairs finds, so the choice changes speed
+/// and memory, never results.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Method {
+    /// Linked cells (`linked.rs`), with the given pass-1 variant.
+    Linked(LinkedShape, Pass1),
+    /// People counting-sorted by cell (`sorted.rs`).
+    Sorted(SortedShape),
+}
+
+impl Method {
+    /// The method for `room`: linked cells when their grid fits in cache
+    /// and is sparse (not forced coarse by `distance`), else sorting.
+    pub fn for_room(room: &Room) -> Method {
+        let linked = LinkedShape::for_room(room);
+        if linked.stored_cells() <= linked::MAX_CELLS && linked.occupancy(room.num_people) <= 0.25 {
+            Method::Linked(linked, Pass1::fastest())
+        } else {
+            Method::Sorted(SortedShape::for_room(room))
+        }
+    }
+
+    /// The same method with linked cells' pass 1 run by `pass1` (all
+    /// variants give the same bits; tests run each).
+    #[cfg(test)]
+    pub fn with_pass1(self, pass1: Pass1) -> Method {
+        match self {
+            Method::Linked(shape, _) => Method::Linked(shape, pass1),
+            other => other,
+        }
+    }
+}
+
+/// Bytes of scratch memory one worker needs for `room`: those of the sorted
+/// method, the larger. Saturates at u64::MAX.
+pub fn scratch_bytes(room: &Room) -> u64 {
+    sorted::scratch_bytes(room)
+}
+
+/// One worker's buffers for one method: allocated once, reused for every
+/// iteration.
+pub(crate) struct Scratch {
+    counter: Counter,
+}
+
+enum Counter {
+    /// Fewer than two people: nobody to pair, no buffers.
+    Nobody,
+    /// Linked cells, with the smallest person index that fits.
+    LinkedSmall(LinkedCells<u16>),
+    LinkedLarge(LinkedCells<u32>),
+    Sorted(SortedCells),
+}
+
+impl Scratch {
+    /// Allocates the buffers of the room's method (failure is `TooLarge`,
+    /// never an abort). Returns `Ok(None)` if `stop()` became true meanwhile.
+    pub fn new(room: &Room, stop: &impl Fn() -> bool) -> Result<Option<Scratch>, SimError> {
+        Scratch::with_method(room, Method::for_room(room), stop)
+    }
+
+    /// `new` with a given method (tests force each one).
+    pub fn with_method(
+        room: &Room,
+        method: Method,
+        stop: &impl Fn() -> bool,
+    ) -> Result<Option<Scratch>, SimError> {
+        // The hot loops rely on finite, positive lengths.
+        room.validate()?;
+        let too_large = || SimError::too_large("num_people", scratch_bytes(room).into());
+        if room.num_people > MAX_PEOPLE || usize::try_from(room.num_people).is_err() {
+            return Err(too_large());
+        }
+        let n = room.num_people as usize;
+        let counter = match method {
+            _ if n < 2 => Counter::Nobody,
+            Method::Linked(shape, pass1) if n < u16::MAX as usize => {
+                Counter::LinkedSmall(LinkedCells::new(room, shape, pass1).map_err(|_| too_large())?)
+            }
+            Method::Linked(shape, pass1) => {
+                Counter::LinkedLarge(LinkedCells::new(room, shape, pass1).map_err(|_| too_large())?)
+            }
+            Method::Sorted(shape) => match SortedCells::new(room, shape, stop)? {
+                Some(cells) => Counter::Sorted(cells),
+                None => return Ok(None),
+            },
+        };
+        Ok(Some(Scratch { counter }))
+    }
+
+    /// Frees the buffers of a cancelled (or failed) run without delaying
+    /// its return (see `SortedCells::release_in_background`).
+    pub fn release_in_background(self) {
+        if let Counter::Sorted(cells) = self.counter {
+            cells.release_in_background();
+        }
+    }
+
+    /// Draws the people of iteration `iteration` and counts the pairs closer
+    /// than `distance`. Returns `None` if `stop()` became true meanwhile.
+    pub fn count_pairs(
+        &mut self,
+        seed: u64,
+        iteration: u64,
+        stop: &impl Fn() -> bool,
+    ) -> Option<u64> {
+        match &mut self.counter {
+            Counter::Nobody => Some(0),
+            Counter::LinkedSmall(cells) => cells.count_pairs(seed, iteration, stop),
+            Counter::LinkedLarge(cells) => cells.count_pairs(seed, iteration, stop),
+            Counter::Sorted(cells) => cells.count_pairs(seed, iteration, stop),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_util::{brute_force_pairs, never, room, Params};
+
+    fn counted_pairs(room: &Room, seed: u64, iteration: u64) -> u64 {
+        let mut s = Scratch::new(room, &never).unwrap().unwrap();
+        s.count_pairs(seed, iteration, &never).unwrap()
+    }
+
+    #[test]
+    fn counts_match_brute_force_on_edge_cases() {
+        let cases = [
+            room(1000.0, 1000.0, 1000, 6.0),   // reference workload
+            room(10.0, 10.0, 0, 1.0),          // nobody
+            room(10.0, 10.0, 1, 1.0),          // one person
+            room(10.0, 10.0, 2, 20.0),         // d beyond the diagonal
+            room(10.0, 10.0, 300, 12.0),       // d > both sides, < diagonal
+            room(10.0, 100.0, 300, 30.0),      // d > one side only
+            room(100.0, 10.0, 300, 30.0),      // same, transposed
+            room(1e6, 1e-3, 2000, 600.0),      // very thin room
+            room(1e-3, 1e6, 2000, 600.0),      // very thin, transposed
+            room(1e6, 1e-3, 2000, 1e-4),       // thin, d smaller than the width
+            room(10.0, 10.0, 3000, 6.0),       // very dense: one cell
+            room(10.0, 10.0, 3000, 0.2),       // very dense, small d
+            room(1e100, 1e100, 500, 3e98),     // huge magnitudes
+            room(1e-100, 1e-100, 500, 3e-102), // tiny magnitudes
+            room(1.0, 1.0, 500, 1.0),          // d equal to the sides
+            room(3.0, 3.0, 1000, 1.0),         // sides an exact multiple of d
+            room(1.0, 1.0, 2000, 0.01),        // many cells
+        ];
+        for (k, r) in cases.iter().enumerate() {
+            for it in 1..=3 {
+                assert_eq!(
+                    counted_pairs(r, k as u64, it),
+                    brute_force_pairs(r, k as u64, it),
+                    "{r:?}, iteration {it}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn counts_match_brute_force_on_random_geometries() {
+        let mut p = Params(crate::rng::SplitMix64::new(2024));
+        for case in 0..400u64 {
+            let x = p.log_uniform(1e-3, 1e4);
+            let aspect = p.log_uniform(1e-4, 1e4);
+            let y = x * aspect;
+            let n = p.below(1200);
+            // Distance from far below the spacing to beyond the diagonal.
+            let d = p.log_uniform(1e-4, 3.0) * x.max(y);
+            let r = room(x, y, n, d);
+            r.validate().unwrap();
+            let seed = p.0.next_u64();
+            assert_eq!(
+                counted_pairs(&r, seed, case + 1),
+                brute_force_pairs(&r, seed, case + 1),
+                "{r:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn points_on_cell_boundaries_are_handled() {
+        // Room sides that are exact multiples of the distance, with sides and
+        // distance that are powers of two: many coordinates land exactly on
+        // cell boundaries and on the far wall after rounding.
+        for &(x, y, d) in &[
+            (8.0, 8.0, 1.0),
+            (4.0, 1024.0, 2.0),
+            (1.0, 1.0, 0.125),
+            (2.0, 2.0, 2.0),
+        ] {
+            let r = room(x, y, 800, d);
+            for it in 1..=5 {
+                assert_eq!(counted_pairs(&r, 99, it), brute_force_pairs(&r, 99, it));
+            }
+        }
+    }
+
+    #[test]
+    fn stop_interrupts_an_iteration() {
+        let r = room(1.0, 1.0, 100_000, 2.0); // one cell: 5e9 comparisons
+        let mut s = Scratch::new(&r, &never).unwrap().unwrap();
+        let calls = std::cell::Cell::new(0u32);
+        // Stop at the fifth check: after generation, during the pair loop.
+        let stop = || {
+            calls.set(calls.get() + 1);
+            calls.get() > 5
+        };
+        assert_eq!(s.count_pairs(1, 1, &stop), None);
+        // Stopping during setup.
+        assert!(Scratch::new(&room(10.0, 10.0, 3_000_000, 1.0), &|| true)
+            .unwrap()
+            .is_none());
+    }
+
+    #[test]
+    fn scratch_bytes_saturates_and_refuses_absurd_sizes() {
+        let r = room(1000.0, 1000.0, 1_000_000_000_000_000, 6.0);
+        assert!(scratch_bytes(&r) > 1 << 54);
+        assert!(matches!(
+            Scratch::new(&r, &never),
+            Err(SimError::TooLarge {
+                argument: "num_people",
+                ..
+            })
+        ));
+        assert_eq!(scratch_bytes(&room(1.0, 1.0, u64::MAX, 1.0)), u64::MAX);
+    }
+}
