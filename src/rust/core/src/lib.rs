@@ -9,7 +9,9 @@
 //! [`close_pair_probability`] gives the exact expectation to compare with;
 //! [`result_file`] is the per-host result file of distributed runs.
 
+mod binomial;
 mod cells;
+mod draws;
 mod error;
 mod expected;
 #[cfg(test)]

@@ -1,35 +1,43 @@
 //! Counting one iteration's close pairs: which method suits a room (chosen
 //! here, and only here), and one worker's buffers for it.
 
+use crate::draws::Draws;
 use crate::error::SimError;
 use crate::linked::{self, LinkedCells, LinkedShape, Pass1};
 use crate::room::Room;
 use crate::sorted::{self, SortedCells, SortedShape};
 
 /// Largest number of people per iteration: the sorted method stores
-/// positions as u32 (linked cells only ever hold far fewer).
+/// positions as u32, and with fewer than 2^32 people no iteration can have
+/// 2^64 close pairs.
 pub(crate) const MAX_PEOPLE: u64 = sorted::MAX_PEOPLE;
 
-/// How an iteration's close pairs are counted. Every method counts exactly
-/// the pairs a comparison of all pairs finds, so the choice changes speed
-/// and memory, never results.
+/// How an iteration's close pairs are counted. Every method draws the same
+/// people (`draws.rs`) and counts exactly the pairs a comparison of all
+/// pairs finds, so the choice changes speed and memory, never results.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) enum Method {
-    /// Linked cells (`linked.rs`), with the given pass-1 variant.
+    /// Linked cells (`linked.rs`), in one region or several, with the given
+    /// pass-1 variant.
     Linked(LinkedShape, Pass1),
     /// People counting-sorted by cell (`sorted.rs`).
-    Sorted(SortedShape),
+    Sorted(SortedShape, Draws),
 }
 
 impl Method {
-    /// The method for `room`: linked cells when their grid fits in cache
-    /// and is sparse (not forced coarse by `distance`), else sorting.
+    /// The method for `room`: linked cells when they are sparse (not forced
+    /// coarse by `distance`), in one region when its grid fits in cache,
+    /// else in regions that do; sorting for crowded rooms.
     pub fn for_room(room: &Room) -> Method {
-        let linked = LinkedShape::for_room(room);
-        if linked.stored_cells() <= linked::MAX_CELLS && linked.occupancy(room.num_people) <= 0.25 {
-            Method::Linked(linked, Pass1::fastest())
-        } else {
-            Method::Sorted(SortedShape::for_room(room))
+        let draws = Draws::for_room(room);
+        let sparse = |shape: &LinkedShape| shape.occupancy(room.num_people) <= 0.25;
+        let whole = LinkedShape::for_room(room, draws);
+        if whole.stored_cells() <= linked::MAX_CELLS && sparse(&whole) {
+            return Method::Linked(whole, Pass1::fastest());
+        }
+        match LinkedShape::for_regions(room, draws) {
+            Some(regions) if sparse(&regions) => Method::Linked(regions, Pass1::fastest()),
+            _ => Method::Sorted(SortedShape::for_room(room), draws),
         }
     }
 
@@ -44,10 +52,17 @@ impl Method {
     }
 }
 
-/// Bytes of scratch memory one worker needs for `room`: those of the sorted
-/// method, the larger. Saturates at u64::MAX.
+/// Bytes of scratch memory one worker needs for `room` (beyond
+/// `MAX_PEOPLE`, what sorting them would take). Saturates at u64::MAX.
 pub fn scratch_bytes(room: &Room) -> u64 {
-    sorted::scratch_bytes(room)
+    if room.num_people > MAX_PEOPLE {
+        return sorted::scratch_bytes(room);
+    }
+    match Method::for_room(room) {
+        _ if room.num_people < 2 => 0,
+        Method::Linked(shape, _) => LinkedCells::bytes(room, &shape),
+        Method::Sorted(..) => sorted::scratch_bytes(room),
+    }
 }
 
 /// One worker's buffers for one method: allocated once, reused for every
@@ -59,9 +74,7 @@ pub(crate) struct Scratch {
 enum Counter {
     /// Fewer than two people: nobody to pair, no buffers.
     Nobody,
-    /// Linked cells, with the smallest person index that fits.
-    LinkedSmall(LinkedCells<u16>),
-    LinkedLarge(LinkedCells<u32>),
+    Linked(LinkedCells),
     Sorted(SortedCells),
 }
 
@@ -84,16 +97,12 @@ impl Scratch {
         if room.num_people > MAX_PEOPLE || usize::try_from(room.num_people).is_err() {
             return Err(too_large());
         }
-        let n = room.num_people as usize;
         let counter = match method {
-            _ if n < 2 => Counter::Nobody,
-            Method::Linked(shape, pass1) if n < u16::MAX as usize => {
-                Counter::LinkedSmall(LinkedCells::new(room, shape, pass1).map_err(|_| too_large())?)
-            }
+            _ if room.num_people < 2 => Counter::Nobody,
             Method::Linked(shape, pass1) => {
-                Counter::LinkedLarge(LinkedCells::new(room, shape, pass1).map_err(|_| too_large())?)
+                Counter::Linked(LinkedCells::new(room, shape, pass1).map_err(|_| too_large())?)
             }
-            Method::Sorted(shape) => match SortedCells::new(room, shape, stop)? {
+            Method::Sorted(shape, draws) => match SortedCells::new(room, shape, draws, stop)? {
                 Some(cells) => Counter::Sorted(cells),
                 None => return Ok(None),
             },
@@ -119,8 +128,7 @@ impl Scratch {
     ) -> Option<u64> {
         match &mut self.counter {
             Counter::Nobody => Some(0),
-            Counter::LinkedSmall(cells) => cells.count_pairs(seed, iteration, stop),
-            Counter::LinkedLarge(cells) => cells.count_pairs(seed, iteration, stop),
+            Counter::Linked(cells) => cells.count_pairs(seed, iteration, stop),
             Counter::Sorted(cells) => cells.count_pairs(seed, iteration, stop),
         }
     }

@@ -24,6 +24,7 @@
 //! density, and nothing is allocated per iteration.
 
 use crate::cells::{cells_along, index, shrink_until, CELL_MARGIN, CHECK_EVERY};
+use crate::draws::Draws;
 use crate::error::SimError;
 use crate::rng::{SplitMix64, TWO_POW_M53};
 use crate::room::Room;
@@ -142,7 +143,12 @@ pub(crate) fn scratch_bytes(room: &Room) -> u64 {
     } else {
         (4 * n, n)
     };
-    let bytes = (n + PADDING as u128) * 2 * 16 + n * 2 * 4 + (cells + 2) * 4 + (bands + 2) * 4;
+    let draw_counts = Draws::for_room(room).regions() as u128 * 8;
+    let bytes = (n + PADDING as u128) * 2 * 16
+        + n * 2 * 4
+        + (cells + 2) * 4
+        + (bands + 2) * 4
+        + draw_counts;
     u64::try_from(bytes).unwrap_or(u64::MAX)
 }
 
@@ -179,6 +185,9 @@ fn fill<T: Clone>(
 /// (`mid -> raw`).
 pub(crate) struct SortedCells {
     shape: SortedShape,
+    draws: Draws,
+    /// People per draw region of the iteration being counted.
+    draw_counts: Vec<u64>,
     bands: usize,
     /// `x_length * 2^-53`, `y_length * 2^-53`: see `next_f64_times`.
     x_scaled: f64,
@@ -207,6 +216,7 @@ impl SortedCells {
     pub fn new(
         room: &Room,
         shape: SortedShape,
+        draws: Draws,
         stop: &impl Fn() -> bool,
     ) -> Result<Option<SortedCells>, SimError> {
         let bytes = scratch_bytes(room);
@@ -216,6 +226,8 @@ impl SortedCells {
         let bands = bands_for(shape.stored_cells());
         let mut scratch = SortedCells {
             shape,
+            draws,
+            draw_counts: Vec::new(),
             bands,
             x_scaled: room.x_length * TWO_POW_M53,
             y_scaled: room.y_length * TWO_POW_M53,
@@ -234,7 +246,8 @@ impl SortedCells {
                 && fill(&mut scratch.mid, padded, [0.0; 2], bytes, stop)?
                 && fill(&mut scratch.mid_cell, n, 0, bytes, stop)?
                 && fill(&mut scratch.band_starts, bands + 2, 0, bytes, stop)?
-                && fill(&mut scratch.starts, cells, 0, bytes, stop)?)
+                && fill(&mut scratch.starts, cells, 0, bytes, stop)?
+                && fill(&mut scratch.draw_counts, draws.regions(), 0, bytes, stop)?)
         })();
         match filled {
             Ok(true) => Ok(Some(scratch)),
@@ -319,29 +332,34 @@ impl SortedCells {
         iteration: u64,
         stop: &impl Fn() -> bool,
     ) -> Option<()> {
-        let mut rng = SplitMix64::for_iteration(seed, iteration);
-        let (xs, ys) = (self.x_scaled, self.y_scaled);
+        let stream = SplitMix64::for_iteration(seed, iteration);
+        let draws = self.draws;
+        draws.counts(seed, iteration, self.n as u64, &mut self.draw_counts);
+        let scaled = (self.x_scaled, self.y_scaled);
         let shape = self.shape;
         self.band_starts.fill(0);
         let band_counts = &mut self.band_starts[1..];
-        let points = &mut self.raw[..self.n];
-        for (points, cells) in points
-            .chunks_mut(CHECK_EVERY)
-            .zip(self.raw_cell.chunks_mut(CHECK_EVERY))
-        {
-            if stop() {
-                return None;
-            }
-            for (p, cell) in points.iter_mut().zip(cells.iter_mut()) {
-                // Person j takes two consecutive uniforms: x, then y.
-                let x = rng.next_f64_times(xs);
-                let y = rng.next_f64_times(ys);
-                let c = shape.cell_of([x, y]);
-                *p = [x, y];
-                *cell = c as u32;
-                if BANDED {
-                    band_counts[c >> BAND_SHIFT] += 1;
+        let mut at = 0;
+        for (r, &count) in self.draw_counts.iter().enumerate() {
+            let rng = draws.stream(&stream, r);
+            for first in (0..count as usize).step_by(CHECK_EVERY) {
+                if stop() {
+                    return None;
                 }
+                let end = (first + CHECK_EVERY).min(count as usize);
+                let points = self.raw[at..].iter_mut().zip(&mut self.raw_cell[at..]);
+                for (j, (p, cell)) in (first..end).zip(points) {
+                    // Person j of the draw region takes outputs 2j + 1 and 2j + 2.
+                    let k = 2 * j as u64;
+                    let (x, y) = draws.position(r, (rng.output(k + 1), rng.output(k + 2)), scaled);
+                    let c = shape.cell_of([x, y]);
+                    *p = [x, y];
+                    *cell = c as u32;
+                    if BANDED {
+                        band_counts[c >> BAND_SHIFT] += 1;
+                    }
+                }
+                at += end - first;
             }
         }
         Some(())
@@ -563,7 +581,9 @@ mod tests {
             if shape.stored_cells() <= 1 << BAND_SHIFT {
                 continue;
             }
-            let mut s = SortedCells::new(&r, shape, &never).unwrap().unwrap();
+            let mut s = SortedCells::new(&r, shape, Draws::for_room(&r), &never)
+                .unwrap()
+                .unwrap();
             assert!(s.bands > 1);
             for it in 1..=2 {
                 assert_eq!(
@@ -579,6 +599,33 @@ mod tests {
         assert!(
             bands_for(SortedShape::for_room(&room(1e5, 1e5, 1_000_000, 6.0)).stored_cells()) > 1
         );
+    }
+
+    #[test]
+    fn people_drawn_in_regions_are_counted_like_all_pairs() {
+        // Small crowded rooms drawn in many regions (forced; rooms of 2^16
+        // people or more are), one band and several.
+        use crate::test_util::brute_force_pairs_in_regions;
+        for (k, (r, bits)) in [
+            (room(10.0, 10.0, 3000, 1.0), 6),
+            (room(30.0, 7.0, 2000, 2.0), 9),
+            (room(1e-3, 1e6, 2000, 600.0), 3),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let draws = Draws::with_bits(&r, bits);
+            let mut s = SortedCells::new(&r, SortedShape::for_room(&r), draws, &never)
+                .unwrap()
+                .unwrap();
+            for it in 1..=2 {
+                assert_eq!(
+                    s.count_pairs(k as u64, it, &never).unwrap(),
+                    brute_force_pairs_in_regions(&r, bits, draws.along_x, k as u64, it),
+                    "{r:?}"
+                );
+            }
+        }
     }
 
     #[test]

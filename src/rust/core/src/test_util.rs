@@ -1,5 +1,6 @@
 //! Helpers shared by the tests of several modules.
 
+use crate::binomial::split_in_halves;
 use crate::rng::SplitMix64;
 use crate::room::Room;
 
@@ -14,7 +15,48 @@ pub(crate) fn brute_force_pairs(room: &Room, seed: u64, iteration: u64) -> u64 {
             (x, y)
         })
         .collect();
-    let d2 = room.distance * room.distance;
+    all_pairs(&pts, room.distance)
+}
+
+/// Test-only reference for a room drawn in `2^bits` regions along x
+/// (`along_x`) or y: everyone drawn as `draws.rs` says, region by region,
+/// compared all against all.
+pub(crate) fn brute_force_pairs_in_regions(
+    room: &Room,
+    bits: u32,
+    along_x: bool,
+    seed: u64,
+    iteration: u64,
+) -> u64 {
+    let mut stream = SplitMix64::for_iteration(seed, iteration);
+    let regions = stream.clone();
+    let mut counts = Vec::new();
+    split_in_halves(&mut stream, room.num_people, bits, &mut counts);
+    let unit = |k: u64| k as f64 / (1u64 << 53) as f64;
+    let mut pts = Vec::new();
+    for (r, &count) in counts.iter().enumerate() {
+        // One piece: the iteration's own stream.
+        let mut rng = if bits == 0 {
+            regions.clone()
+        } else {
+            regions.substream(r as u64)
+        };
+        for _ in 0..count {
+            let (ox, oy) = (rng.next_u64(), rng.next_u64());
+            // Along the cut: the region's number, then its own bits.
+            let cut = |o: u64| unit(((r as u64) << (53 - bits)) | (o >> (11 + bits)));
+            pts.push(if along_x {
+                (cut(ox) * room.x_length, unit(oy >> 11) * room.y_length)
+            } else {
+                (unit(ox >> 11) * room.x_length, cut(oy) * room.y_length)
+            });
+        }
+    }
+    all_pairs(&pts, room.distance)
+}
+
+fn all_pairs(pts: &[(f64, f64)], distance: f64) -> u64 {
+    let d2 = distance * distance;
     let mut count = 0;
     for i in 0..pts.len() {
         for j in i + 1..pts.len() {
