@@ -309,6 +309,29 @@ fn runs_on_one_and_two_threads_reproduce_the_pinned_counts() {
     }
 }
 
+#[test]
+fn runs_of_a_few_iterations_reproduce_the_pinned_counts() {
+    // Fewer iterations than 4 per thread: threads share out each
+    // iteration's regions (rooms cut into regions) instead of iterations.
+    for g in TABLE {
+        for threads in [2, 3] {
+            let mut s = spec(g, threads);
+            s.iterations = 5;
+            let out = run(&s, &Control::new()).unwrap();
+            let values = out.values.unwrap();
+            assert_eq!(values.len(), 5);
+            for (v, &p) in values.iter().zip(&g.first_pairs) {
+                assert_eq!(
+                    v.to_bits(),
+                    iteration_value(p, g.room.2).to_bits(),
+                    "{} threads {threads}",
+                    g.case
+                );
+            }
+        }
+    }
+}
+
 /// Prints the table's rows as computed now: `cargo test --release -p
 /// sagesim-core print_golden_rows -- --ignored --nocapture`. For a change
 /// of results made on purpose, and named in NEWS.

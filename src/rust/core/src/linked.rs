@@ -185,6 +185,10 @@ impl LinkedShape {
         1 << self.bits
     }
 
+    pub fn draws(&self) -> Draws {
+        self.draws
+    }
+
     /// The draw regions of region `r`.
     fn draw_regions(&self, r: usize) -> Range<usize> {
         let per = 1 << (self.draws.bits - self.bits);

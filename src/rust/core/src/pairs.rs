@@ -1,6 +1,8 @@
 //! Counting one iteration's close pairs: which method suits a room (chosen
 //! here, and only here), and one worker's buffers for it.
 
+use std::ops::Range;
+
 use crate::draws::Draws;
 use crate::error::SimError;
 use crate::linked::{self, LinkedCells, LinkedShape, Pass1};
@@ -41,6 +43,21 @@ impl Method {
         }
     }
 
+    fn draws(&self) -> Draws {
+        match self {
+            Method::Linked(shape, _) => shape.draws(),
+            Method::Sorted(_, draws) => *draws,
+        }
+    }
+
+    /// Regions an iteration is counted in (1 unless cut into regions).
+    pub fn regions(&self) -> usize {
+        match self {
+            Method::Linked(shape, _) => shape.regions(),
+            Method::Sorted(..) => 1,
+        }
+    }
+
     /// The same method with linked cells' pass 1 run by `pass1` (all
     /// variants give the same bits; tests run each).
     #[cfg(test)]
@@ -69,6 +86,8 @@ pub fn scratch_bytes(room: &Room) -> u64 {
 /// iteration.
 pub(crate) struct Scratch {
     counter: Counter,
+    draws: Draws,
+    num_people: u64,
 }
 
 enum Counter {
@@ -107,7 +126,11 @@ impl Scratch {
                 None => return Ok(None),
             },
         };
-        Ok(Some(Scratch { counter }))
+        Ok(Some(Scratch {
+            counter,
+            draws: method.draws(),
+            num_people: room.num_people,
+        }))
     }
 
     /// Frees the buffers of a cancelled (or failed) run without delaying
@@ -130,6 +153,30 @@ impl Scratch {
             Counter::Nobody => Some(0),
             Counter::Linked(cells) => cells.count_pairs(seed, iteration, stop),
             Counter::Sorted(cells) => cells.count_pairs(seed, iteration, stop),
+        }
+    }
+
+    /// How many people each draw region holds in `iteration`.
+    pub fn draw_counts(&self, seed: u64, iteration: u64, counts: &mut Vec<u64>) {
+        self.draws.counts(seed, iteration, self.num_people, counts)
+    }
+
+    /// The close pairs of regions `regions` of `iteration` (given its
+    /// `draw_counts`), those across the boundary below each included:
+    /// summed over contiguous runs that tile `0..Method::regions()`, the
+    /// iteration's count.
+    pub fn count_regions(
+        &mut self,
+        seed: u64,
+        iteration: u64,
+        counts: &[u64],
+        regions: Range<usize>,
+        stop: &impl Fn() -> bool,
+    ) -> Option<u64> {
+        match &mut self.counter {
+            Counter::Linked(cells) => cells.count_regions(seed, iteration, counts, regions, stop),
+            _ if regions.is_empty() => Some(0),
+            _ => self.count_pairs(seed, iteration, stop),
         }
     }
 }

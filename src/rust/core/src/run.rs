@@ -1,11 +1,12 @@
 //! Running iterations: validation, memory checks, threads, cancellation.
 
+use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
 use crate::error::SimError;
-use crate::pairs::{scratch_bytes, Scratch, MAX_PEOPLE};
+use crate::pairs::{scratch_bytes, Method, Scratch, MAX_PEOPLE};
 use crate::room::Room;
 use crate::stats::{iteration_value, PairCounts};
 use crate::sys::{available_cores, available_memory_bytes};
@@ -119,17 +120,49 @@ pub struct RunOutput {
     pub threads_used: usize,
 }
 
-/// Decides the number of threads and checks that the run fits in memory
-/// before anything is allocated.
-fn plan_threads(spec: &RunSpec) -> Result<usize, SimError> {
+/// How the threads of a run share its work. Either way each iteration's
+/// count is the same integer, so results do not depend on the choice.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Sharing {
+    /// Each thread counts whole iterations.
+    Iterations,
+    /// The threads count each iteration together, each a contiguous run of
+    /// its regions (rooms cut into regions, see `linked.rs`).
+    Regions,
+}
+
+/// Rooms cut into regions share out regions rather than iterations when
+/// there are fewer iterations than this per thread: whole iterations would
+/// leave threads idle at the end for up to an iteration, while a run of
+/// regions costs only one extra region drawn (for its ghosts) per thread.
+const ITERATIONS_PER_THREAD: u64 = 4;
+
+/// What `plan` decides.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Plan {
+    threads: usize,
+    sharing: Sharing,
+    /// Regions of an iteration (1 unless the room is cut into regions).
+    regions: usize,
+}
+
+/// Decides the number of threads and how they share the work, and checks
+/// that the run fits in memory before anything is allocated.
+fn plan(spec: &RunSpec) -> Result<Plan, SimError> {
     let requested = if spec.threads == 0 {
         available_cores()
     } else {
         spec.threads
-    };
-    let mut threads = requested
-        .max(1)
-        .min(usize::try_from(spec.iterations).unwrap_or(usize::MAX));
+    }
+    .max(1);
+    let regions = Method::for_room(&spec.room).regions();
+    let (sharing, units) =
+        if regions > 1 && spec.iterations < ITERATIONS_PER_THREAD * requested as u64 {
+            (Sharing::Regions, regions as u64)
+        } else {
+            (Sharing::Iterations, spec.iterations)
+        };
+    let mut threads = requested.min(usize::try_from(units).unwrap_or(usize::MAX));
     let scratch = scratch_bytes(&spec.room) as u128;
     let values = if spec.keep_values {
         spec.iterations as u128 * 8
@@ -160,7 +193,11 @@ fn plan_threads(spec: &RunSpec) -> Result<usize, SimError> {
             }
         }
     }
-    Ok(threads)
+    Ok(Plan {
+        threads,
+        sharing,
+        regions,
+    })
 }
 
 /// Runs the simulation. Never panics on bad input: every problem is an error
@@ -169,29 +206,31 @@ fn plan_threads(spec: &RunSpec) -> Result<usize, SimError> {
 pub fn run(spec: &RunSpec, control: &Control) -> Result<RunOutput, SimError> {
     let start = Instant::now();
     spec.validate()?;
-    let threads = plan_threads(spec)?;
+    let plan = plan(spec)?;
     if control.is_cancelled() {
         return Err(SimError::Cancelled);
     }
     let mut values = Vec::new();
     if spec.keep_values {
-        let n = spec.iterations as usize; // fits: checked by plan_threads
+        let n = spec.iterations as usize; // fits: checked by plan
         values
             .try_reserve_exact(n)
             .map_err(|_| SimError::too_large("max_iterations", spec.iterations as u128 * 8))?;
         values.resize(n, 0.0);
     }
-    let (counts, threads_used) = if threads == 1 {
-        let stop = || control.is_cancelled();
-        let mut scratch = Scratch::new(&spec.room, &stop)?.ok_or(SimError::Cancelled)?;
-        let range = (spec.first_iteration, spec.iterations);
-        let counts = run_range(spec, &mut scratch, range, &mut values, control, &stop);
-        if counts.is_err() {
-            scratch.release_in_background();
+    let (counts, threads_used) = match plan.sharing {
+        _ if plan.threads == 1 => {
+            let stop = || control.is_cancelled();
+            let mut scratch = Scratch::new(&spec.room, &stop)?.ok_or(SimError::Cancelled)?;
+            let range = (spec.first_iteration, spec.iterations);
+            let counts = run_range(spec, &mut scratch, range, &mut values, control, &stop);
+            if counts.is_err() {
+                scratch.release_in_background();
+            }
+            (counts?, 1)
         }
-        (counts?, 1)
-    } else {
-        run_parallel(spec, threads, &mut values, control)?
+        Sharing::Iterations => run_parallel(spec, plan.threads, &mut values, control)?,
+        Sharing::Regions => run_regions(spec, &plan, &mut values, control)?,
     };
     Ok(RunOutput {
         values: spec.keep_values.then_some(values),
@@ -363,6 +402,84 @@ fn run_parallel(
     Ok((total, workers))
 }
 
+/// Runs every iteration on all `plan.threads` threads at once, each
+/// counting a contiguous run of its regions (buffers of a room cut into
+/// regions are small, so every thread has its own).
+fn run_regions(
+    spec: &RunSpec,
+    plan: &Plan,
+    values: &mut [f64],
+    control: &Control,
+) -> Result<(PairCounts, usize), SimError> {
+    // Set when a part fails, so that the others stop too.
+    let abort = AtomicBool::new(false);
+    let stop = || control.is_cancelled() || abort.load(Ordering::Relaxed);
+    let mut scratches = Vec::with_capacity(plan.threads);
+    for _ in 0..plan.threads {
+        scratches.push(Scratch::new(&spec.room, &stop)?.ok_or(SimError::Cancelled)?);
+    }
+    // Equal runs of regions: every region holds as many people on average.
+    let parts: Vec<Range<usize>> = (0..plan.threads)
+        .map(|t| t * plan.regions / plan.threads..(t + 1) * plan.regions / plan.threads)
+        .collect();
+    let (n, seed) = (spec.room.num_people, spec.seed);
+    let mut draw_counts = Vec::new();
+    let mut counts = PairCounts::default();
+    // Threads that really ran (fewer if some could not be started).
+    let mut threads_used = 1;
+    for k in 0..spec.iterations {
+        if stop() {
+            return Err(SimError::Cancelled);
+        }
+        let iteration = spec.first_iteration + k;
+        scratches[0].draw_counts(seed, iteration, &mut draw_counts);
+        let draw_counts = &draw_counts[..];
+        let count = |scratch: &mut Scratch, part: Range<usize>| {
+            let pairs = scratch.count_regions(seed, iteration, draw_counts, part, &stop);
+            if pairs.is_none() {
+                abort.store(true, Ordering::Relaxed);
+            }
+            pairs
+        };
+        let mut pairs = Some(0u64);
+        std::thread::scope(|s| {
+            let (mine, theirs) = scratches.split_at_mut(1);
+            let mut handles = Vec::with_capacity(theirs.len());
+            let mut unstarted = Vec::new();
+            for (scratch, part) in theirs.iter_mut().zip(&parts[1..]) {
+                match std::thread::Builder::new()
+                    .name("sagesim-region".into())
+                    .spawn_scoped(s, move || count(scratch, part.clone()))
+                {
+                    Ok(h) => handles.push(h),
+                    // No thread: the calling thread counts the part too.
+                    Err(_) => unstarted.push(part.clone()),
+                }
+            }
+            threads_used = threads_used.max(1 + handles.len());
+            let mut add = |p: Option<u64>| pairs = pairs.zip(p).map(|(a, b)| a + b);
+            add(count(&mut mine[0], parts[0].clone()));
+            for part in unstarted {
+                add(count(&mut mine[0], part));
+            }
+            for h in handles {
+                match h.join() {
+                    Ok(p) => add(p),
+                    // A bug, not bad input: hand the panic to the caller.
+                    Err(payload) => std::panic::resume_unwind(payload),
+                }
+            }
+        });
+        let pairs = pairs.ok_or(SimError::Cancelled)?;
+        counts.add(pairs)?;
+        if let Some(slot) = values.get_mut(k as usize) {
+            *slot = iteration_value(pairs, n);
+        }
+        control.finish_one();
+    }
+    Ok((counts, threads_used))
+}
+
 /// Splits iterations `1..=max_iterations` into `parts` contiguous, balanced
 /// ranges (sizes differ by at most one, larger ones first) and returns part
 /// `index` (0-based) as `(first, count)`. Parts beyond `max_iterations` are
@@ -454,6 +571,52 @@ mod tests {
         // A different seed gives different results.
         s.seed += 1;
         assert_ne!(go(&s).counts, whole.counts);
+    }
+
+    #[test]
+    fn threads_share_the_regions_of_few_iterations() {
+        // 200,000 people: cut into regions. With fewer than 4 iterations per
+        // thread, threads count each iteration together; the values are
+        // those of one thread, and of threads taking whole iterations.
+        let r = room(14142.13562373095, 14142.13562373095, 200_000, 6.0);
+        let one = go(&spec(r.clone(), 7, 3, 1));
+        for threads in [2, 3, 8] {
+            let out = go(&spec(r.clone(), 7, 3, threads));
+            assert_eq!(out.values, one.values, "threads {threads}");
+            assert_eq!(out.counts, one.counts);
+            assert_eq!(out.threads_used, threads);
+            let plan = plan(&spec(r.clone(), 7, 3, threads)).unwrap();
+            assert_eq!(plan.sharing, Sharing::Regions);
+        }
+        let many = go(&spec(r.clone(), 7, 16, 2));
+        assert_eq!(
+            plan(&spec(r.clone(), 7, 16, 2)).unwrap().sharing,
+            Sharing::Iterations
+        );
+        assert_eq!(many.values.unwrap()[..3], one.values.unwrap()[..]);
+        // A room of one region always shares iterations, at most one each.
+        let small = spec(room(1000.0, 1000.0, 1000, 6.0), 1, 1, 8);
+        assert_eq!(plan(&small).unwrap().sharing, Sharing::Iterations);
+        assert_eq!(plan(&small).unwrap().threads, 1);
+    }
+
+    #[test]
+    fn cancelling_while_threads_share_an_iteration() {
+        let control = Arc::new(Control::new());
+        let s = spec(room(632_456.0, 632_456.0, 200_000_000, 6.0), 1, 1, 2);
+        assert_eq!(plan(&s).unwrap().sharing, Sharing::Regions);
+        let c2 = Arc::clone(&control);
+        let canceller = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            c2.cancel();
+            Instant::now()
+        });
+        let result = run(&s, &control);
+        let returned = Instant::now();
+        let cancelled_at = canceller.join().unwrap();
+        assert_eq!(result, Err(SimError::Cancelled));
+        assert_eq!(control.completed(), 0);
+        assert!(returned.duration_since(cancelled_at) < Duration::from_millis(500));
     }
 
     #[test]
@@ -609,14 +772,14 @@ mod tests {
             s.keep_values = false;
             if crate::scratch_bytes(&s.room) < avail && crate::scratch_bytes(&s.room) * 2 > avail {
                 assert!(matches!(
-                    plan_threads(&s),
+                    plan(&s),
                     Err(SimError::TooLarge {
                         argument: "num_people",
                         ..
                     })
                 ));
                 s.threads = 0;
-                assert_eq!(plan_threads(&s).unwrap(), 1);
+                assert_eq!(plan(&s).unwrap().threads, 1);
             }
             let msg = run(
                 &spec(room(1.0, 1.0, u64::MAX / 64, 1.0), 1, 1, 1),
