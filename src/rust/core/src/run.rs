@@ -1,7 +1,6 @@
 //! Running iterations: validation, memory checks, threads, cancellation.
 
-use std::ops::Range;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -137,6 +136,11 @@ enum Sharing {
 /// regions costs only one extra region drawn (for its ghosts) per thread.
 const ITERATIONS_PER_THREAD: u64 = 4;
 
+/// ... and when an iteration has at least this many regions (about half a
+/// million people, a few milliseconds of work): smaller iterations take
+/// less time than starting a thread and warming its buffers.
+const MIN_REGIONS_TO_SHARE: usize = 32;
+
 /// What `plan` decides.
 #[derive(Clone, Copy, Debug, PartialEq)]
 struct Plan {
@@ -156,12 +160,13 @@ fn plan(spec: &RunSpec) -> Result<Plan, SimError> {
     }
     .max(1);
     let regions = Method::for_room(&spec.room).regions();
-    let (sharing, units) =
-        if regions > 1 && spec.iterations < ITERATIONS_PER_THREAD * requested as u64 {
-            (Sharing::Regions, regions as u64)
-        } else {
-            (Sharing::Iterations, spec.iterations)
-        };
+    let (sharing, units) = if regions >= MIN_REGIONS_TO_SHARE
+        && spec.iterations < ITERATIONS_PER_THREAD * requested as u64
+    {
+        (Sharing::Regions, regions as u64)
+    } else {
+        (Sharing::Iterations, spec.iterations)
+    };
     let mut threads = requested.min(usize::try_from(units).unwrap_or(usize::MAX));
     let scratch = scratch_bytes(&spec.room) as u128;
     let values = if spec.keep_values {
@@ -402,8 +407,16 @@ fn run_parallel(
     Ok((total, workers))
 }
 
-/// Runs every iteration on all `plan.threads` threads at once, each
-/// counting a contiguous run of its regions (buffers of a room cut into
+/// Parts an iteration's regions are cut into for threads to take in turn:
+/// about `PARTS_PER_THREAD` per thread, so that a thread that starts late or
+/// is held up by another process leaves its share to the others, but at
+/// least `REGIONS_PER_PART` regions each, as each part first draws the
+/// region before it again (for its ghosts).
+const PARTS_PER_THREAD: usize = 8;
+const REGIONS_PER_PART: usize = 4;
+
+/// Runs every iteration on all `plan.threads` threads at once, taking
+/// contiguous runs of its regions in turn (buffers of a room cut into
 /// regions are small, so every thread has its own).
 fn run_regions(
     spec: &RunSpec,
@@ -418,10 +431,10 @@ fn run_regions(
     for _ in 0..plan.threads {
         scratches.push(Scratch::new(&spec.room, &stop)?.ok_or(SimError::Cancelled)?);
     }
-    // Equal runs of regions: every region holds as many people on average.
-    let parts: Vec<Range<usize>> = (0..plan.threads)
-        .map(|t| t * plan.regions / plan.threads..(t + 1) * plan.regions / plan.threads)
-        .collect();
+    let parts = (plan.regions / REGIONS_PER_PART)
+        .min(PARTS_PER_THREAD * plan.threads)
+        .max(plan.threads);
+    let part = |k: usize| k * plan.regions / parts..(k + 1) * plan.regions / parts;
     let (n, seed) = (spec.room.num_people, spec.seed);
     let mut draw_counts = Vec::new();
     let mut counts = PairCounts::default();
@@ -434,34 +447,41 @@ fn run_regions(
         let iteration = spec.first_iteration + k;
         scratches[0].draw_counts(seed, iteration, &mut draw_counts);
         let draw_counts = &draw_counts[..];
-        let count = |scratch: &mut Scratch, part: Range<usize>| {
-            let pairs = scratch.count_regions(seed, iteration, draw_counts, part, &stop);
-            if pairs.is_none() {
-                abort.store(true, Ordering::Relaxed);
+        let next_part = AtomicUsize::new(0);
+        // Parts in turn until none is left; the sum of their counts, in any
+        // order, is the iteration's.
+        let work = |scratch: &mut Scratch| -> Option<u64> {
+            let mut pairs = 0u64;
+            loop {
+                let k = next_part.fetch_add(1, Ordering::Relaxed);
+                if k >= parts {
+                    return Some(pairs);
+                }
+                match scratch.count_regions(seed, iteration, draw_counts, part(k), &stop) {
+                    Some(p) => pairs += p,
+                    None => {
+                        abort.store(true, Ordering::Relaxed);
+                        return None;
+                    }
+                }
             }
-            pairs
         };
         let mut pairs = Some(0u64);
         std::thread::scope(|s| {
             let (mine, theirs) = scratches.split_at_mut(1);
-            let mut handles = Vec::with_capacity(theirs.len());
-            let mut unstarted = Vec::new();
-            for (scratch, part) in theirs.iter_mut().zip(&parts[1..]) {
-                match std::thread::Builder::new()
-                    .name("sagesim-region".into())
-                    .spawn_scoped(s, move || count(scratch, part.clone()))
-                {
-                    Ok(h) => handles.push(h),
-                    // No thread: the calling thread counts the part too.
-                    Err(_) => unstarted.push(part.clone()),
-                }
-            }
+            // A thread that cannot be started leaves its parts to the others.
+            let handles: Vec<_> = theirs
+                .iter_mut()
+                .map_while(|scratch| {
+                    std::thread::Builder::new()
+                        .name("sagesim-region".into())
+                        .spawn_scoped(s, move || work(scratch))
+                        .ok()
+                })
+                .collect();
             threads_used = threads_used.max(1 + handles.len());
             let mut add = |p: Option<u64>| pairs = pairs.zip(p).map(|(a, b)| a + b);
-            add(count(&mut mine[0], parts[0].clone()));
-            for part in unstarted {
-                add(count(&mut mine[0], part));
-            }
+            add(work(&mut mine[0]));
             for h in handles {
                 match h.join() {
                     Ok(p) => add(p),
@@ -575,10 +595,10 @@ mod tests {
 
     #[test]
     fn threads_share_the_regions_of_few_iterations() {
-        // 200,000 people: cut into regions. With fewer than 4 iterations per
-        // thread, threads count each iteration together; the values are
+        // A million people: cut into regions. With fewer than 4 iterations
+        // per thread, threads count each iteration together; the values are
         // those of one thread, and of threads taking whole iterations.
-        let r = room(14142.13562373095, 14142.13562373095, 200_000, 6.0);
+        let r = room(31622.776601683792, 31622.776601683792, 1_000_000, 6.0);
         let one = go(&spec(r.clone(), 7, 3, 1));
         for threads in [2, 3, 8] {
             let out = go(&spec(r.clone(), 7, 3, threads));
@@ -594,10 +614,16 @@ mod tests {
             Sharing::Iterations
         );
         assert_eq!(many.values.unwrap()[..3], one.values.unwrap()[..]);
-        // A room of one region always shares iterations, at most one each.
-        let small = spec(room(1000.0, 1000.0, 1000, 6.0), 1, 1, 8);
-        assert_eq!(plan(&small).unwrap().sharing, Sharing::Iterations);
-        assert_eq!(plan(&small).unwrap().threads, 1);
+        // Rooms of one region, or of few, share iterations, at most one
+        // each.
+        for small in [
+            room(1000.0, 1000.0, 1000, 6.0),
+            room(14142.13562373095, 14142.13562373095, 200_000, 6.0),
+        ] {
+            let s = spec(small, 1, 1, 8);
+            assert_eq!(plan(&s).unwrap().sharing, Sharing::Iterations);
+            assert_eq!(plan(&s).unwrap().threads, 1);
+        }
     }
 
     #[test]
