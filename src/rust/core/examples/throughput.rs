@@ -242,7 +242,7 @@ fn main() {
         Some("scale") => scale(num(1, 5.0) as usize),
         Some("iteration") => one_iteration(num(1, 1e7) as u64, num(2, 3.0) as usize),
         Some("big") => big(num(1, 1e7) as u64, num(2, 1e5)),
-        Some("cancel") => cancel(num(1, 1e8) as u64, num(2, 316_228.0), num(3, 1500.0) as u64),
+        Some("cancel") => cancel(num(1, 1e9) as u64, num(2, 1e6), num(3, 300.0) as u64),
         None => {
             child(&["reference", "10000"]);
             child(&["scale", "5"]);
@@ -251,9 +251,10 @@ fn main() {
             child(&["big", "10000000", "100000"]);
             child(&["big", "100000000", "316228"]);
             child(&["big", "10000000", "1000"]);
-            // During set-up, during the iteration, and in a dense room.
-            child(&["cancel", "100000000", "316228", "1500"]);
-            child(&["cancel", "100000000", "316228", "8000"]);
+            // Early and late in an iteration of 1e9 people (seconds of
+            // work), and in a dense room.
+            child(&["cancel", "1000000000", "1000000", "300"]);
+            child(&["cancel", "1000000000", "1000000", "2000"]);
             child(&["cancel", "1000000", "1", "1500"]);
         }
         Some(other) => eprintln!("unknown mode {other}"),

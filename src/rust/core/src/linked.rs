@@ -212,19 +212,16 @@ impl LinkedShape {
     /// The stored indices of a point's cell and of the three other cells of
     /// its block: the neighbours on the side of the half (left or right,
     /// lower or upper) of its cell the point is in. Computed from the
-    /// point's half-cell coordinates, clamped like `SortedShape::cell_of`
+    /// point's half-cell coordinates (along the cut, from its offset in the
+    /// region: the 53-bit integer less the region's start, exactly), clamped like `SortedShape::cell_of`
     /// (`u * x_length` may round up to `x_length`). The margin on the cell
     /// size makes rounding harmless: a point taken for the left half is at
     /// most a hair right of the middle, still more than `distance` from the
     /// right neighbour.
     #[inline(always)]
-    fn block_of(&self, across: f64, offset: u64) -> u32 {
+    fn block_of(&self, across: f64, offset: f64) -> u32 {
         let hx = index(across * self.k_across, (2 * self.cols - 1) as f64);
-        // Exact conversion: offset < 2^53.
-        let hy = index(
-            (offset as i64) as f64 * self.k_along,
-            (2 * self.rows - 1) as f64,
-        );
+        let hy = index(offset * self.k_along, (2 * self.rows - 1) as f64);
         // Below MAX_REGION_CELLS (< 2^30) with the border: u32 arithmetic is exact.
         let c = (((hy >> 1) + 1) * self.width() + (hx >> 1) + 1) as u32;
         c | ((hx as u32 & 1) << RIGHT_BIT) | ((hy as u32 & 1) << UPPER_BIT)
@@ -517,7 +514,7 @@ impl LinkedCells {
                 across_scaled: self.across_scaled,
                 along_scaled: self.along_scaled,
                 base: shape.draws.base(d),
-                local_base: shape.draws.base(d) - region_base,
+                region_start: region_base as f64,
                 shift: shape.draws.shift(),
             };
             let draw_stream = shape.draws.stream(stream, d);
@@ -737,8 +734,8 @@ pub(crate) struct Frame {
     along_scaled: f64,
     /// The draw region's bits of the 53-bit integer along the cut.
     base: u64,
-    /// The same, less those of the region it is counted in.
-    local_base: u64,
+    /// The integer along the cut where the region it is counted in starts.
+    region_start: f64,
     /// What an output is shifted right by to fill the rest.
     shift: u32,
 }
@@ -780,11 +777,12 @@ fn draw_people<const ALONG_X: bool>(
         let (a, b) = if ALONG_X { (y, x) } else { (x, y) };
         let low = b >> frame.shift;
         let across_i = top53(a) * frame.across_scaled;
-        // Below 2^53: exact in an i64 and in an f64.
-        let along_i = ((frame.base | low) as i64) as f64 * frame.along_scaled;
+        // Below 2^53: exact in an i64 and in an f64, and so is the
+        // difference of two such integers.
+        let lattice = ((frame.base | low) as i64) as f64;
         across[i] = across_i;
-        along[i] = along_i;
-        block[i] = frame.shape.block_of(across_i, frame.local_base | low);
+        along[i] = lattice * frame.along_scaled;
+        block[i] = frame.shape.block_of(across_i, lattice - frame.region_start);
     }
 }
 
@@ -1100,11 +1098,11 @@ mod tests {
         let coords = coords.map(|y| offset(y) as f64 * (48.0 * TWO_POW_M53));
         for &x in &coords {
             for &y in &coords {
-                let mine = shape.cells(shape.block_of(x, offset(y)));
+                let mine = shape.cells(shape.block_of(x, offset(y) as f64));
                 for &qx in &coords {
                     for &qy in &coords {
                         let close = (x - qx) * (x - qx) + (y - qy) * (y - qy) < 36.0;
-                        let theirs = shape.cells(shape.block_of(qx, offset(qy)))[0];
+                        let theirs = shape.cells(shape.block_of(qx, offset(qy) as f64))[0];
                         assert!(
                             !close || mine.contains(&theirs),
                             "({x}, {y}) misses ({qx}, {qy})"
@@ -1138,7 +1136,7 @@ mod tests {
                 across_scaled,
                 along_scaled,
                 base: draws.base(d),
-                local_base: draws.base(d) - draws.base(region_start),
+                region_start: draws.base(region_start) as f64,
                 shift: draws.shift(),
             };
             let draw_with = |f: DrawFn| {
