@@ -13,6 +13,9 @@
 suppressPackageStartupMessages(library(sagesim))
 
 quick <- "--quick" %in% commandArgs(trailingOnly = TRUE)
+options(width = 150)
+# Four significant digits, without scientific notation.
+readable <- function(x) vapply(x, function(v) format(signif(v, 4), scientific = FALSE), "")
 repeats <- if (quick) 3 else 7
 iterations <- 10000
 people <- 1000
@@ -106,7 +109,7 @@ results <- data.frame(
   target = c("<= 10", "", ">= 1.8", "about 0.1", "", "", ">= 20000", "< 1024", "", "", "< 0.5")
 )
 results$value <- signif(results$value, 4)
-print(results, right = FALSE, row.names = FALSE)
+print(transform(results, value = readable(value)), right = FALSE, row.names = FALSE)
 cat(sprintf("\nplain R mean over 200 iterations %.4f; exact expectation %.4f\n", check,
             expected_violations(1000, 1000, people)))
 
@@ -128,7 +131,7 @@ scale <- do.call(rbind, lapply(c(1e3, 1e4, 1e5, 1e6, 1e7), function(n) {
   data.frame(people = n, iterations = its, ns_1_thread = ns[[1]], ns_2_threads = ns[[2]],
              speed_up = ns[[1]] / ns[[2]], target = "<= 10 on 1 thread")
 }))
-one_iteration <- vapply(seq_len(if (quick) 1 else 3), function(i) {
+one_iteration <- vapply(seq_len(repeats), function(i) {
   c(simulate_at_scale(1e7, 1, 1), simulate_at_scale(1e7, 1, 2))
 }, numeric(2))
 one_iteration <- apply(one_iteration, 1, median)
@@ -151,7 +154,7 @@ scale_extra$value <- signif(scale_extra$value, 4)
 cat("\nns per person-iteration at the reference density (1 person per 1,000 square units, distance 6):\n")
 print(scale, right = FALSE, row.names = FALSE)
 cat("\n")
-print(scale_extra, right = FALSE, row.names = FALSE)
+print(transform(scale_extra, value = readable(value)), right = FALSE, row.names = FALSE)
 
 dir <- if (dir.exists("bench")) "bench" else "."
 utils::write.csv(results, file.path(dir, "results.csv"), row.names = FALSE)
