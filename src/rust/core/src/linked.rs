@@ -1035,11 +1035,8 @@ mod tests {
     fn region_layouts_are_sound() {
         let mut p = Params(SplitMix64::new(12));
         for _ in 0..20_000 {
-            let x = p.log_uniform(1e-150, 1e150);
-            let y = p.log_uniform(1e-150, 1e150);
-            let d = p.log_uniform(1e-150, 1e150);
-            let n = p.log_uniform(2.0, 4.3e9) as u64;
-            let r = room(x, y, n, d);
+            let r = p.extreme_room((2.0, 4.3e9));
+            let d = r.distance;
             let draws = Draws::for_room(&r);
             let Some(s) = LinkedShape::for_regions(&r, draws) else {
                 continue;

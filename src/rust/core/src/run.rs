@@ -626,23 +626,35 @@ mod tests {
         }
     }
 
-    #[test]
-    fn cancelling_while_threads_share_an_iteration() {
+    /// Runs `s`, cancelled after 300 ms from another thread: the result,
+    /// the iterations completed, and how long `run` took to return after the
+    /// cancel.
+    fn cancelled_after_300_ms(s: &RunSpec) -> (Result<RunOutput, SimError>, u64, Duration) {
         let control = Arc::new(Control::new());
-        let s = spec(room(632_456.0, 632_456.0, 200_000_000, 6.0), 1, 1, 2);
-        assert_eq!(plan(&s).unwrap().sharing, Sharing::Regions);
         let c2 = Arc::clone(&control);
         let canceller = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(300));
             c2.cancel();
             Instant::now()
         });
-        let result = run(&s, &control);
+        let result = run(s, &control);
         let returned = Instant::now();
         let cancelled_at = canceller.join().unwrap();
+        (
+            result,
+            control.completed(),
+            returned.duration_since(cancelled_at),
+        )
+    }
+
+    #[test]
+    fn cancelling_while_threads_share_an_iteration() {
+        let s = spec(room(632_456.0, 632_456.0, 200_000_000, 6.0), 1, 1, 2);
+        assert_eq!(plan(&s).unwrap().sharing, Sharing::Regions);
+        let (result, completed, latency) = cancelled_after_300_ms(&s);
         assert_eq!(result, Err(SimError::Cancelled));
-        assert_eq!(control.completed(), 0);
-        assert!(returned.duration_since(cancelled_at) < Duration::from_millis(500));
+        assert_eq!(completed, 0);
+        assert!(latency < Duration::from_millis(500));
     }
 
     #[test]
@@ -846,20 +858,10 @@ mod tests {
             room(632_456.0, 632_456.0, 200_000_000, 6.0),
             room(1.0, 1.0, 200_000, 2.0),
         ] {
-            let control = Arc::new(Control::new());
-            let s = spec(r, 1, 1, 1);
-            let c2 = Arc::clone(&control);
-            let canceller = std::thread::spawn(move || {
-                std::thread::sleep(Duration::from_millis(300));
-                c2.cancel();
-                Instant::now()
-            });
-            let result = run(&s, &control);
-            let returned = Instant::now();
-            let cancelled_at = canceller.join().unwrap();
+            let (result, completed, latency) = cancelled_after_300_ms(&spec(r, 1, 1, 1));
             assert_eq!(result, Err(SimError::Cancelled));
-            assert_eq!(control.completed(), 0);
-            assert!(returned.duration_since(cancelled_at) < Duration::from_secs(2));
+            assert_eq!(completed, 0);
+            assert!(latency < Duration::from_secs(2));
         }
     }
 

@@ -644,11 +644,8 @@ mod tests {
     fn cell_count_is_bounded_for_every_shape() {
         let mut p = Params(crate::rng::SplitMix64::new(7));
         for _ in 0..20_000 {
-            let x = p.log_uniform(1e-150, 1e150);
-            let y = p.log_uniform(1e-150, 1e150);
-            let d = p.log_uniform(1e-150, 1e150);
-            let n = p.log_uniform(1.0, 4e9) as u64;
-            let r = room(x, y, n, d);
+            let r = p.extreme_room((1.0, 4e9));
+            let (x, y, n, d) = (r.x_length, r.y_length, r.num_people, r.distance);
             let s = SortedShape::for_room(&r);
             assert!(s.cols >= 1 && s.rows >= 1);
             assert!(

@@ -99,4 +99,14 @@ impl Params {
     pub fn below(&mut self, n: u64) -> u64 {
         self.0.next_u64() % n
     }
+
+    /// A room with sides and distance anywhere from 1e-150 to 1e150 and
+    /// `people` log-uniform in the given range: for layouts, not for
+    /// counting.
+    pub fn extreme_room(&mut self, people: (f64, f64)) -> Room {
+        let x = self.log_uniform(1e-150, 1e150);
+        let y = self.log_uniform(1e-150, 1e150);
+        let d = self.log_uniform(1e-150, 1e150);
+        room(x, y, self.log_uniform(people.0, people.1) as u64, d)
+    }
 }
