@@ -312,8 +312,8 @@ fn runs_on_one_and_two_threads_reproduce_the_pinned_counts() {
 #[test]
 fn runs_of_a_few_iterations_reproduce_the_pinned_counts() {
     // Fewer iterations than 4 per thread: threads share out each
-    // iteration's regions instead of iterations (rooms cut into 32 regions
-    // or more: here the million people).
+    // iteration's regions instead of iterations (rooms cut into 128
+    // regions or more), else iterations; the values are the same.
     for g in TABLE {
         for threads in [2, 3] {
             let mut s = spec(g, threads);

@@ -136,10 +136,11 @@ enum Sharing {
 /// regions costs only one extra region drawn (for its ghosts) per thread.
 const ITERATIONS_PER_THREAD: u64 = 4;
 
-/// ... and when an iteration has at least this many regions (about half a
-/// million people, a few milliseconds of work): smaller iterations take
-/// less time than starting a thread and warming its buffers.
-const MIN_REGIONS_TO_SHARE: usize = 32;
+/// ... and when an iteration has at least this many regions (about two
+/// million people, 8 ms of work): on this project's VM, smaller iterations
+/// took no less time on two threads than on one (starting a thread, waking
+/// an idle core and warming the thread's buffers cost milliseconds).
+const MIN_REGIONS_TO_SHARE: usize = 128;
 
 /// What `plan` decides.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -595,10 +596,10 @@ mod tests {
 
     #[test]
     fn threads_share_the_regions_of_few_iterations() {
-        // A million people: cut into regions. With fewer than 4 iterations
+        // Two million people: cut into regions. With fewer than 4 iterations
         // per thread, threads count each iteration together; the values are
         // those of one thread, and of threads taking whole iterations.
-        let r = room(31622.776601683792, 31622.776601683792, 1_000_000, 6.0);
+        let r = room(44721.35954999579, 44721.35954999579, 2_000_000, 6.0);
         let one = go(&spec(r.clone(), 7, 3, 1));
         for threads in [2, 3, 8] {
             let out = go(&spec(r.clone(), 7, 3, threads));
@@ -618,7 +619,7 @@ mod tests {
         // each.
         for small in [
             room(1000.0, 1000.0, 1000, 6.0),
-            room(14142.13562373095, 14142.13562373095, 200_000, 6.0),
+            room(31622.776601683792, 31622.776601683792, 1_000_000, 6.0),
         ] {
             let s = spec(small, 1, 1, 8);
             assert_eq!(plan(&s).unwrap().sharing, Sharing::Iterations);
