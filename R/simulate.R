@@ -13,7 +13,9 @@
 #' @param y_length The other room side.
 #' @inheritParams simulation_spec
 #' @param threads Worker threads: 1 (the default, polite on a shared RStudio
-#'   server), or 0 for all cores.
+#'   server), or 0 for all cores. Threads take whole iterations, and when
+#'   there are fewer than four iterations per thread, they share out the
+#'   regions of each iteration of two million people or more.
 #' @param keep_values Keep every iteration's value (`TRUE`), or only the
 #'   summary statistics (`FALSE`: constant memory, for very long runs).
 #' @param iterations `NULL` for all of `1:max_iterations`, or a contiguous

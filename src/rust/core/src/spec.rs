@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::SimError;
 use crate::rng::mix64;
-use crate::run::{Room, RunSpec};
+use crate::room::Room;
+use crate::run::RunSpec;
 
 /// `simulation_spec()` in Rust. The seed is written as a decimal string in
 /// JSON, so no reader rounds it to a double.
