@@ -27,7 +27,7 @@ RUN set -eux; \
     export DEBIAN_FRONTEND=noninteractive; \
     apt-get update; \
     apt-get install -y --no-install-recommends \
-        r-base-dev r-cran-cli r-cran-jsonlite; \
+        r-base-dev r-cran-cli r-cran-jsonlite r-cran-globals; \
     rm -rf /var/lib/apt/lists/*
 
 # Where cargo puts its build output. The default lives in a BuildKit/buildah
@@ -75,7 +75,7 @@ RUN set -eux; \
     export DEBIAN_FRONTEND=noninteractive; \
     apt-get update; \
     apt-get install -y --no-install-recommends \
-        r-base-core r-cran-cli r-cran-jsonlite ca-certificates; \
+        r-base-core r-cran-cli r-cran-jsonlite r-cran-globals ca-certificates; \
     rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
 
 ARG SAGESIM_VERSION=unknown

@@ -22,8 +22,9 @@ test: setup       ## cargo tests, then R CMD check with testthat
 check-container: ## build the worker image (podman) and run the job contract in it
 	sh tools/container/check.sh
 
-bench: install    ## speed and memory of simulate_local() against plain R
+bench: install    ## speed and memory of simulate_local() against plain R; map overhead
 	Rscript bench/bench.R
+	Rscript bench/map.R
 
 authors:          ## regenerate inst/AUTHORS from src/rust/Cargo.lock
 	Rscript tools/authors.R

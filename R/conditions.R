@@ -24,6 +24,10 @@
 #' * `sagesim_results_error`: results are missing, incomplete or malformed.
 #'   `sagesim_results_missing` (a subclass) when hosts of a job wrote no
 #'   results; fields `missing_hosts` and `location` (where sagesim looked).
+#' * `sagesim_map_failed`: elements of a [submit_map()] job failed; fields
+#'   `job_name`, `failed` (their positions) and `conditions` (each one's
+#'   condition, with `traceback` and `element`). `sagesim_map_error` when a
+#'   map job's host cannot run at all (a package is missing).
 #' * `sagesim_local_job_error`: a local-mode job could not be run.
 #' * `sagesim_no_mount_namespace` (a warning): a local job's hosts run
 #'   without `/opt/ml` at its real path; field `tried` says what was tried.

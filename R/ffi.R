@@ -8,6 +8,10 @@ sim_start <- function(spec, first_iteration, iterations, threads, keep_values) {
   .Call(wrap__sim_start, spec, first_iteration, iterations, threads, keep_values)
 }
 spec_check <- function(spec) .Call(wrap__spec_check, spec)
+sweep_seeds <- function(seed, x_length, y_length, num_people, distance) {
+  .Call(wrap__sweep_seeds, seed, x_length, y_length, num_people, distance)
+}
+split_range <- function(n, instance_count, index) .Call(wrap__split_range, n, instance_count, index)
 host_share <- function(plan, instance_count, index) {
   .Call(wrap__host_share, plan, instance_count, index)
 }

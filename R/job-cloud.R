@@ -65,10 +65,17 @@ start_cloud_job <- function(plan, session) {
   created <- TRUE
   job <- new_job(plan$name, "cloud", kind = plan$kind, outputs = outputs,
                  instance_count = plan$instance_count, instance_type = plan$instance_type,
-                 session = session)
+                 arguments = plan$arguments, image_uri = plan$image_uri, role = role,
+                 map_input = map_input_of(inputs), session = session)
   # What SageMaker reports for a job just created, so the handle prints it.
   job$last_status <- new_job_status(plan$name, "InProgress", creation_time = as.numeric(Sys.time()))
   job
+}
+
+# Where a map job's payload went (the source of its "map" input).
+map_input_of <- function(inputs) {
+  found <- Filter(function(input) identical(input$name, "map"), inputs)
+  if (length(found) > 0) found[[1]]$source
 }
 
 # A role name becomes the ARN of that role in the session's account and
@@ -153,9 +160,14 @@ attach_cloud_job <- function(name, session) {
     list(name = output$OutputName, destination = output$S3Output$S3Uri,
          source = output$S3Output$LocalPath)
   })
-  entrypoint <- unlist(description$AppSpecification$ContainerEntrypoint)
-  kind <- if (identical(entrypoint, worker_entrypoint)) "simulation" else "script"
-  job <- new_job(name, "cloud", kind = kind, outputs = outputs, session = session)
+  arguments <- as.character(unlist(description$AppSpecification$ContainerArguments))
+  kind <- job_kind(unlist(description$AppSpecification$ContainerEntrypoint), arguments)
+  inputs <- lapply(description$ProcessingInputs, function(input) {
+    list(name = input$InputName, source = input$S3Input$S3Uri)
+  })
+  job <- new_job(name, "cloud", kind = kind, outputs = outputs, arguments = arguments,
+                 image_uri = description$AppSpecification$ImageUri, role = description$RoleArn,
+                 map_input = map_input_of(inputs), session = session)
   update_cloud_status(job, description)
   job
 }

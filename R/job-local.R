@@ -75,6 +75,7 @@ start_local_job <- function(plan, session) {
   write_json_file(list(
     name = plan$name, kind = plan$kind, instance_count = plan$instance_count,
     hosts = as.list(hosts), created = as.numeric(Sys.time()),
+    arguments = as.list(plan$arguments),
     kms_key = plan$output_kms_key %||% plan$kms_key,
     outputs = lapply(outputs, function(o) list(name = o$name, source = o$source,
                                                destination = o$destination)),
@@ -429,7 +430,8 @@ attach_local_job <- function(name, session = NULL) {
   info <- jsonlite::fromJSON(file.path(dir, "job.json"), simplifyVector = FALSE)
   job <- new_job(name, "local", kind = info$kind, outputs = info$outputs,
                  instance_count = info$instance_count, instance_type = "local",
-                 dir = dir, hosts = unlist(info$hosts), created = info$created,
+                 arguments = as.character(unlist(info$arguments)), dir = dir,
+                 hosts = unlist(info$hosts), created = info$created,
                  kms_key = info$kms_key, runner = info$runner %||% list(mode = "process"),
                  session = session)
   local_status(job)
@@ -442,35 +444,21 @@ read_small_file <- function(path) {
   if (length(text) == 0) "" else paste(text, collapse = "\n")
 }
 
+# A host runs until every process of its group (setsid made the host's
+# script the leader) has ended: its command may outlive the script by a
+# moment after job_stop().
 host_process_alive <- function(dir, host) {
   pid <- suppressWarnings(as.integer(read_small_file(file.path(host_dir(dir, host), "pid"))))
   if (length(pid) != 1 || is.na(pid)) {
     # Launched moments ago: the script has not recorded its pid yet.
     return(TRUE)
   }
-  process_alive(pid)
+  process_alive(pid) || process_group_alive(pid)
 }
 
 # The process groups among `groups` that still have a live process.
 groups_with_live_processes <- function(groups) {
-  if (length(groups) == 0) return(integer())
-  stats <- Sys.glob("/proc/[0-9]*/stat")
-  if (length(stats) == 0) {
-    # No /proc: ask the groups themselves (zombies count as alive here).
-    alive <- vapply(groups, function(g) {
-      system2("kill", c("-0", paste0("-", g)), stdout = FALSE, stderr = FALSE) == 0
-    }, logical(1))
-    return(groups[alive])
-  }
-  live <- unlist(lapply(stats, function(file) {
-    # A process may end between listing /proc and reading its file.
-    line <- tryCatch(suppressWarnings(readLines(file, warn = FALSE))[[1]],
-                     error = function(e) NA_character_)
-    if (is.na(line)) return(NULL)
-    fields <- strsplit(trimws(sub("^.*\\)", "", line)), " ")[[1]]
-    if (!fields[[1]] %in% c("Z", "X")) as.integer(fields[[3]])
-  }))
-  groups[groups %in% live]
+  groups[vapply(groups, process_group_alive, logical(1))]
 }
 
 # A zombie (exited, not yet reaped: this sandbox's init may never reap it)
@@ -478,11 +466,32 @@ groups_with_live_processes <- function(groups) {
 process_alive <- function(pid) {
   stat <- file.path("/proc", pid, "stat")
   if (file.exists(stat)) {
-    fields <- tryCatch(suppressWarnings(readLines(stat, warn = FALSE)), error = function(e) "")
-    state <- substr(trimws(sub("^.*\\)", "", fields[[1]])), 1, 1)
-    return(nzchar(state) && !state %in% c("Z", "X"))
+    state <- process_stat(stat)[["state"]]
+    return(!is.na(state) && !state %in% c("Z", "X"))
   }
   isTRUE(tools::pskill(pid, 0L))
+}
+
+# Whether a live (not zombie) process belongs to process group `group`.
+process_group_alive <- function(group) {
+  if (!dir.exists("/proc")) return(FALSE)
+  for (stat in Sys.glob("/proc/[0-9]*/stat")) {
+    fields <- process_stat(stat)
+    if (identical(fields[["group"]], as.character(group)) && !fields[["state"]] %in% c("Z", "X")) {
+      return(TRUE)
+    }
+  }
+  FALSE
+}
+
+# State and process group from /proc/<pid>/stat (a process may end while
+# it is read).
+process_stat <- function(path) {
+  line <- tryCatch(suppressWarnings(readLines(path, warn = FALSE))[[1]],
+                   error = function(e) NA_character_)
+  if (is.na(line)) return(c(state = NA_character_, group = NA_character_))
+  rest <- strsplit(trimws(sub("^.*\\)", "", line)), " ", fixed = TRUE)[[1]]
+  c(state = rest[[1]], group = rest[[3]])
 }
 
 local_status <- function(job) {

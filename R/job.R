@@ -16,8 +16,9 @@
 #' * `job_stop()` asks the job to stop.
 #' * `job_collect()` downloads the outputs to `path` and returns the
 #'   simulation result ([simulate_local()]'s object, merged over hosts) for
-#'   simulation jobs, or the downloaded files (and the value of
-#'   `output_result_mean.txt` when there is one) for script jobs. A
+#'   simulation and sweep jobs, the list of results for [submit_map()] jobs,
+#'   or the downloaded files (and the value of `output_result_mean.txt` when
+#'   there is one) for script jobs. A
 #'   simulation job whose hosts did not all write their results is an error
 #'   (`sagesim_results_missing`) naming those hosts and where sagesim looked:
 #'   part of a result is never presented as the result.
@@ -31,10 +32,13 @@
 #'   default `getOption("sagesim.wait_timeout")`, else no limit.
 #' @param path Local folder for the outputs; default a folder named after the
 #'   job in the session's temporary directory.
+#' @param errors For a [submit_map()] job with failed elements: `"stop"` (the
+#'   default) raises a `sagesim_map_failed` error listing them; `"return"`
+#'   returns the list with each failed element's condition in its place.
 #' @return `job_status()`: a `sagesim_job_status` list. `job_wait()`,
 #'   `job_stop()`: the job, invisibly. `job_logs()`: a data.frame of `host`,
-#'   `time` and `message`. `job_collect()`: a `sagesim_simulation` or a
-#'   `sagesim_job_files`.
+#'   `time` and `message`. `job_collect()`: a `sagesim_simulation`, a
+#'   `sagesim_sweep`, a list (map jobs) or a `sagesim_job_files`.
 #' @examples
 #' options(sagesim.job_dir = tempdir())   # where local jobs keep their files
 #' job <- submit_processing(simulation = simulation_spec(100, 100, 50, 100, seed = 3),
@@ -69,8 +73,14 @@ job_wait <- function(job, logs = TRUE, poll = NULL, timeout = getOption("sagesim
   # Logs are a courtesy: trouble reading them (throttling, a stream not
   # there yet) is reported once and the wait goes on.
   logs_failed <- FALSE
+  # A map job's progress comes from its hosts' log lines, shown or not.
+  follow <- logs || identical(job$kind, "map")
   print_new_logs <- function() {
-    tryCatch(print_log_lines(poll_log_lines(job)), sagesim_aws_error = function(e) {
+    tryCatch({
+      lines <- poll_log_lines(job)
+      note_progress(job, lines)
+      if (logs) print_log_lines(lines) else 0
+    }, sagesim_aws_error = function(e) {
       if (!logs_failed) {
         warning(sprintf("Could not read the logs of %s (%s); still waiting for the job.",
                         job$name, conditionMessage(e)), call. = FALSE)
@@ -81,7 +91,7 @@ job_wait <- function(job, logs = TRUE, poll = NULL, timeout = getOption("sagesim
   }
   repeat {
     status <- job_status(job)
-    new_lines <- if (logs) print_new_logs() else 0
+    new_lines <- if (follow) print_new_logs() else 0
     if (status$status %in% terminal_statuses) break
     if (as.numeric(difftime(Sys.time(), started, units = "secs")) > timeout) {
       finished <- TRUE # the error says all there is to say
@@ -92,7 +102,7 @@ job_wait <- function(job, logs = TRUE, poll = NULL, timeout = getOption("sagesim
     # Back off while nothing happens; stay responsive while logs flow.
     delay <- if (new_lines > 0) delay else min(delay * 1.5, max(delay, 30))
   }
-  if (logs) {
+  if (follow) {
     print_new_logs()
     # A host's last lines often reach the logs after its status changed.
     settle <- getOption("sagesim.final_log_delay") %||% final_log_delay(job)
@@ -122,9 +132,10 @@ job_stop.default <- function(job) not_a_job(job)
 
 #' @rdname jobs
 #' @export
-job_collect <- function(job, path = NULL) {
+job_collect <- function(job, path = NULL, errors = c("stop", "return")) {
   check_job(job)
   check_string(path, "path", null_ok = TRUE)
+  errors <- match_choice(errors, "errors")
   status <- job_status(job)
   if (!identical(status$status, "Completed")) {
     check_job_outcome(status, job)
@@ -141,7 +152,7 @@ job_collect <- function(job, path = NULL) {
   on.exit(unlink(staging, recursive = TRUE), add = TRUE)
   dir.create(staging, recursive = TRUE, showWarnings = FALSE)
   fetch_outputs(job, staging)
-  result <- collected_results(job, staging)
+  result <- collected_results(job, staging, errors)
   unlink(path, recursive = TRUE)
   dir.create(dirname(path), recursive = TRUE, showWarnings = FALSE)
   if (!file.rename(staging, path)) {
@@ -168,8 +179,20 @@ new_job <- function(name, backend, kind, outputs, instance_count = NULL, instanc
   job$last_status <- NULL
   fields <- list(...)
   for (field in names(fields)) assign(field, fields[[field]], envir = job)
+  # A map job's seed is on its command line (a job attached by name too).
+  if (identical(kind, "map") && is.null(job$seed) && length(job$arguments) > 0) {
+    job$seed <- parse_worker_args(job$arguments)$seed
+  }
   class(job) <- c(sprintf("sagesim_%s_job", backend), "sagesim_job")
   job
+}
+
+# What a job runs, told from its command line (for a job attached by name).
+job_kind <- function(entrypoint, arguments) {
+  if (!identical(as.character(entrypoint), worker_entrypoint)) return("script")
+  if ("--map" %in% arguments) return("map")
+  sweep <- which(arguments == "--sweep")
+  if (length(sweep) > 0 && identical(arguments[sweep[[1]] + 1], "true")) "sweep" else "simulation"
 }
 
 # The hosts of a job, as SageMaker names them.
@@ -206,9 +229,14 @@ check_job_outcome <- function(status, job = NULL) {
 
 # What job_collect() returns: for a simulation job its result, merged over
 # hosts (never a part of it); otherwise the files themselves.
-collected_results <- function(job, path) {
-  if (identical(job$kind, "simulation")) {
-    return(read_job_results(path, hosts = job_hosts(job), location = results_location(job)))
+collected_results <- function(job, path, errors) {
+  if (job$kind %in% c("simulation", "sweep")) {
+    grid <- if (identical(job$kind, "sweep")) simulation_of_options(parse_worker_args(job$arguments))
+    return(read_job_results(path, hosts = job_hosts(job), location = results_location(job),
+                            grid = grid))
+  }
+  if (identical(job$kind, "map")) {
+    return(read_map_results(job, path, errors))
   }
   files <- list.files(path, recursive = TRUE, all.files = FALSE)
   mean_file <- files[basename(files) == "output_result_mean.txt"]
@@ -224,9 +252,9 @@ collected_results <- function(job, path) {
   ), class = "sagesim_job_files")
 }
 
-# Where a simulation job's hosts put their results.
-results_location <- function(job) {
-  outputs <- Filter(function(o) identical(o$name, "simulation"), job$outputs)
+# Where a job's hosts put their results (the output named `output`).
+results_location <- function(job, output = "simulation") {
+  outputs <- Filter(function(o) identical(o$name, output), job$outputs)
   if (length(outputs) > 0) outputs[[1]]$destination else "the job's outputs"
 }
 
@@ -254,6 +282,14 @@ print.sagesim_job <- function(x, ...) {
     cat(sprintf("  elapsed:   %s\n", format_elapsed(status)))
   }
   cat(sprintf("  instances: %s x %s\n", x$instance_count %||% "?", x$instance_type %||% "?"))
+  if (!is.null(x$seed)) cat(sprintf("  seed:      %s\n", format(x$seed)))
+  if (length(x$progress) > 0) {
+    done <- sum(vapply(x$progress, `[[`, 1, "done"))
+    total <- sum(vapply(x$progress, `[[`, 1, "total"))
+    cat(sprintf("  progress:  %s of %s elements done%s\n", format_count(done),
+                format_count(x$elements %||% total),
+                if (length(x$progress) < (x$instance_count %||% 0)) " (not every host has reported yet)" else ""))
+  }
   for (output in x$outputs) {
     cat(sprintf("  output:    %s -> %s\n", output$name, output$destination))
   }
@@ -301,6 +337,19 @@ print.sagesim_logs <- function(x, ...) {
 log_lines <- function(host = character(), time = numeric(), message = character()) {
   data.frame(host = host, time = as.POSIXct(time, origin = "1970-01-01"), message = message,
              stringsAsFactors = FALSE)
+}
+
+# Hosts of map jobs log "<host>: 3 of 10 elements done"; the handle keeps
+# the latest count of each host.
+note_progress <- function(job, lines) {
+  counts <- regmatches(lines$message, regexec("([0-9]+) of ([0-9]+) elements done", lines$message))
+  for (k in seq_along(counts)) {
+    if (length(counts[[k]]) == 3) {
+      job$progress[[lines$host[[k]]]] <- list(done = as.numeric(counts[[k]][[2]]),
+                                               total = as.numeric(counts[[k]][[3]]))
+    }
+  }
+  invisible(job)
 }
 
 print_log_lines <- function(lines) {

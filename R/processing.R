@@ -106,7 +106,10 @@ network_config <- function(subnets = NULL, security_group_ids = NULL,
 #' * `simulation`: a [simulation_spec()]; the job runs the installed package's
 #'   worker ([run_worker()]), splits the iterations across the
 #'   `instance_count` hosts, and [job_collect()] merges the hosts' results
-#'   into the object [simulate_local()] returns, with identical values.
+#'   into the object [simulate_local()] returns, with identical values. A
+#'   [simulation_grid()] is a sweep: its cells and iterations are balanced
+#'   across the hosts by their cost (people x iterations), and
+#'   [job_collect()] returns what `simulate_local(grid)` returns.
 #'
 #' With `instance_type = "local"` the same job runs on this machine, with no
 #' AWS account or role, its hosts side by side, each seeing its
@@ -137,7 +140,7 @@ network_config <- function(subnets = NULL, security_group_ids = NULL,
 #' wait, logs, job_name, kms_key)`.
 #'
 #' @param code Path to a local R script, an `s3://` URI of one, or `NULL`.
-#' @param simulation A `sagesim_spec` from [simulation_spec()], or `NULL`.
+#' @param simulation A [simulation_spec()], a [simulation_grid()], or `NULL`.
 #' @param image_uri The container image (see [publish_image()]). For local
 #'   jobs optional: a local image (see [build_image()]) to run the hosts in.
 #' @param role Execution role: an IAM role ARN, or a role name (completed
@@ -193,14 +196,19 @@ submit_processing <- function(code = NULL, simulation = NULL, image_uri = NULL, 
                               inputs = NULL, outputs = NULL, env = NULL, tags = NULL,
                               network = NULL, volume_kms_key = NULL, output_kms_key = NULL,
                               kms_key = NULL, wait = TRUE, logs = TRUE, session = NULL) {
+  work <- processing_work(code, simulation, image_uri, command, arguments)
   plan <- plan_processing_job(
-    code = code, simulation = simulation, image_uri = image_uri, role = role,
-    command = command, arguments = arguments, instance_count = instance_count,
+    work, image_uri = image_uri, role = role, instance_count = instance_count,
     instance_type = instance_type, volume_size_gb = volume_size_gb, max_runtime = max_runtime,
     base_job_name = base_job_name, job_name = job_name, inputs = inputs, outputs = outputs,
     env = env, tags = tags, network = network, volume_kms_key = volume_kms_key,
     output_kms_key = output_kms_key, kms_key = kms_key
   )
+  start_job(plan, wait = wait, logs = logs, session = session)
+}
+
+# Starts a planned job here or on SageMaker, and follows it when asked.
+start_job <- function(plan, wait, logs, session) {
   check_flag(wait, "wait")
   check_flag(logs, "logs")
   if (!is.null(session)) check_class(session, "sagesim_session", "session", "aws_session()")
@@ -209,17 +217,64 @@ submit_processing <- function(code = NULL, simulation = NULL, image_uri = NULL, 
   job
 }
 
-# Everything about a job that can be known without AWS: validated arguments,
-# the job name, entrypoint and arguments, and inputs and outputs with their
-# names and container paths. S3 locations that depend on the bucket, and
-# the role, are filled in by the cloud or local runner.
-plan_processing_job <- function(code, simulation, image_uri, role, command, arguments,
-                                instance_count, instance_type, volume_size_gb, max_runtime,
-                                base_job_name, job_name, inputs, outputs, env, tags, network,
-                                volume_kms_key, output_kms_key, kms_key) {
+# What a job runs: its kind, entrypoint and arguments, the inputs and
+# outputs that come with it, and its default name. A script (`code`), a
+# simulation or sweep (`simulation`); submit_map() makes its own.
+processing_work <- function(code, simulation, image_uri, command, arguments) {
   if (is.null(code) == is.null(simulation)) {
-    abort_argument("code", "Give exactly one of `code` (an R script) and `simulation` (a simulation_spec()).")
+    abort_argument("code", "Give exactly one of `code` (an R script) and `simulation` (a simulation_spec() or simulation_grid()).")
   }
+  arguments <- check_arguments(arguments)
+  if (!is.null(simulation)) {
+    if (!inherits(simulation, c("sagesim_spec", "sagesim_grid"))) {
+      abort_argument("simulation", sprintf("`simulation` must be made by simulation_spec() or simulation_grid(), not %s.",
+                                           describe_type(simulation)))
+    }
+    if (length(arguments) > 0) {
+      abort_argument("arguments", "`arguments` are for `code` jobs; a simulation job takes its parameters from `simulation`.")
+    }
+    sweep <- inherits(simulation, "sagesim_grid")
+    return(list(
+      kind = if (sweep) "sweep" else "simulation",
+      entrypoint = worker_entrypoint,
+      arguments = worker_arguments(simulation, simulation_output_dir),
+      base_default = if (sweep) "sagesim-sweep" else "sagesim-simulation",
+      inputs = list(),
+      outputs = list(processing_output(simulation_output_dir, name = "simulation")),
+      simulation = simulation
+    ))
+  }
+  check_string(code, "code")
+  if (is_s3_uri(code)) {
+    check_s3_uri(code, "code")
+    if (grepl("/$", code)) {
+      abort_argument("code", sprintf("`code` must name an R script, not an S3 prefix: \"%s\".", code))
+    }
+  } else if (!file.exists(code) || dir.exists(code)) {
+    abort_argument("code", sprintf("`code` must be an existing R script file; \"%s\" %s.", code,
+                                   if (dir.exists(code)) "is a directory" else "does not exist"))
+  }
+  check_strings(command, "command", null_ok = FALSE)
+  if (length(command) == 0) abort_argument("command", "`command` must not be empty.")
+  source <- if (is_s3_uri(code)) code else normalizePath(code)
+  list(
+    kind = "script",
+    entrypoint = c(command, file.path(code_dir, basename(code))),
+    arguments = arguments,
+    base_default = image_base_name(image_uri) %||% "sagesim-script",
+    inputs = list(processing_input(source, destination = code_dir, name = "code")),
+    outputs = list()
+  )
+}
+
+# Everything about a job that can be known without AWS: the work, validated
+# settings, the job name, and inputs and outputs with their names and
+# container paths. S3 locations that depend on the bucket, and the role, are
+# filled in by the cloud or local runner.
+plan_processing_job <- function(work, image_uri, role, instance_count, instance_type,
+                                volume_size_gb, max_runtime, base_job_name, job_name, inputs,
+                                outputs, env, tags, network, volume_kms_key, output_kms_key,
+                                kms_key) {
   check_string(instance_type, "instance_type", pattern = "^(local|ml\\.[a-z0-9-]+\\.[a-z0-9]+)$")
   local <- identical(instance_type, "local")
   instance_count <- check_count(instance_count, "instance_count", min = 1, max = 100)
@@ -237,40 +292,8 @@ plan_processing_job <- function(code, simulation, image_uri, role, command, argu
   check_string(job_name, "job_name", null_ok = TRUE, pattern = job_name_pattern)
   env <- check_environment(env)
   tags <- check_tags(tags)
-  arguments <- check_arguments(arguments)
-
-  if (!is.null(simulation)) {
-    check_class(simulation, "sagesim_spec", "simulation", "simulation_spec()")
-    if (length(arguments) > 0) {
-      abort_argument("arguments", "`arguments` are for `code` jobs; a simulation job takes its parameters from `simulation`.")
-    }
-    entrypoint <- worker_entrypoint
-    arguments <- worker_arguments(simulation, simulation_output_dir)
-    base_default <- "sagesim-simulation"
-    outputs <- c(list(processing_output(simulation_output_dir, name = "simulation")),
-                 normalise_outputs(outputs))
-  } else {
-    check_string(code, "code")
-    if (is_s3_uri(code)) {
-      check_s3_uri(code, "code")
-      if (grepl("/$", code)) {
-        abort_argument("code", sprintf("`code` must name an R script, not an S3 prefix: \"%s\".", code))
-      }
-    } else if (!file.exists(code) || dir.exists(code)) {
-      abort_argument("code", sprintf("`code` must be an existing R script file; \"%s\" %s.", code,
-                                     if (dir.exists(code)) "is a directory" else "does not exist"))
-    }
-    check_strings(command, "command", null_ok = FALSE)
-    if (length(command) == 0) abort_argument("command", "`command` must not be empty.")
-    entrypoint <- c(command, file.path(code_dir, basename(code)))
-    base_default <- image_base_name(image_uri) %||% "sagesim-script"
-    outputs <- normalise_outputs(outputs)
-  }
-  inputs <- normalise_inputs(inputs)
-  if (!is.null(code)) {
-    source <- if (is_s3_uri(code)) code else normalizePath(code)
-    inputs <- c(list(processing_input(source, destination = code_dir, name = "code")), inputs)
-  }
+  inputs <- c(work$inputs, normalise_inputs(inputs))
+  outputs <- c(work$outputs, normalise_outputs(outputs))
   check_unique_names(inputs, "inputs")
   check_unique_names(outputs, "outputs")
   if (!local) {
@@ -284,10 +307,9 @@ plan_processing_job <- function(code, simulation, image_uri, role, command, argu
   if (local) check_local_emulation(inputs, outputs)
 
   list(
-    name = job_name %||% job_name_from_base(base_job_name %||% base_default),
-    kind = if (is.null(simulation)) "script" else "simulation",
-    local = local, simulation = simulation, code = code,
-    image_uri = image_uri, role = role, entrypoint = entrypoint, arguments = arguments,
+    name = job_name %||% job_name_from_base(base_job_name %||% work$base_default),
+    kind = work$kind, local = local, simulation = work$simulation,
+    image_uri = image_uri, role = role, entrypoint = work$entrypoint, arguments = work$arguments,
     instance_count = instance_count, instance_type = instance_type,
     volume_size_gb = volume_size_gb, max_runtime = max_runtime, inputs = inputs,
     outputs = outputs, env = env, tags = tags, network = network,

@@ -24,8 +24,9 @@ read_simulation_results <- function(path) {
 result_file_pattern <- "^sagesim-result-.*\\.json$"
 
 # `hosts`: the job's hosts when known (named when no host wrote anything);
-# `location`: where the results were looked for, for the message.
-read_job_results <- function(path, hosts, location) {
+# `location`: where the results were looked for, for the message; `grid`:
+# the simulation_grid() of a sweep job.
+read_job_results <- function(path, hosts, location, grid = NULL) {
   files <- list.files(path, pattern = result_file_pattern, recursive = TRUE, full.names = TRUE)
   if (length(files) == 0) {
     abort_missing_results(hosts, hosts, location)
@@ -33,6 +34,9 @@ read_job_results <- function(path, hosts, location) {
   parts <- tryCatch(unwrap(results_collect(files)), sagesim_results_missing = function(e) {
     abort_missing_results(e$missing_hosts, e$hosts, location)
   })
+  if (!is.null(grid)) {
+    return(new_sweep(grid, lapply(parts, new_simulation)))
+  }
   new_simulation(parts[[1]])
 }
 

@@ -8,10 +8,14 @@
 #' the iterations (see `iterations` and [combine_simulations()]).
 #'
 #' @param x_length A room side, or a whole [simulation_spec()] (then the
-#'   other parameters of the spec are taken from it).
+#'   other parameters are taken from it), or a [simulation_grid()] (a sweep:
+#'   every cell is run, and the result is a `sagesim_sweep`).
+#' @param y_length The other room side.
 #' @inheritParams simulation_spec
 #' @param threads Worker threads: 1 (the default, polite on a shared RStudio
-#'   server), or 0 for all cores.
+#'   server), or 0 for all cores. Threads take whole iterations, and when
+#'   there are fewer than four iterations per thread, they share out the
+#'   regions of each iteration of two million people or more.
 #' @param keep_values Keep every iteration's value (`TRUE`), or only the
 #'   summary statistics (`FALSE`: constant memory, for very long runs).
 #' @param iterations `NULL` for all of `1:max_iterations`, or a contiguous
@@ -26,7 +30,12 @@
 #'   seconds of computation and `threads` the threads a run used; a result
 #'   combined from parts ([combine_simulations()], or the hosts of a job) adds
 #'   the parts' seconds and keeps the largest thread count. It has `print()`,
-#'   `summary()`, `as.data.frame()` and `plot()` methods.
+#'   `summary()`, `as.data.frame()` and `plot()` methods. For a grid, a
+#'   `sagesim_sweep`: `cells`, a data.frame with one row per cell (its
+#'   parameters and `seed`, `iterations`, `mean`, `sd`, `se`, `ci_lower`,
+#'   `ci_upper`, `expected`, `elapsed`), `seed`, `grid` and each cell's
+#'   `simulations`; with `print()`, `summary()`, `as.data.frame()` and
+#'   `plot()` methods.
 #' @examples
 #' sim <- simulate_local(1000, 1000, 1000, max_iterations = 1000, seed = 42)
 #' sim
@@ -46,22 +55,27 @@
 simulate_local <- function(x_length, y_length, num_people, max_iterations, distance = 6,
                            seed = NULL, threads = 1, keep_values = TRUE, iterations = NULL,
                            progress = interactive()) {
-  spec <- if (inherits(x_length, "sagesim_spec")) {
-    given <- c(y_length = !missing(y_length), num_people = !missing(num_people),
-               max_iterations = !missing(max_iterations), distance = !missing(distance),
-               seed = !missing(seed))
-    if (any(given)) {
-      abort_argument(names(given)[given][[1]], sprintf(
-        "Give either a simulation_spec() or the parameters, not both; `%s` is also given.",
-        names(given)[given][[1]]))
+  given <- inherits(x_length, c("sagesim_spec", "sagesim_grid"))
+  if (given) {
+    also <- c(y_length = !missing(y_length), num_people = !missing(num_people),
+              max_iterations = !missing(max_iterations), distance = !missing(distance),
+              seed = !missing(seed))
+    if (any(also)) {
+      abort_argument(names(also)[also][[1]], sprintf(
+        "Give either a simulation_spec() (or simulation_grid()) or the parameters, not both; `%s` is also given.",
+        names(also)[also][[1]]))
     }
-    x_length
-  } else {
-    new_spec(x_length, y_length, num_people, max_iterations, distance, seed)
   }
   check_number(threads, "threads")
   check_flag(keep_values, "keep_values")
   check_flag(progress, "progress")
+  if (inherits(x_length, "sagesim_grid")) {
+    if (!is.null(iterations)) {
+      abort_argument("iterations", "`iterations` is for a single simulation; a sweep runs every iteration of every cell.")
+    }
+    return(simulate_sweep(x_length, threads, keep_values, progress))
+  }
+  spec <- if (given) x_length else new_spec(x_length, y_length, num_people, max_iterations, distance, seed)
   range <- iteration_range(iterations, spec$max_iterations)
   run_simulation(spec, range, threads, keep_values, progress = progress)
 }

@@ -88,6 +88,13 @@ check_choice <- function(x, choices, arg) {
   invisible(x)
 }
 
+# match.arg() for a choice whose first value is the default.
+match_choice <- function(x, arg) {
+  choices <- eval(formals(sys.function(sys.parent()))[[arg]])
+  if (identical(x, choices)) return(choices[[1]])
+  check_choice(x, choices, arg)
+}
+
 check_class <- function(x, class, arg, maker) {
   if (!inherits(x, class)) {
     abort_argument(arg, sprintf("`%s` must be made by %s, not %s.", arg, maker, describe_type(x)))

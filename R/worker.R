@@ -52,26 +52,34 @@ run_worker <- function(args = commandArgs(trailingOnly = TRUE), exit_on_error = 
 worker_main <- function(args) {
   options <- parse_worker_args(args)
   config <- processing_config()
+  if (!is.null(options$map)) return(map_worker_main(options, config))
   host <- config$current_host
   hosts <- config$hosts
   if (is.null(options$seed) && length(hosts) > 1) {
     abort_argument("seed", "--seed is required when a job has several hosts: they must share one random stream.")
   }
-  spec <- new_spec(options$x_length, options$y_length, options$num_people,
-                   options$max_iterations, options$distance, options$seed)
-  plan <- list(unclass(spec))
+  simulation <- simulation_of_options(options)
+  sweep <- inherits(simulation, "sagesim_grid")
+  specs <- if (sweep) grid_specs(simulation) else list(simulation)
+  plan <- lapply(specs, unclass)
   index <- match(host, hosts)
   share <- unwrap(host_share(plan, length(hosts), index - 1))
-  log_line(sprintf("%s (host %d of %d): %s; %s iterations, seed %s", host, index, length(hosts),
-                   describe_spec(spec), format_count(spec$max_iterations), format_count(spec$seed)))
+  log_line(sprintf("%s (host %d of %d): %s, seed %s", host, index, length(hosts),
+                   if (sweep) sprintf("a sweep of %d cells", length(specs)) else
+                     sprintf("%s; %s iterations", describe_spec(simulation),
+                             format_count(simulation$max_iterations)),
+                   format_count(simulation$seed)))
   output_dir <- options$output_dir
   dir.create(output_dir, recursive = TRUE, showWarnings = FALSE)
   total <- sum(share$iterations)
   if (total == 0) {
     log_line(sprintf("%s: no iterations to run (more hosts than iterations)", host))
-  } else {
-    log_line(sprintf("%s: iterations %s to %s", host, format_count(share$first_iteration[[1]]),
-                     format_count(share$first_iteration[[1]] + share$iterations[[1]] - 1)))
+  }
+  for (k in seq_along(share$spec)) {
+    log_line(sprintf("%s: %siterations %s to %s", host,
+                     if (sweep) sprintf("cell %d, ", share$spec[[k]]) else "",
+                     format_count(share$first_iteration[[k]]),
+                     format_count(share$first_iteration[[k]] + share$iterations[[k]] - 1)))
   }
   # Rust runs the share and writes the host's result file from the run's
   # own numbers (every host writes one, an empty share too).
@@ -79,13 +87,18 @@ worker_main <- function(args) {
                                    as.character(utils::packageVersion("sagesim"))),
                         on_poll = progress_logger(host, total))
   if (length(written$parts) > 0) {
-    result <- new_simulation(written$parts[[1]])
-    log_line(sprintf("%s: done in %.2f s on %d threads; mean %s (exact expectation %s)", host,
-                     result$elapsed, as.integer(result$threads), format(result$mean, digits = 10),
-                     format(result$expected, digits = 10)))
-    mean_text <- sprintf("%.17g\n", result$mean)
-    writeLines(mean_text, file.path(output_dir, sprintf("output_result_mean-%s.txt", host)), sep = "")
-    if (length(hosts) == 1) writeLines(mean_text, file.path(output_dir, "output_result_mean.txt"), sep = "")
+    results <- lapply(written$parts, new_simulation)
+    log_line(sprintf("%s: done in %.2f s on %d threads", host,
+                     sum(vapply(results, `[[`, 1, "elapsed")),
+                     as.integer(max(vapply(results, `[[`, 1, "threads")))))
+    if (!sweep) {
+      result <- results[[1]]
+      log_line(sprintf("%s: mean %s (exact expectation %s)", host, format(result$mean, digits = 10),
+                       format(result$expected, digits = 10)))
+      mean_text <- sprintf("%.17g\n", result$mean)
+      writeLines(mean_text, file.path(output_dir, sprintf("output_result_mean-%s.txt", host)), sep = "")
+      if (length(hosts) == 1) writeLines(mean_text, file.path(output_dir, "output_result_mean.txt"), sep = "")
+    }
   }
   log_line(sprintf("%s: wrote %s", host, written$path))
   invisible(written$path)
@@ -108,20 +121,46 @@ progress_logger <- function(host, total, every = 10) {
   }
 }
 
-# The worker's command line, defined once: submit_processing() writes it
-# (worker_arguments()) and run_worker() parses it (parse_worker_args()).
+# The worker's command line, defined once: submit_processing() and
+# submit_map() write it (worker_arguments(), map_arguments()) and
+# run_worker() parses it (parse_worker_args()). A flag may come several
+# times and take comma-separated values (a sweep's axes); its values add up.
 worker_entrypoint <- c("Rscript", "-e", "sagesim::run_worker()")
 worker_flags <- c(x_length = "--x-length", y_length = "--y-length", num_people = "--num-people",
                   max_iterations = "--max-iterations", distance = "--distance", seed = "--seed",
-                  threads = "--threads", output_dir = "--output-dir")
+                  sweep = "--sweep", map = "--map", threads = "--threads",
+                  output_dir = "--output-dir")
 spec_fields <- c("x_length", "y_length", "num_people", "max_iterations", "distance", "seed")
+axis_fields <- setdiff(spec_fields, "seed")
 
 # Numbers for machines: every digit, no separators, never scientific.
 format_number <- function(x) format(x, digits = 17, scientific = FALSE, trim = TRUE)
 
-worker_arguments <- function(spec, output_dir) {
-  values <- c(vapply(spec[spec_fields], format_number, character(1)), output_dir = output_dir)
-  as.vector(rbind(worker_flags[names(values)], values))
+# `flag value` pairs, the values joined by commas into arguments of at most
+# 256 characters (SageMaker's limit), repeating the flag as needed.
+flag_arguments <- function(field, values) {
+  values <- as.character(values)
+  chunks <- character()
+  current <- character()
+  for (value in values) {
+    if (length(current) > 0 && nchar(paste(c(current, value), collapse = ",")) > 256) {
+      chunks <- c(chunks, paste(current, collapse = ","))
+      current <- character()
+    }
+    current <- c(current, value)
+  }
+  chunks <- c(chunks, paste(current, collapse = ","))
+  as.vector(rbind(worker_flags[[field]], chunks))
+}
+
+# The worker's arguments for a simulation_spec() or a simulation_grid().
+worker_arguments <- function(simulation, output_dir) {
+  sweep <- inherits(simulation, "sagesim_grid")
+  values <- if (sweep) simulation$axes else unclass(simulation)[axis_fields]
+  c(unlist(lapply(axis_fields, function(f) flag_arguments(f, format_number(values[[f]])))),
+    flag_arguments("seed", format_number(simulation$seed)),
+    if (sweep) flag_arguments("sweep", "true"),
+    flag_arguments("output_dir", output_dir))
 }
 
 parse_worker_args <- function(args) {
@@ -136,29 +175,57 @@ parse_worker_args <- function(args) {
                                      paste(worker_flags, collapse = ", ")))
     }
     if (i == length(args)) abort_argument("args", sprintf("Worker argument %s needs a value.", key))
-    values[[field]] <- args[[i + 1]]
+    values[[field]] <- c(values[[field]], strsplit(args[[i + 1]], ",", fixed = TRUE)[[1]])
     i <- i + 2
   }
-  number <- function(field, default = NULL) {
+  numbers <- function(field, default = NULL) {
     if (is.null(values[[field]])) {
       if (is.null(default)) {
         abort_argument("args", sprintf("Worker argument %s is required.", worker_flags[[field]]))
       }
       return(default)
     }
-    value <- suppressWarnings(as.numeric(values[[field]]))
-    if (is.na(value)) {
+    parsed <- suppressWarnings(as.numeric(values[[field]]))
+    if (anyNA(parsed)) {
       abort_argument("args", sprintf("Worker argument %s must be a number, not \"%s\".",
-                                     worker_flags[[field]], values[[field]]))
+                                     worker_flags[[field]], values[[field]][is.na(parsed)][[1]]))
+    }
+    parsed
+  }
+  single <- function(field, ...) {
+    value <- numbers(field, ...)
+    if (length(value) > 1) {
+      abort_argument("args", sprintf("Worker argument %s takes one value, not %d.",
+                                     worker_flags[[field]], length(value)))
     }
     value
   }
-  parsed <- lapply(stats::setNames(spec_fields, spec_fields), function(field) {
-    switch(field, distance = number(field, 6), seed = if (!is.null(values$seed)) number(field),
-           number(field))
+  if (!is.null(values$map)) {
+    return(list(map = values$map[[1]], seed = single("seed"), threads = single("threads", 0),
+                output_dir = values$output_dir[[1]] %||% processing_path("output", "map")))
+  }
+  axes <- lapply(stats::setNames(axis_fields, axis_fields), function(field) {
+    numbers(field, if (field == "distance") 6)
   })
-  c(parsed, list(threads = number("threads", 0),
-                 output_dir = values$output_dir %||% processing_path("output", "simulation")))
+  c(axes, list(seed = if (!is.null(values$seed)) single("seed"),
+               sweep = identical(values$sweep, "true"),
+               threads = single("threads", 0),
+               output_dir = values$output_dir[[1]] %||% processing_path("output", "simulation")))
+}
+
+# The simulation_spec() or simulation_grid() a worker's options describe
+# (a drawn seed when none was given).
+simulation_of_options <- function(options) {
+  if (isTRUE(options$sweep)) {
+    return(new_grid(options[axis_fields], options$seed %||% draw_seed()))
+  }
+  multiple <- axis_fields[lengths(options[axis_fields]) > 1]
+  if (length(multiple) > 0) {
+    abort_argument("args", sprintf("Worker argument %s takes one value unless --sweep is true.",
+                                   worker_flags[[multiple[[1]]]]))
+  }
+  new_spec(options$x_length, options$y_length, options$num_people, options$max_iterations,
+           options$distance, options$seed)
 }
 
 # Accepts both "--key value" and "--key=value".

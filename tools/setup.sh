@@ -12,7 +12,7 @@ what="${1:-all}"
 
 # bubblewrap: local jobs give each host /opt/ml at its real path in a mount
 # namespace of its own.
-r_packages="r-base-core r-base-dev r-cran-cli r-cran-jsonlite r-cran-testthat r-cran-roxygen2 bubblewrap"
+r_packages="r-base-core r-base-dev r-cran-cli r-cran-jsonlite r-cran-globals r-cran-testthat r-cran-roxygen2 r-cran-withr r-cran-future r-cran-future.apply bubblewrap"
 # What the tests' workshop script (tests/testthat/fixtures/workshop.R) uses.
 test_packages="r-cran-foreach r-cran-doparallel"
 

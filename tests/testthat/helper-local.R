@@ -20,7 +20,7 @@ fake_opt_ml <- function(root, host, hosts, env = parent.frame()) {
 live_processes_in_groups <- function(groups) {
   stats <- Sys.glob("/proc/[0-9]*/stat")
   fields <- lapply(stats, function(f) {
-    # A process may end between listing /proc and reading its file.
+    # A process may end between the listing and the reading.
     line <- tryCatch(suppressWarnings(readLines(f, warn = FALSE))[[1]], error = function(e) NA_character_)
     if (is.na(line)) return(NULL)
     rest <- strsplit(trimws(sub("^.*\\)", "", line)), " ")[[1]]

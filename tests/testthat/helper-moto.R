@@ -3,6 +3,10 @@
 
 moto <- new.env(parent = emptyenv())
 
+# What cloud tests submit with: moto's account, a role, an image.
+role <- "arn:aws:iam::123456789012:role/SageMakerRole"
+image <- "123456789012.dkr.ecr.us-east-1.amazonaws.com/sagesim:latest"
+
 # The Python with moto: SAGESIM_PYTHON (tools/test.sh sets it when
 # tools/setup.sh made a virtual environment), else python3. R puts its own
 # library folders on LD_LIBRARY_PATH; a python3 built with a shared libpython

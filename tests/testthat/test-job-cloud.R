@@ -1,7 +1,5 @@
 # SageMaker job handles against moto, with the launcher driving job status.
 
-role <- "arn:aws:iam::123456789012:role/SageMakerRole"
-image <- "123456789012.dkr.ecr.us-east-1.amazonaws.com/sagesim:latest"
 
 submit_simulation <- function(session, spec = simulation_spec(300, 200, 120, 101, seed = 17), ...) {
   submit_processing(simulation = spec, image_uri = image, wait = FALSE, session = session, ...)

@@ -1,8 +1,6 @@
 # submit_processing() against moto: what is sent, where files go, and that
 # bad input or a failed submission leaves nothing behind.
 
-role <- "arn:aws:iam::123456789012:role/SageMakerRole"
-image <- "123456789012.dkr.ecr.us-east-1.amazonaws.com/sagesim:latest"
 
 test_that("a script job is sent exactly as ScriptProcessor would send it", {
   local_moto()

@@ -51,6 +51,33 @@ fn sim_start(
     start().unwrap_or_else(|error| error)
 }
 
+/// The seeds of a sweep's cells (rooms given column by column), from the
+/// sweep's seed.
+#[extendr]
+fn sweep_seeds(
+    seed: f64,
+    x_length: &[f64],
+    y_length: &[f64],
+    num_people: &[f64],
+    distance: &[f64],
+) -> Robj {
+    let seeds = || -> RResult<Robj> {
+        let seed = expect_whole("seed", seed)?;
+        let mut out = Vec::with_capacity(x_length.len());
+        for k in 0..x_length.len() {
+            let room = Room {
+                x_length: x_length[k],
+                y_length: y_length[k],
+                num_people: expect_whole("num_people", num_people[k])?,
+                distance: distance[k],
+            };
+            out.push(sagesim_core::sweep_cell_seed(seed, &room) as f64);
+        }
+        Ok(out.into())
+    };
+    seeds().unwrap_or_else(|error| error)
+}
+
 /// `NULL`, or the error naming what is wrong with `spec` (its limits are
 /// the core's).
 #[extendr]
@@ -86,6 +113,21 @@ fn host_share(plan: Robj, instance_count: f64, index: f64) -> Robj {
         .map_err(|e| rust_error("internal", &e.to_string(), None))?)
     };
     share().unwrap_or_else(|error| error)
+}
+
+/// The elements `c(first, count)` of `1..n` that host `index` (0-based) of
+/// `instance_count` takes: the same split as a simulation's iterations.
+#[extendr]
+fn split_range(n: f64, instance_count: f64, index: f64) -> Robj {
+    let split = || -> RResult<Robj> {
+        let (first, count) = sagesim_core::split_iterations(
+            expect_whole("n", n)?,
+            expect_whole("instance_count", instance_count)?,
+            expect_whole("index", index)?,
+        );
+        Ok([first as f64, count as f64].into())
+    };
+    split().unwrap_or_else(|error| error)
 }
 
 /// Runs host `host`'s share of `plan` (the job's hosts are `hosts`) on a
@@ -280,6 +322,8 @@ extendr_module! {
     mod sagesim;
     fn sim_start;
     fn spec_check;
+    fn sweep_seeds;
+    fn split_range;
     fn host_share;
     fn host_start;
     fn results_collect;

@@ -2,7 +2,8 @@
 //!
 //! cargo run --release -p sagesim-core --example throughput            # everything
 //! cargo run --release -p sagesim-core --example throughput -- reference [ITERATIONS]
-//! cargo run --release -p sagesim-core --example throughput -- scaling
+//! cargo run --release -p sagesim-core --example throughput -- scale [REPEATS]
+//! cargo run --release -p sagesim-core --example throughput -- iteration [PEOPLE] [REPEATS]
 //! cargo run --release -p sagesim-core --example throughput -- big PEOPLE SIDE
 //! cargo run --release -p sagesim-core --example throughput -- cancel PEOPLE SIDE AFTER_MS
 //!
@@ -114,28 +115,71 @@ fn reference(iterations: u64) {
     }
 }
 
-/// Cost per person-iteration at the reference density (0.001 per unit area,
-/// distance 6) for growing rooms: flat means linear in num_people.
-fn scaling() {
-    for people in [1_000u64, 10_000, 100_000, 1_000_000] {
-        let side = (people as f64 * 1000.0).sqrt();
-        let room = Room {
-            x_length: side,
-            y_length: side,
-            num_people: people,
-            distance: 6.0,
-        };
+/// The reference density: one person per 1,000 square units, distance 6.
+fn room_at_reference_density(people: u64) -> Room {
+    let side = (people as f64 * 1000.0).sqrt();
+    Room {
+        x_length: side,
+        y_length: side,
+        num_people: people,
+        distance: 6.0,
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Cost per person-iteration at the reference density for growing rooms,
+/// on 1 and 2 threads (flat means linear in num_people): medians of
+/// `repeats` runs of about 2e7 person-iterations, 1 and 2 threads
+/// alternating so that both see the same machine.
+fn scale(repeats: usize) {
+    println!("ns per person-iteration at the reference density (target <= 10 on 1 thread):");
+    println!("     people  iterations  1 thread (CPU)  1 thread  2 threads  speed-up");
+    for people in [1_000u64, 10_000, 100_000, 1_000_000, 10_000_000] {
+        let room = room_at_reference_density(people);
         let iterations = (20_000_000 / people).max(2);
-        let cpu = thread_cpu_seconds().unwrap_or(f64::NAN);
-        let out = run(&spec(room, iterations, 1), &Control::new()).unwrap();
-        let cpu = thread_cpu_seconds().unwrap_or(f64::NAN) - cpu;
         let per = |seconds: f64| seconds * 1e9 / (people * iterations) as f64;
+        run(&spec(room.clone(), 1, 1), &Control::new()).unwrap(); // warm up
+        let (mut cpu, mut one, mut two) = (vec![], vec![], vec![]);
+        for _ in 0..repeats {
+            let before = thread_cpu_seconds().unwrap_or(f64::NAN);
+            let out = run(&spec(room.clone(), iterations, 1), &Control::new()).unwrap();
+            cpu.push(per(thread_cpu_seconds().unwrap_or(f64::NAN) - before));
+            one.push(per(out.elapsed_seconds));
+            let out = run(&spec(room.clone(), iterations, 2), &Control::new()).unwrap();
+            two.push(per(out.elapsed_seconds));
+        }
+        let (cpu, one, two) = (median(cpu), median(one), median(two));
         println!(
-            "  {people:>9} people, {iterations:>6} iterations, 1 thread: {:.2} ns/person-iteration wall, {:.2} CPU",
-            per(out.elapsed_seconds),
-            per(cpu)
+            "  {people:>9}  {iterations:>10}  {cpu:>14.2}  {one:>8.2}  {two:>9.2}  {:>7.2}x",
+            one / two
         );
     }
+}
+
+/// One iteration of `people` at the reference density on 1 and 2 threads
+/// (target: 2 threads at least 1.8 times as fast).
+fn one_iteration(people: u64, repeats: usize) {
+    let room = room_at_reference_density(people);
+    let (mut one, mut two, mut used) = (vec![], vec![], 0);
+    for _ in 0..repeats {
+        one.push(
+            run(&spec(room.clone(), 1, 1), &Control::new())
+                .unwrap()
+                .elapsed_seconds,
+        );
+        let out = run(&spec(room.clone(), 1, 2), &Control::new()).unwrap();
+        used = out.threads_used;
+        two.push(out.elapsed_seconds);
+    }
+    let (one, two) = (median(one), median(two));
+    println!(
+        "one iteration of {people} people: 1 thread {one:.3} s, 2 threads (used {used}) {two:.3} s, speed-up {:.2}x (target >= 1.8x)",
+        one / two
+    );
 }
 
 fn big(people: u64, side: f64) {
@@ -145,13 +189,12 @@ fn big(people: u64, side: f64) {
         num_people: people,
         distance: 6.0,
     };
-    let t = Instant::now();
     let out = run(&spec(room.clone(), 1, 1), &Control::new()).unwrap();
     println!(
         "{people} people in a {side} x {side} room, 1 iteration: {:.2} s ({:.1} ns/person), value {:.5} (expected {:.5}), \
          scratch {:.0} MiB, peak RSS {:.0} MiB",
-        t.elapsed().as_secs_f64(),
-        t.elapsed().as_secs_f64() * 1e9 / people as f64,
+        out.elapsed_seconds,
+        out.elapsed_seconds * 1e9 / people as f64,
         out.counts.summary(people).mean,
         expected_violations(&room),
         scratch_bytes(&room) as f64 / 1048576.0,
@@ -196,17 +239,22 @@ fn main() {
     let num = |i: usize, default: f64| args.get(i).map_or(default, |s| s.parse::<f64>().unwrap());
     match args.first().map(String::as_str) {
         Some("reference") => reference(num(1, 10_000.0) as u64),
-        Some("scaling") => scaling(),
+        Some("scale") => scale(num(1, 5.0) as usize),
+        Some("iteration") => one_iteration(num(1, 1e7) as u64, num(2, 3.0) as usize),
         Some("big") => big(num(1, 1e7) as u64, num(2, 1e5)),
-        Some("cancel") => cancel(num(1, 1e8) as u64, num(2, 316_228.0), num(3, 1500.0) as u64),
+        Some("cancel") => cancel(num(1, 1e9) as u64, num(2, 1e6), num(3, 300.0) as u64),
         None => {
             child(&["reference", "10000"]);
-            child(&["scaling"]);
+            child(&["scale", "5"]);
+            child(&["iteration", "10000000", "3"]);
+            // Peak memory at the reference density, and in a dense room.
             child(&["big", "10000000", "100000"]);
+            child(&["big", "100000000", "316228"]);
             child(&["big", "10000000", "1000"]);
-            // During set-up, during the iteration, and in a dense room.
-            child(&["cancel", "100000000", "316228", "1500"]);
-            child(&["cancel", "100000000", "316228", "8000"]);
+            // Early and late in an iteration of 1e9 people (seconds of
+            // work), and in a dense room.
+            child(&["cancel", "1000000000", "1000000", "300"]);
+            child(&["cancel", "1000000000", "1000000", "2000"]);
             child(&["cancel", "1000000", "1", "1500"]);
         }
         Some(other) => eprintln!("unknown mode {other}"),

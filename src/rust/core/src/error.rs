@@ -40,6 +40,16 @@ impl SimError {
             reason: reason.into(),
         }
     }
+
+    /// `argument` asks for `bytes_needed` (saturated to u64), more than the
+    /// memory available now (reported as 0 where unknown).
+    pub(crate) fn too_large(argument: &'static str, bytes_needed: u128) -> Self {
+        SimError::TooLarge {
+            argument,
+            bytes_needed: u64::try_from(bytes_needed).unwrap_or(u64::MAX),
+            bytes_available: crate::sys::available_memory_bytes().unwrap_or(0),
+        }
+    }
 }
 
 /// Human-readable byte count (binary units), used in error messages.

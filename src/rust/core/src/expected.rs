@@ -10,7 +10,7 @@
 //! With `n` people there are `n (n - 1) / 2` pairs and each close pair is 2
 //! violations, so the expected violations per person are `(n - 1) P`.
 
-use crate::Room;
+use crate::room::Room;
 
 /// P(two independent uniform points in an `x_length` x `y_length` rectangle
 /// are closer than `distance`). Closed form when the disc fits in the room

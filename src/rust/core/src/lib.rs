@@ -10,24 +10,34 @@
 //! [`share`] divides a job's iterations between its hosts, and
 //! [`result_file`] holds the parts of results, their files and their merge.
 
+mod binomial;
+mod cells;
+mod draws;
 mod error;
 mod expected;
-mod grid;
+#[cfg(test)]
+mod golden;
 mod linked;
+mod pairs;
 pub mod result_file;
 pub mod rng;
+mod room;
 mod run;
 mod serde_int;
 pub mod share;
+mod sorted;
 mod spec;
 mod stats;
 mod sys;
+#[cfg(test)]
+mod test_util;
 
 pub use error::SimError;
 pub use expected::{close_pair_probability, expected_violations};
-pub use grid::scratch_bytes;
-pub use run::{run, Control, Room, RunOutput, RunSpec, MAX_LENGTH, MAX_THREADS, MIN_LENGTH};
+pub use pairs::scratch_bytes;
+pub use room::{Room, MAX_LENGTH, MIN_LENGTH};
+pub use run::{run, Control, RunOutput, RunSpec, MAX_THREADS};
 pub use share::{host_share, run_shares, split_iterations, Share};
-pub use spec::SimulationSpec;
+pub use spec::{sweep_cell_seed, SimulationSpec};
 pub use stats::{iteration_value, PairCounts, Summary, Z_95};
 pub use sys::{available_cores, available_memory_bytes};

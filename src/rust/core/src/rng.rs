@@ -16,7 +16,11 @@
 //! * output `k` (from 1) of the stream is `mix64(base + k * gamma)`. It is a
 //!   pure function of `k`: person `j` takes outputs `2j + 1` (x) and `2j + 2`
 //!   (y), which lets a pass compute many people at once (SIMD) and still
-//!   match the one-at-a-time sequence exactly.
+//!   match the one-at-a-time sequence exactly;
+//! * a room cut into regions (`linked.rs`) draws how many people each region
+//!   holds from the iteration's stream, and region `r`'s people from the
+//!   iteration's sub-stream `r`, derived from the iteration's stream the way
+//!   an iteration's is from the seed.
 
 /// 2^-53, the spacing of the uniforms.
 pub const TWO_POW_M53: f64 = 1.0 / (1u64 << 53) as f64;
@@ -26,6 +30,8 @@ const GOLDEN: u64 = 0x9E37_79B9_7F4A_7C15;
 const SEED_SALT: u64 = 0x5A6E_5349_4D00_0001;
 /// Separates an iteration's increment from its start.
 const GAMMA_SALT: u64 = 0x2545_F491_4F6C_DD1D;
+/// Separates the sub-streams of an iteration from the iteration's stream.
+const SUBSTREAM_SALT: u64 = 0x7265_6769_6F6E_0001;
 
 /// The SplitMix64 output function (Stafford's "Mix13"): a bijection on u64
 /// with full avalanche.
@@ -68,6 +74,18 @@ impl SplitMix64 {
     pub fn for_iteration(seed: u64, iteration: u64) -> Self {
         let key = mix64(seed ^ SEED_SALT);
         let point = key.wrapping_add(iteration.wrapping_mul(GOLDEN));
+        SplitMix64 {
+            state: mix64(point),
+            gamma: gamma_from(point ^ GAMMA_SALT),
+        }
+    }
+
+    /// Sub-stream `index` of this stream (e.g. region `index` of an
+    /// iteration): a stream of its own, like an iteration's from a seed, and
+    /// a pure function of this stream's start and `index`.
+    pub fn substream(&self, index: u64) -> Self {
+        let key = mix64(self.state ^ SUBSTREAM_SALT) ^ self.gamma;
+        let point = key.wrapping_add(index.wrapping_mul(GOLDEN));
         SplitMix64 {
             state: mix64(point),
             gamma: gamma_from(point ^ GAMMA_SALT),
@@ -199,6 +217,28 @@ mod tests {
                 assert!(
                     firsts.insert(r.next_u64()),
                     "collision at seed {seed}, iteration {it}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn substreams_depend_on_their_stream_and_index_only() {
+        let it = SplitMix64::for_iteration(7, 3);
+        let first = |r: &SplitMix64| r.output(1);
+        assert_eq!(first(&it.substream(5)), first(&it.clone().substream(5)));
+        // Distinct from each other, from the iteration's stream and from
+        // neighbouring iterations' sub-streams.
+        let mut firsts = std::collections::HashSet::new();
+        for iteration in 1..=50u64 {
+            let stream = SplitMix64::for_iteration(7, iteration);
+            assert!(firsts.insert(first(&stream)));
+            for index in 0..200u64 {
+                let sub = stream.substream(index);
+                assert_eq!(sub.gamma & 1, 1);
+                assert!(
+                    firsts.insert(first(&sub)),
+                    "iteration {iteration}, index {index}"
                 );
             }
         }

@@ -1,68 +1,17 @@
 //! Running iterations: validation, memory checks, threads, cancellation.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
 use crate::error::SimError;
-use crate::grid::{scratch_bytes, Scratch, MAX_PEOPLE};
+use crate::pairs::{scratch_bytes, Method, Scratch, MAX_PEOPLE};
+use crate::room::Room;
 use crate::stats::{iteration_value, PairCounts};
 use crate::sys::{available_cores, available_memory_bytes};
 
-/// Lengths (room sides and distance) must lie in this range. Squares of
-/// such numbers and their sums are ordinary doubles (no overflow, no
-/// underflow to subnormals), so `dx*dx + dy*dy < d*d` means what it says.
-pub const MIN_LENGTH: f64 = 1e-150;
-pub const MAX_LENGTH: f64 = 1e150;
-
 /// More threads than this is certainly a mistake (and would waste memory).
 pub const MAX_THREADS: usize = 1024;
-
-/// The room and the people in it.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Room {
-    pub x_length: f64,
-    pub y_length: f64,
-    pub num_people: u64,
-    pub distance: f64,
-}
-
-fn check_length(argument: &'static str, v: f64) -> Result<(), SimError> {
-    if v.is_nan() {
-        return Err(SimError::invalid(argument, "must be a number, not NaN"));
-    }
-    if v.is_infinite() {
-        return Err(SimError::invalid(
-            argument,
-            format!("must be finite, not {v}"),
-        ));
-    }
-    if v <= 0.0 {
-        return Err(SimError::invalid(
-            argument,
-            format!("must be positive, not {v}"),
-        ));
-    }
-    if !(MIN_LENGTH..=MAX_LENGTH).contains(&v) {
-        return Err(SimError::invalid(
-            argument,
-            format!("must be between 1e-150 and 1e150, not {v:e}"),
-        ));
-    }
-    Ok(())
-}
-
-impl Room {
-    /// Checks the room; the error names the offending argument. Any number
-    /// of people is valid here (0 and 1 give 0 violations); whether they fit
-    /// in memory is checked by [`run`].
-    pub fn validate(&self) -> Result<(), SimError> {
-        check_length("x_length", self.x_length)?;
-        check_length("y_length", self.y_length)?;
-        check_length("distance", self.distance)?;
-        Ok(())
-    }
-}
 
 /// One run: iterations `first_iteration ..= first_iteration + iterations - 1`.
 #[derive(Clone, Debug, PartialEq)]
@@ -170,17 +119,56 @@ pub struct RunOutput {
     pub threads_used: usize,
 }
 
-/// Decides the number of threads and checks that the run fits in memory
-/// before anything is allocated.
-fn plan_threads(spec: &RunSpec) -> Result<usize, SimError> {
+/// How the threads of a run share its work. Either way each iteration's
+/// count is the same integer, so results do not depend on the choice.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Sharing {
+    /// Each thread counts whole iterations.
+    Iterations,
+    /// The threads count each iteration together, each a contiguous run of
+    /// its regions (rooms cut into regions, see `linked.rs`).
+    Regions,
+}
+
+/// Rooms cut into regions share out regions rather than iterations when
+/// there are fewer iterations than this per thread: whole iterations would
+/// leave threads idle at the end for up to an iteration, while a run of
+/// regions costs only one extra region drawn (for its ghosts) per thread.
+const ITERATIONS_PER_THREAD: u64 = 4;
+
+/// ... and when an iteration has at least this many regions (about two
+/// million people, 8 ms of work): on this project's VM, smaller iterations
+/// took no less time on two threads than on one (starting a thread, waking
+/// an idle core and warming the thread's buffers cost milliseconds).
+const MIN_REGIONS_TO_SHARE: usize = 128;
+
+/// What `plan` decides.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Plan {
+    threads: usize,
+    sharing: Sharing,
+    /// Regions of an iteration (1 unless the room is cut into regions).
+    regions: usize,
+}
+
+/// Decides the number of threads and how they share the work, and checks
+/// that the run fits in memory before anything is allocated.
+fn plan(spec: &RunSpec) -> Result<Plan, SimError> {
     let requested = if spec.threads == 0 {
         available_cores()
     } else {
         spec.threads
+    }
+    .max(1);
+    let regions = Method::for_room(&spec.room).regions();
+    let (sharing, units) = if regions >= MIN_REGIONS_TO_SHARE
+        && spec.iterations < ITERATIONS_PER_THREAD * requested as u64
+    {
+        (Sharing::Regions, regions as u64)
+    } else {
+        (Sharing::Iterations, spec.iterations)
     };
-    let mut threads = requested
-        .max(1)
-        .min(usize::try_from(spec.iterations).unwrap_or(usize::MAX));
+    let mut threads = requested.min(usize::try_from(units).unwrap_or(usize::MAX));
     let scratch = scratch_bytes(&spec.room) as u128;
     let values = if spec.keep_values {
         spec.iterations as u128 * 8
@@ -188,11 +176,7 @@ fn plan_threads(spec: &RunSpec) -> Result<usize, SimError> {
         0
     };
     let available = available_memory_bytes();
-    let too_large = |argument, needed: u128| SimError::TooLarge {
-        argument,
-        bytes_needed: u64::try_from(needed).unwrap_or(u64::MAX),
-        bytes_available: available.unwrap_or(0),
-    };
+    let too_large = SimError::too_large;
     if spec.room.num_people > MAX_PEOPLE {
         return Err(too_large("num_people", scratch + values));
     }
@@ -215,7 +199,11 @@ fn plan_threads(spec: &RunSpec) -> Result<usize, SimError> {
             }
         }
     }
-    Ok(threads)
+    Ok(Plan {
+        threads,
+        sharing,
+        regions,
+    })
 }
 
 /// Runs the simulation. Never panics on bad input: every problem is an error
@@ -224,33 +212,31 @@ fn plan_threads(spec: &RunSpec) -> Result<usize, SimError> {
 pub fn run(spec: &RunSpec, control: &Control) -> Result<RunOutput, SimError> {
     let start = Instant::now();
     spec.validate()?;
-    let threads = plan_threads(spec)?;
+    let plan = plan(spec)?;
     if control.is_cancelled() {
         return Err(SimError::Cancelled);
     }
     let mut values = Vec::new();
     if spec.keep_values {
-        let n = spec.iterations as usize; // fits: checked by plan_threads
+        let n = spec.iterations as usize; // fits: checked by plan
         values
             .try_reserve_exact(n)
-            .map_err(|_| SimError::TooLarge {
-                argument: "max_iterations",
-                bytes_needed: spec.iterations.saturating_mul(8),
-                bytes_available: available_memory_bytes().unwrap_or(0),
-            })?;
+            .map_err(|_| SimError::too_large("max_iterations", spec.iterations as u128 * 8))?;
         values.resize(n, 0.0);
     }
-    let (counts, threads_used) = if threads == 1 {
-        let stop = || control.is_cancelled();
-        let mut scratch = Scratch::new(&spec.room, &stop)?.ok_or(SimError::Cancelled)?;
-        let range = (spec.first_iteration, spec.iterations);
-        let counts = run_range(spec, &mut scratch, range, &mut values, control, &stop);
-        if counts.is_err() {
-            scratch.release_in_background();
+    let (counts, threads_used) = match plan.sharing {
+        _ if plan.threads == 1 => {
+            let stop = || control.is_cancelled();
+            let mut scratch = Scratch::new(&spec.room, &stop)?.ok_or(SimError::Cancelled)?;
+            let range = (spec.first_iteration, spec.iterations);
+            let counts = run_range(spec, &mut scratch, range, &mut values, control, &stop);
+            if counts.is_err() {
+                scratch.release_in_background();
+            }
+            (counts?, 1)
         }
-        (counts?, 1)
-    } else {
-        run_parallel(spec, threads, &mut values, control)?
+        Sharing::Iterations => run_parallel(spec, plan.threads, &mut values, control)?,
+        Sharing::Regions => run_regions(spec, &plan, &mut values, control)?,
     };
     Ok(RunOutput {
         values: spec.keep_values.then_some(values),
@@ -422,10 +408,103 @@ fn run_parallel(
     Ok((total, workers))
 }
 
+/// Parts an iteration's regions are cut into for threads to take in turn:
+/// about `PARTS_PER_THREAD` per thread, so that a thread that starts late or
+/// is held up by another process leaves its share to the others, but at
+/// least `REGIONS_PER_PART` regions each, as each part first draws the
+/// region before it again (for its ghosts).
+const PARTS_PER_THREAD: usize = 8;
+const REGIONS_PER_PART: usize = 4;
+
+/// Runs every iteration on all `plan.threads` threads at once, taking
+/// contiguous runs of its regions in turn (buffers of a room cut into
+/// regions are small, so every thread has its own).
+fn run_regions(
+    spec: &RunSpec,
+    plan: &Plan,
+    values: &mut [f64],
+    control: &Control,
+) -> Result<(PairCounts, usize), SimError> {
+    // Set when a part fails, so that the others stop too.
+    let abort = AtomicBool::new(false);
+    let stop = || control.is_cancelled() || abort.load(Ordering::Relaxed);
+    let mut scratches = Vec::with_capacity(plan.threads);
+    for _ in 0..plan.threads {
+        scratches.push(Scratch::new(&spec.room, &stop)?.ok_or(SimError::Cancelled)?);
+    }
+    let parts = (plan.regions / REGIONS_PER_PART)
+        .min(PARTS_PER_THREAD * plan.threads)
+        .max(plan.threads);
+    let part = |k: usize| k * plan.regions / parts..(k + 1) * plan.regions / parts;
+    let (n, seed) = (spec.room.num_people, spec.seed);
+    let mut draw_counts = Vec::new();
+    let mut counts = PairCounts::default();
+    // Threads that really ran (fewer if some could not be started).
+    let mut threads_used = 1;
+    for k in 0..spec.iterations {
+        if stop() {
+            return Err(SimError::Cancelled);
+        }
+        let iteration = spec.first_iteration + k;
+        scratches[0].draw_counts(seed, iteration, &mut draw_counts);
+        let draw_counts = &draw_counts[..];
+        let next_part = AtomicUsize::new(0);
+        // Parts in turn until none is left; the sum of their counts, in any
+        // order, is the iteration's.
+        let work = |scratch: &mut Scratch| -> Option<u64> {
+            let mut pairs = 0u64;
+            loop {
+                let k = next_part.fetch_add(1, Ordering::Relaxed);
+                if k >= parts {
+                    return Some(pairs);
+                }
+                match scratch.count_regions(seed, iteration, draw_counts, part(k), &stop) {
+                    Some(p) => pairs += p,
+                    None => {
+                        abort.store(true, Ordering::Relaxed);
+                        return None;
+                    }
+                }
+            }
+        };
+        let mut pairs = Some(0u64);
+        std::thread::scope(|s| {
+            let (mine, theirs) = scratches.split_at_mut(1);
+            // A thread that cannot be started leaves its parts to the others.
+            let handles: Vec<_> = theirs
+                .iter_mut()
+                .map_while(|scratch| {
+                    std::thread::Builder::new()
+                        .name("sagesim-region".into())
+                        .spawn_scoped(s, move || work(scratch))
+                        .ok()
+                })
+                .collect();
+            threads_used = threads_used.max(1 + handles.len());
+            let mut add = |p: Option<u64>| pairs = pairs.zip(p).map(|(a, b)| a + b);
+            add(work(&mut mine[0]));
+            for h in handles {
+                match h.join() {
+                    Ok(p) => add(p),
+                    // A bug, not bad input: hand the panic to the caller.
+                    Err(payload) => std::panic::resume_unwind(payload),
+                }
+            }
+        });
+        let pairs = pairs.ok_or(SimError::Cancelled)?;
+        counts.add(pairs)?;
+        if let Some(slot) = values.get_mut(k as usize) {
+            *slot = iteration_value(pairs, n);
+        }
+        control.finish_one();
+    }
+    Ok((counts, threads_used))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::grid::tests::{brute_force_pairs, room};
+    use crate::test_util::{brute_force_pairs, room};
     use crate::{expected_violations, iteration_value};
     use std::sync::Arc;
     use std::time::Duration;
@@ -496,6 +575,70 @@ mod tests {
         // A different seed gives different results.
         s.seed += 1;
         assert_ne!(go(&s).counts, whole.counts);
+    }
+
+    #[test]
+    fn threads_share_the_regions_of_few_iterations() {
+        // Two million people: cut into regions. With fewer than 4 iterations
+        // per thread, threads count each iteration together; the values are
+        // those of one thread, and of threads taking whole iterations.
+        let r = room(44721.35954999579, 44721.35954999579, 2_000_000, 6.0);
+        let one = go(&spec(r.clone(), 7, 3, 1));
+        for threads in [2, 3, 8] {
+            let out = go(&spec(r.clone(), 7, 3, threads));
+            assert_eq!(out.values, one.values, "threads {threads}");
+            assert_eq!(out.counts, one.counts);
+            assert_eq!(out.threads_used, threads);
+            let plan = plan(&spec(r.clone(), 7, 3, threads)).unwrap();
+            assert_eq!(plan.sharing, Sharing::Regions);
+        }
+        let many = go(&spec(r.clone(), 7, 16, 2));
+        assert_eq!(
+            plan(&spec(r.clone(), 7, 16, 2)).unwrap().sharing,
+            Sharing::Iterations
+        );
+        assert_eq!(many.values.unwrap()[..3], one.values.unwrap()[..]);
+        // Rooms of one region, or of few, share iterations, at most one
+        // each.
+        for small in [
+            room(1000.0, 1000.0, 1000, 6.0),
+            room(31622.776601683792, 31622.776601683792, 1_000_000, 6.0),
+        ] {
+            let s = spec(small, 1, 1, 8);
+            assert_eq!(plan(&s).unwrap().sharing, Sharing::Iterations);
+            assert_eq!(plan(&s).unwrap().threads, 1);
+        }
+    }
+
+    /// Runs `s`, cancelled after 300 ms from another thread: the result,
+    /// the iterations completed, and how long `run` took to return after the
+    /// cancel.
+    fn cancelled_after_300_ms(s: &RunSpec) -> (Result<RunOutput, SimError>, u64, Duration) {
+        let control = Arc::new(Control::new());
+        let c2 = Arc::clone(&control);
+        let canceller = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            c2.cancel();
+            Instant::now()
+        });
+        let result = run(s, &control);
+        let returned = Instant::now();
+        let cancelled_at = canceller.join().unwrap();
+        (
+            result,
+            control.completed(),
+            returned.duration_since(cancelled_at),
+        )
+    }
+
+    #[test]
+    fn cancelling_while_threads_share_an_iteration() {
+        let s = spec(room(632_456.0, 632_456.0, 200_000_000, 6.0), 1, 1, 2);
+        assert_eq!(plan(&s).unwrap().sharing, Sharing::Regions);
+        let (result, completed, latency) = cancelled_after_300_ms(&s);
+        assert_eq!(result, Err(SimError::Cancelled));
+        assert_eq!(completed, 0);
+        assert!(latency < Duration::from_millis(500));
     }
 
     #[test]
@@ -644,20 +787,21 @@ mod tests {
         assert!(matches!(run(&s, &control), Err(SimError::Cancelled)));
         if let Some(avail) = crate::available_memory_bytes() {
             // Room for one worker but not for many: explicit threads are an
-            // error, "all cores" uses fewer threads.
+            // error, "all cores" uses fewer threads. (A crowded room: rooms
+            // cut into regions need little memory per worker.)
             let people = avail / 36 * 2 / 3;
-            let mut s = spec(room(1e6, 1e6, people, 1.0), 1, 8, 8);
+            let mut s = spec(room(1e3, 1e3, people, 1.0), 1, 8, 8);
             s.keep_values = false;
             if crate::scratch_bytes(&s.room) < avail && crate::scratch_bytes(&s.room) * 2 > avail {
                 assert!(matches!(
-                    plan_threads(&s),
+                    plan(&s),
                     Err(SimError::TooLarge {
                         argument: "num_people",
                         ..
                     })
                 ));
                 s.threads = 0;
-                assert_eq!(plan_threads(&s).unwrap(), 1);
+                assert_eq!(plan(&s).unwrap().threads, 1);
             }
             let msg = run(
                 &spec(room(1.0, 1.0, u64::MAX / 64, 1.0), 1, 1, 1),
@@ -691,27 +835,17 @@ mod tests {
 
     #[test]
     fn cancelling_inside_a_huge_iteration() {
-        // One iteration of 20 million people (a few seconds of work) and
+        // One iteration of 200 million people (a few seconds of work) and
         // one dense iteration of 200,000 people in a single cell (2e10
         // comparisons, tens of seconds): both stop soon after the cancel.
         for r in [
-            room(2e5, 2e5, 20_000_000, 6.0),
+            room(632_456.0, 632_456.0, 200_000_000, 6.0),
             room(1.0, 1.0, 200_000, 2.0),
         ] {
-            let control = Arc::new(Control::new());
-            let s = spec(r, 1, 1, 1);
-            let c2 = Arc::clone(&control);
-            let canceller = std::thread::spawn(move || {
-                std::thread::sleep(Duration::from_millis(300));
-                c2.cancel();
-                Instant::now()
-            });
-            let result = run(&s, &control);
-            let returned = Instant::now();
-            let cancelled_at = canceller.join().unwrap();
+            let (result, completed, latency) = cancelled_after_300_ms(&spec(r, 1, 1, 1));
             assert_eq!(result, Err(SimError::Cancelled));
-            assert_eq!(control.completed(), 0);
-            assert!(returned.duration_since(cancelled_at) < Duration::from_secs(2));
+            assert_eq!(completed, 0);
+            assert!(latency < Duration::from_secs(2));
         }
     }
 

@@ -1,4 +1,5 @@
-//! Counting close pairs in one iteration with a uniform grid.
+//! Counting close pairs in one iteration by sorting people by cell: for
+//! rooms where linked cells do not suit (crowded cells, large rooms).
 //!
 //! The room is cut into cells at least `distance` wide and high, so a close
 //! pair always lies in one cell or in two adjacent cells. People are
@@ -22,10 +23,11 @@
 //! cost per iteration grows linearly with the number of people at fixed
 //! density, and nothing is allocated per iteration.
 
+use crate::cells::{cells_along, index, shrink_until, CELL_MARGIN, CHECK_EVERY};
+use crate::draws::Draws;
 use crate::error::SimError;
-use crate::linked::{LinkedCells, LinkedShape};
 use crate::rng::{SplitMix64, TWO_POW_M53};
-use crate::Room;
+use crate::room::Room;
 
 /// Target mean number of people per cell: at most
 /// `num_people / PEOPLE_PER_CELL + 1` cells. Smaller cells mean fewer
@@ -43,28 +45,17 @@ const UP_FIXED: usize = 2;
 const PADDING: usize = 2;
 const _: () = assert!(PADDING >= SAME_FIXED && PADDING >= UP_FIXED);
 
-/// Cells are at least `distance * (1 + CELL_MARGIN)` on each side. The margin
-/// absorbs the rounding of `x * (cols / x_length)` and of `dx = x1 - x2`, so
-/// two points whose computed distance is below `distance` never land two
-/// columns (or rows) apart: with at most 2^29 columns the rounding shifts a
-/// cell coordinate by less than 2^-23 of a cell, far below the margin.
-pub(crate) const CELL_MARGIN: f64 = 1e-5;
-
 /// Upper bound on the number of cells, so that cell indices fit in u32 and
-/// the rounding argument above holds.
+/// the rounding argument of `CELL_MARGIN` holds.
 const MAX_CELLS: u64 = 1 << 29;
 
 /// Largest number of people per iteration: positions within the sorted
 /// array are stored as u32.
 pub(crate) const MAX_PEOPLE: u64 = u32::MAX as u64;
 
-/// How often (in people generated or pairs examined) a long iteration
-/// checks whether it should stop: about every 0.1 ms of work.
-const CHECK_EVERY: usize = 1 << 16;
-
 /// The cell layout of a room: `cols` x `rows` cells stored row by row.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) struct GridShape {
+pub(crate) struct SortedShape {
     pub cols: usize,
     pub rows: usize,
     /// `cols / x_length` and `rows / y_length`: coordinate to cell index.
@@ -72,43 +63,14 @@ pub(crate) struct GridShape {
     ky: f64,
 }
 
-/// Largest count `k >= 1` with `k * side <= length` (`side > 0`), bounded by `cap`.
-pub(crate) fn cells_along(length: f64, side: f64, cap: u64) -> u64 {
-    // `as` saturates (and maps NaN to 0), so huge ratios are safe.
-    let mut k = ((length / side) as u64).clamp(1, cap.max(1));
-    // Undo a rounding-up of the division: make sure the cells really are
-    // at least `side` long.
-    while k > 1 && (k as f64) * side > length {
-        k -= 1;
-    }
-    k
-}
-
-/// Removes a column or a row at a time, from the longer side, until
-/// `fits(cols, rows)`; never below one of each.
-pub(crate) fn shrink_until(
-    mut cols: u64,
-    mut rows: u64,
-    fits: impl Fn(u64, u64) -> bool,
-) -> (u64, u64) {
-    while !fits(cols, rows) && (cols > 1 || rows > 1) {
-        if cols >= rows {
-            cols -= 1;
-        } else {
-            rows -= 1;
-        }
-    }
-    (cols, rows)
-}
-
-impl GridShape {
+impl SortedShape {
     /// The cell rule: cells are at least `distance` (plus margin) on each
     /// side and, when the room is roomy, about `sqrt(area / target)` on each
     /// side where `target = num_people / PEOPLE_PER_CELL`; along a side
     /// shorter than two such cells there is a single row (or column) and
     /// the other side is cut into at most `target` cells. Hence at most
     /// `target` cells in every geometry.
-    pub fn for_room(room: &Room) -> GridShape {
+    pub fn for_room(room: &Room) -> SortedShape {
         let (l, w) = (room.x_length, room.y_length);
         let min_side = room.distance * (1.0 + CELL_MARGIN);
         let target =
@@ -125,7 +87,7 @@ impl GridShape {
         // Square cells of side >= sqrt(area / target) give cols * rows <= target;
         // guard against rounding anyway.
         let (cols, rows) = shrink_until(cols, rows, |c, r| c * r <= target);
-        GridShape {
+        SortedShape {
             cols: cols as usize,
             rows: rows as usize,
             kx: cols as f64 / l,
@@ -160,40 +122,9 @@ impl GridShape {
     }
 }
 
-/// `min(floor(t), last)` for a cell coordinate `t >= 0` (finite, as
-/// coordinates and scale factors are) and `last < 2^29`.
-#[inline(always)]
-pub(crate) fn index(t: f64, last: f64) -> usize {
-    // Not `f64::min`, whose NaN handling costs instructions; t is never NaN.
-    let t = if t < last { t } else { last };
-    debug_assert!((0.0..=last).contains(&t));
-    // SAFETY: 0 <= t <= last < 2^29, so t truncates to a representable i32.
-    // (The checked `as` conversion costs several instructions per
-    // coordinate in the hottest loops.)
-    unsafe { t.to_int_unchecked::<i32>() as usize }
-}
-
-/// Linked cells, with the smallest person index that fits.
-enum Linked {
-    Small(LinkedCells<u16>),
-    Large(LinkedCells<u32>),
-}
-
-/// The linked-cells layout, when it suits the room: its cells fit in
-/// cache and can be sparse (not forced large by `distance`). Tests pass a
-/// hand-made `shape` to force the sorted method; they get `None` too.
-fn linked_shape(room: &Room, shape: &GridShape) -> Option<LinkedShape> {
-    if *shape != GridShape::for_room(room) {
-        return None;
-    }
-    let linked = LinkedShape::for_room(room);
-    (linked.stored_cells() <= crate::linked::MAX_CELLS && linked.occupancy(room.num_people) <= 0.25)
-        .then_some(linked)
-}
-
-/// Cells per band in the two-level sort of large rooms (see `Scratch`): a
-/// band holds about 2^16 * PEOPLE_PER_CELL = 16,384 people, whose points and
-/// counters fit in a core's L2 cache.
+/// Cells per band in the two-level sort of large rooms (see `SortedCells`):
+/// a band holds about 2^16 * PEOPLE_PER_CELL = 16,384 people, whose points
+/// and counters fit in a core's L2 cache.
 const BAND_SHIFT: u32 = 16;
 
 /// Number of bands for `cells` cells (1: single-level sort).
@@ -204,15 +135,20 @@ fn bands_for(cells: usize) -> usize {
 /// Bytes of scratch memory one worker needs: the coordinates and cell of each
 /// person in two buffers, one counter per stored cell and per band.
 /// Saturates at u64::MAX.
-pub fn scratch_bytes(room: &Room) -> u64 {
+pub(crate) fn scratch_bytes(room: &Room) -> u64 {
     let n = room.num_people as u128;
     let (cells, bands) = if room.num_people <= MAX_PEOPLE {
-        let cells = GridShape::for_room(room).stored_cells();
+        let cells = SortedShape::for_room(room).stored_cells();
         (cells as u128, bands_for(cells) as u128)
     } else {
         (4 * n, n)
     };
-    let bytes = (n + PADDING as u128) * 2 * 16 + n * 2 * 4 + (cells + 2) * 4 + (bands + 2) * 4;
+    let draw_counts = Draws::for_room(room).regions() as u128 * 8;
+    let bytes = (n + PADDING as u128) * 2 * 16
+        + n * 2 * 4
+        + (cells + 2) * 4
+        + (bands + 2) * 4
+        + draw_counts;
     u64::try_from(bytes).unwrap_or(u64::MAX)
 }
 
@@ -226,11 +162,8 @@ fn fill<T: Clone>(
     bytes_needed: u64,
     stop: &impl Fn() -> bool,
 ) -> Result<bool, SimError> {
-    v.try_reserve_exact(len).map_err(|_| SimError::TooLarge {
-        argument: "num_people",
-        bytes_needed,
-        bytes_available: crate::sys::available_memory_bytes().unwrap_or(0),
-    })?;
+    v.try_reserve_exact(len)
+        .map_err(|_| SimError::too_large("num_people", bytes_needed.into()))?;
     while v.len() < len {
         if stop() {
             return Ok(false);
@@ -250,8 +183,11 @@ fn fill<T: Clone>(
 /// 2^16 consecutive cells (`raw -> mid`, few counters, sequential output
 /// streams), then each band is counting-sorted by cell on its own, in cache
 /// (`mid -> raw`).
-pub(crate) struct Scratch {
-    shape: GridShape,
+pub(crate) struct SortedCells {
+    shape: SortedShape,
+    draws: Draws,
+    /// People per draw region of the iteration being counted.
+    draw_counts: Vec<u64>,
     bands: usize,
     /// `x_length * 2^-53`, `y_length * 2^-53`: see `next_f64_times`.
     x_scaled: f64,
@@ -271,46 +207,27 @@ pub(crate) struct Scratch {
     /// After sorting, stored cell `c` holds `sorted[starts[c]..starts[c + 1]]`
     /// (`sorted` being `mid` or `raw`, see above).
     starts: Vec<u32>,
-    /// Rooms whose sparse grid fits in cache use linked cells instead
-    /// (`linked.rs`); the buffers above then stay empty.
-    linked: Option<Linked>,
 }
 
-impl Scratch {
-    /// Allocates the buffers (failure is `TooLarge`, never an abort).
+impl SortedCells {
+    /// Allocates the buffers for `room` (valid, with 2 to MAX_PEOPLE
+    /// people) laid out as `shape`; failure is `TooLarge`, never an abort.
     /// Returns `Ok(None)` if `stop()` became true meanwhile.
-    pub fn new(room: &Room, stop: &impl Fn() -> bool) -> Result<Option<Scratch>, SimError> {
-        // The hot loop relies on finite, positive lengths.
-        room.validate()?;
-        let bytes = scratch_bytes(room);
-        if room.num_people > MAX_PEOPLE || usize::try_from(room.num_people).is_err() {
-            return Err(SimError::TooLarge {
-                argument: "num_people",
-                bytes_needed: bytes,
-                bytes_available: crate::sys::available_memory_bytes().unwrap_or(0),
-            });
-        }
-        Scratch::with_shape(room, GridShape::for_room(room), stop)
-    }
-
-    /// `new` with a given layout (tests use it to force the banded sort).
-    fn with_shape(
+    pub fn new(
         room: &Room,
-        shape: GridShape,
+        shape: SortedShape,
+        draws: Draws,
         stop: &impl Fn() -> bool,
-    ) -> Result<Option<Scratch>, SimError> {
+    ) -> Result<Option<SortedCells>, SimError> {
         let bytes = scratch_bytes(room);
-        // Nobody to pair: no buffers needed.
-        let n = if room.num_people < 2 {
-            0
-        } else {
-            room.num_people as usize
-        };
-        let padded = if n == 0 { 0 } else { n + PADDING };
-        let cells = if n == 0 { 0 } else { shape.stored_cells() + 2 };
+        let n = room.num_people as usize;
+        let padded = n + PADDING;
+        let cells = shape.stored_cells() + 2;
         let bands = bands_for(shape.stored_cells());
-        let mut scratch = Scratch {
+        let mut scratch = SortedCells {
             shape,
+            draws,
+            draw_counts: Vec::new(),
             bands,
             x_scaled: room.x_length * TWO_POW_M53,
             y_scaled: room.y_length * TWO_POW_M53,
@@ -322,36 +239,15 @@ impl Scratch {
             mid_cell: Vec::new(),
             band_starts: Vec::new(),
             starts: Vec::new(),
-            linked: None,
         };
-        if n > 0 {
-            if let Some(linked) = linked_shape(room, &shape) {
-                let made = if n < u16::MAX as usize {
-                    LinkedCells::new(room, linked).map(Linked::Small)
-                } else {
-                    LinkedCells::new(room, linked).map(Linked::Large)
-                };
-                scratch.linked = Some(made.map_err(|_| SimError::TooLarge {
-                    argument: "num_people",
-                    bytes_needed: bytes,
-                    bytes_available: crate::sys::available_memory_bytes().unwrap_or(0),
-                })?);
-                return Ok(Some(scratch));
-            }
-        }
         let filled = (|| {
             Ok(fill(&mut scratch.raw, padded, [0.0; 2], bytes, stop)?
                 && fill(&mut scratch.raw_cell, n, 0, bytes, stop)?
                 && fill(&mut scratch.mid, padded, [0.0; 2], bytes, stop)?
                 && fill(&mut scratch.mid_cell, n, 0, bytes, stop)?
-                && fill(
-                    &mut scratch.band_starts,
-                    if n == 0 { 0 } else { bands + 2 },
-                    0,
-                    bytes,
-                    stop,
-                )?
-                && fill(&mut scratch.starts, cells, 0, bytes, stop)?)
+                && fill(&mut scratch.band_starts, bands + 2, 0, bytes, stop)?
+                && fill(&mut scratch.starts, cells, 0, bytes, stop)?
+                && fill(&mut scratch.draw_counts, draws.regions(), 0, bytes, stop)?)
         })();
         match filled {
             Ok(true) => Ok(Some(scratch)),
@@ -387,14 +283,6 @@ impl Scratch {
         iteration: u64,
         stop: &impl Fn() -> bool,
     ) -> Option<u64> {
-        if self.n == 0 {
-            return Some(0); // fewer than two people
-        }
-        match &mut self.linked {
-            Some(Linked::Small(cells)) => return cells.count_pairs(seed, iteration, stop),
-            Some(Linked::Large(cells)) => return cells.count_pairs(seed, iteration, stop),
-            None => {}
-        }
         let sorted_in_raw = if self.bands == 1 {
             self.generate::<false>(seed, iteration, stop)?;
             let cells = (0, self.shape.stored_cells());
@@ -444,29 +332,34 @@ impl Scratch {
         iteration: u64,
         stop: &impl Fn() -> bool,
     ) -> Option<()> {
-        let mut rng = SplitMix64::for_iteration(seed, iteration);
-        let (xs, ys) = (self.x_scaled, self.y_scaled);
+        let stream = SplitMix64::for_iteration(seed, iteration);
+        let draws = self.draws;
+        draws.counts(seed, iteration, self.n as u64, &mut self.draw_counts);
+        let scaled = (self.x_scaled, self.y_scaled);
         let shape = self.shape;
         self.band_starts.fill(0);
         let band_counts = &mut self.band_starts[1..];
-        let points = &mut self.raw[..self.n];
-        for (points, cells) in points
-            .chunks_mut(CHECK_EVERY)
-            .zip(self.raw_cell.chunks_mut(CHECK_EVERY))
-        {
-            if stop() {
-                return None;
-            }
-            for (p, cell) in points.iter_mut().zip(cells.iter_mut()) {
-                // Person j takes two consecutive uniforms: x, then y.
-                let x = rng.next_f64_times(xs);
-                let y = rng.next_f64_times(ys);
-                let c = shape.cell_of([x, y]);
-                *p = [x, y];
-                *cell = c as u32;
-                if BANDED {
-                    band_counts[c >> BAND_SHIFT] += 1;
+        let mut at = 0;
+        for (r, &count) in self.draw_counts.iter().enumerate() {
+            let rng = draws.stream(&stream, r);
+            for first in (0..count as usize).step_by(CHECK_EVERY) {
+                if stop() {
+                    return None;
                 }
+                let end = (first + CHECK_EVERY).min(count as usize);
+                let points = self.raw[at..].iter_mut().zip(&mut self.raw_cell[at..]);
+                for (j, (p, cell)) in (first..end).zip(points) {
+                    // Person j of the draw region takes outputs 2j + 1 and 2j + 2.
+                    let k = 2 * j as u64;
+                    let (x, y) = draws.position(r, (rng.output(k + 1), rng.output(k + 2)), scaled);
+                    let c = shape.cell_of([x, y]);
+                    *p = [x, y];
+                    *cell = c as u32;
+                    if BANDED {
+                        band_counts[c >> BAND_SHIFT] += 1;
+                    }
+                }
+                at += end - first;
             }
         }
         Some(())
@@ -583,7 +476,7 @@ fn sort_cells(
 /// cells.
 #[inline(never)]
 fn count_sorted(
-    shape: GridShape,
+    shape: SortedShape,
     pts: &[[f64; 2]],
     cells: &[u32],
     starts: &[u32],
@@ -663,119 +556,9 @@ fn count_range<const FIXED: usize>(
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-
-    /// Test-only reference: the points of an iteration, drawn exactly as the
-    /// grid draws them, compared all against all.
-    pub(crate) fn brute_force_pairs(room: &Room, seed: u64, iteration: u64) -> u64 {
-        let mut rng = SplitMix64::for_iteration(seed, iteration);
-        let pts: Vec<(f64, f64)> = (0..room.num_people)
-            .map(|_| {
-                let x = rng.next_f64() * room.x_length;
-                let y = rng.next_f64() * room.y_length;
-                (x, y)
-            })
-            .collect();
-        let d2 = room.distance * room.distance;
-        let mut count = 0;
-        for i in 0..pts.len() {
-            for j in i + 1..pts.len() {
-                let dx = pts[i].0 - pts[j].0;
-                let dy = pts[i].1 - pts[j].1;
-                if dx * dx + dy * dy < d2 {
-                    count += 1;
-                }
-            }
-        }
-        count
-    }
-
-    pub(crate) fn room(x: f64, y: f64, n: u64, d: f64) -> Room {
-        Room {
-            x_length: x,
-            y_length: y,
-            num_people: n,
-            distance: d,
-        }
-    }
-
-    pub(crate) fn never() -> bool {
-        false
-    }
-
-    fn grid_pairs(room: &Room, seed: u64, iteration: u64) -> u64 {
-        let mut s = Scratch::new(room, &never).unwrap().unwrap();
-        s.count_pairs(seed, iteration, &never).unwrap()
-    }
-
-    /// Tiny deterministic generator for test parameters (not the model's RNG).
-    struct Params(crate::rng::SplitMix64);
-    impl Params {
-        fn unit(&mut self) -> f64 {
-            (self.0.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-        }
-        /// Log-uniform in [lo, hi].
-        fn log_uniform(&mut self, lo: f64, hi: f64) -> f64 {
-            (lo.ln() + self.unit() * (hi.ln() - lo.ln())).exp()
-        }
-        fn below(&mut self, n: u64) -> u64 {
-            self.0.next_u64() % n
-        }
-    }
-
-    #[test]
-    fn grid_matches_brute_force_on_edge_cases() {
-        let cases = [
-            room(1000.0, 1000.0, 1000, 6.0),   // reference workload
-            room(10.0, 10.0, 0, 1.0),          // nobody
-            room(10.0, 10.0, 1, 1.0),          // one person
-            room(10.0, 10.0, 2, 20.0),         // d beyond the diagonal
-            room(10.0, 10.0, 300, 12.0),       // d > both sides, < diagonal
-            room(10.0, 100.0, 300, 30.0),      // d > one side only
-            room(100.0, 10.0, 300, 30.0),      // same, transposed
-            room(1e6, 1e-3, 2000, 600.0),      // very thin room
-            room(1e-3, 1e6, 2000, 600.0),      // very thin, transposed
-            room(1e6, 1e-3, 2000, 1e-4),       // thin, d smaller than the width
-            room(10.0, 10.0, 3000, 6.0),       // very dense: one cell
-            room(10.0, 10.0, 3000, 0.2),       // very dense, small d
-            room(1e100, 1e100, 500, 3e98),     // huge magnitudes
-            room(1e-100, 1e-100, 500, 3e-102), // tiny magnitudes
-            room(1.0, 1.0, 500, 1.0),          // d equal to the sides
-            room(3.0, 3.0, 1000, 1.0),         // sides an exact multiple of d
-            room(1.0, 1.0, 2000, 0.01),        // many cells
-        ];
-        for (k, r) in cases.iter().enumerate() {
-            for it in 1..=3 {
-                assert_eq!(
-                    grid_pairs(r, k as u64, it),
-                    brute_force_pairs(r, k as u64, it),
-                    "{r:?}, iteration {it}"
-                );
-            }
-        }
-    }
-
-    #[test]
-    fn grid_matches_brute_force_on_random_geometries() {
-        let mut p = Params(crate::rng::SplitMix64::new(2024));
-        for case in 0..400u64 {
-            let x = p.log_uniform(1e-3, 1e4);
-            let aspect = p.log_uniform(1e-4, 1e4);
-            let y = x * aspect;
-            let n = p.below(1200);
-            // Distance from far below the spacing to beyond the diagonal.
-            let d = p.log_uniform(1e-4, 3.0) * x.max(y);
-            let r = room(x, y, n, d);
-            r.validate().unwrap();
-            let seed = p.0.next_u64();
-            assert_eq!(
-                grid_pairs(&r, seed, case + 1),
-                brute_force_pairs(&r, seed, case + 1),
-                "{r:?}"
-            );
-        }
-    }
+    use crate::test_util::{brute_force_pairs, never, room, Params};
 
     #[test]
     fn banded_sort_matches_brute_force() {
@@ -789,7 +572,7 @@ pub(crate) mod tests {
             let r = room(x, y, n, p.log_uniform(0.05, 1.0));
             let cols = (x / (r.distance * 1.001)).floor().min(600.0) as usize;
             let rows = (y / (r.distance * 1.001)).floor().min(600.0) as usize;
-            let shape = GridShape {
+            let shape = SortedShape {
                 cols,
                 rows,
                 kx: cols as f64 / x,
@@ -798,7 +581,9 @@ pub(crate) mod tests {
             if shape.stored_cells() <= 1 << BAND_SHIFT {
                 continue;
             }
-            let mut s = Scratch::with_shape(&r, shape, &never).unwrap().unwrap();
+            let mut s = SortedCells::new(&r, shape, Draws::for_room(&r), &never)
+                .unwrap()
+                .unwrap();
             assert!(s.bands > 1);
             for it in 1..=2 {
                 assert_eq!(
@@ -811,28 +596,43 @@ pub(crate) mod tests {
         }
         assert!(tested >= 4, "only {tested} banded cases");
         // The natural layout of a large room is banded.
-        assert!(bands_for(GridShape::for_room(&room(1e5, 1e5, 1_000_000, 6.0)).stored_cells()) > 1);
+        assert!(
+            bands_for(SortedShape::for_room(&room(1e5, 1e5, 1_000_000, 6.0)).stored_cells()) > 1
+        );
     }
 
     #[test]
-    fn points_on_cell_boundaries_are_handled() {
-        // Room sides that are exact multiples of the distance, with sides and
-        // distance that are powers of two: many coordinates land exactly on
-        // cell boundaries and on the far wall after rounding.
-        for &(x, y, d) in &[
-            (8.0, 8.0, 1.0),
-            (4.0, 1024.0, 2.0),
-            (1.0, 1.0, 0.125),
-            (2.0, 2.0, 2.0),
-        ] {
-            let r = room(x, y, 800, d);
-            for it in 1..=5 {
-                assert_eq!(grid_pairs(&r, 99, it), brute_force_pairs(&r, 99, it));
+    fn people_drawn_in_regions_are_counted_like_all_pairs() {
+        // Small crowded rooms drawn in many regions (forced; rooms of 2^16
+        // people or more are), one band and several.
+        use crate::test_util::brute_force_pairs_in_regions;
+        for (k, (r, bits)) in [
+            (room(10.0, 10.0, 3000, 1.0), 6),
+            (room(30.0, 7.0, 2000, 2.0), 9),
+            (room(1e-3, 1e6, 2000, 600.0), 3),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let draws = Draws::with_bits(&r, bits);
+            let mut s = SortedCells::new(&r, SortedShape::for_room(&r), draws, &never)
+                .unwrap()
+                .unwrap();
+            for it in 1..=2 {
+                assert_eq!(
+                    s.count_pairs(k as u64, it, &never).unwrap(),
+                    brute_force_pairs_in_regions(&r, bits, draws.along_x, k as u64, it),
+                    "{r:?}"
+                );
             }
         }
+    }
+
+    #[test]
+    fn points_on_the_far_wall_go_in_the_last_cell() {
         // A point exactly on the far wall must go in the last cell.
         let r = room(1000.0, 1000.0, 1000, 6.0);
-        let s = GridShape::for_room(&r);
+        let s = SortedShape::for_room(&r);
         assert_eq!(
             s.cell_of([1000.0, 1000.0]),
             (s.rows - 1) * s.width() + s.cols
@@ -844,12 +644,9 @@ pub(crate) mod tests {
     fn cell_count_is_bounded_for_every_shape() {
         let mut p = Params(crate::rng::SplitMix64::new(7));
         for _ in 0..20_000 {
-            let x = p.log_uniform(1e-150, 1e150);
-            let y = p.log_uniform(1e-150, 1e150);
-            let d = p.log_uniform(1e-150, 1e150);
-            let n = p.log_uniform(1.0, 4e9) as u64;
-            let r = room(x, y, n, d);
-            let s = GridShape::for_room(&r);
+            let r = p.extreme_room((1.0, 4e9));
+            let (x, y, n, d) = (r.x_length, r.y_length, r.num_people, r.distance);
+            let s = SortedShape::for_room(&r);
             assert!(s.cols >= 1 && s.rows >= 1);
             assert!(
                 (s.cells() as f64) <= n as f64 / PEOPLE_PER_CELL + 1.0,
@@ -868,38 +665,7 @@ pub(crate) mod tests {
             }
         }
         // The reference workload does not use a 166 x 166 grid of d-sized cells.
-        let s = GridShape::for_room(&room(1000.0, 1000.0, 1000, 6.0));
+        let s = SortedShape::for_room(&room(1000.0, 1000.0, 1000, 6.0));
         assert!(s.cells() <= 4000, "{s:?}");
-    }
-
-    #[test]
-    fn stop_interrupts_an_iteration() {
-        let r = room(1.0, 1.0, 100_000, 2.0); // one cell: 5e9 comparisons
-        let mut s = Scratch::new(&r, &never).unwrap().unwrap();
-        let calls = std::cell::Cell::new(0u32);
-        // Stop at the fifth check: after generation, during the pair loop.
-        let stop = || {
-            calls.set(calls.get() + 1);
-            calls.get() > 5
-        };
-        assert_eq!(s.count_pairs(1, 1, &stop), None);
-        // Stopping during setup.
-        assert!(Scratch::new(&room(10.0, 10.0, 3_000_000, 1.0), &|| true)
-            .unwrap()
-            .is_none());
-    }
-
-    #[test]
-    fn scratch_bytes_saturates_and_refuses_absurd_sizes() {
-        let r = room(1000.0, 1000.0, 1_000_000_000_000_000, 6.0);
-        assert!(scratch_bytes(&r) > 1 << 54);
-        assert!(matches!(
-            Scratch::new(&r, &never),
-            Err(SimError::TooLarge {
-                argument: "num_people",
-                ..
-            })
-        ));
-        assert_eq!(scratch_bytes(&room(1.0, 1.0, u64::MAX, 1.0)), u64::MAX);
     }
 }
