@@ -106,8 +106,23 @@ stage_input <- function(input, dir, hosts, session) {
   targets <- vapply(hosts, function(h) local_container_path(host_opt_ml(dir, h), input$destination),
                     character(1))
   for (target in targets) dir.create(target, recursive = TRUE, showWarnings = FALSE)
+  sharded <- identical(input$s3_data_distribution_type, "ShardedByS3Key")
   if (!is_s3_uri(input$source)) {
-    for (target in targets) copy_into(input$source, target)
+    if (!sharded) {
+      for (target in targets) copy_into(input$source, target)
+      return(invisible())
+    }
+    # In the cloud a local folder is uploaded, then its objects are divided
+    # between the hosts: here its files are, the same way as S3 objects below.
+    if (dir.exists(input$source)) {
+      # In key order, as S3 lists objects (bytes, not the locale's collation).
+      relative <- sort(list.files(input$source, recursive = TRUE, all.files = TRUE), method = "radix")
+      files <- file.path(input$source, relative)
+    } else {
+      relative <- basename(input$source)
+      files <- input$source
+    }
+    distribute_files(files, relative, targets, sharded)
     return(invisible())
   }
   location <- parse_s3_uri(input$source)
@@ -118,22 +133,26 @@ stage_input <- function(input, dir, hosts, session) {
     abort_argument("inputs", sprintf("Input \"%s\": nothing found at %s.", input$name, input$source))
   }
   # Both sides normalised: the job folder may be relative or behind a link.
-  files <- sort(normalizePath(vapply(reply$Files, `[[`, character(1), "Path")))
+  files <- sort(normalizePath(vapply(reply$Files, `[[`, character(1), "Path")), method = "radix")
   relative <- substring(files, nchar(normalizePath(download)) + 2)
+  distribute_files(files, relative, targets, sharded)
+  unlink(download, recursive = TRUE)
+}
+
+# Each file to every host, or (ShardedByS3Key) file i to one host only,
+# as SageMaker divides objects.
+distribute_files <- function(files, relative, targets, sharded) {
   for (i in seq_along(files)) {
-    # ShardedByS3Key: object i goes to one host only, as SageMaker divides them.
-    chosen <- if (identical(input$s3_data_distribution_type, "ShardedByS3Key")) {
-      targets[[(i - 1) %% length(targets) + 1]]
-    } else {
-      targets
-    }
+    chosen <- if (sharded) targets[[(i - 1) %% length(targets) + 1]] else targets
     for (target in chosen) {
       destination <- file.path(target, relative[[i]])
       dir.create(dirname(destination), recursive = TRUE, showWarnings = FALSE)
-      file.copy(files[[i]], destination, overwrite = TRUE)
+      if (!file.copy(files[[i]], destination, overwrite = TRUE)) {
+        abort(sprintf("Could not copy %s into the job's folder %s.", files[[i]], target),
+              class = "sagesim_local_job_error")
+      }
     }
   }
-  unlink(download, recursive = TRUE)
 }
 
 copy_into <- function(source, target) {
@@ -326,7 +345,7 @@ is_root <- function() {
 
 namespace_advice <- function(tried) {
   c(sprintf("Tried: %s.", paste(sprintf("%s (%s)", names(tried), unname(tried)), collapse = "; ")),
-    "To give each host /opt/ml at its real path, install bubblewrap (Debian and Ubuntu: `apt-get install bubblewrap`), or let unprivileged users create user namespaces (sysctl kernel.unprivileged_userns_clone=1, or kernel.apparmor_restrict_unprivileged_userns=0 on Ubuntu).")
+    "To give each host /opt/ml at its real path, install bubblewrap (Debian and Ubuntu: `apt-get install bubblewrap`), or let unprivileged users create user namespaces (sysctl kernel.unprivileged_userns_clone=1, or kernel.apparmor_restrict_unprivileged_userns=0 on Ubuntu); on other systems, run the hosts in the worker image (`image_uri = build_image(...)`).")
 }
 
 warn_no_namespace <- function(runner) {

@@ -447,3 +447,26 @@ test_that("a host that ignores TERM is killed after sagesim.stop_grace", {
   expect_identical(live_processes_in_groups(pid), character())
   expect_warning(job_wait(job, logs = FALSE, timeout = 10), class = "sagesim_job_stopped")
 })
+
+test_that("a local folder given as a sharded input is divided between the hosts, as in the cloud", {
+  use_temp_job_dir()
+  folder <- withr::local_tempdir()
+  for (name in c("b.csv", "a.csv", "B.csv", "sub/c.csv")) {
+    dir.create(dirname(file.path(folder, name)), showWarnings = FALSE)
+    writeLines(name, file.path(folder, name))
+  }
+  job <- submit_processing(code = local_script(), instance_type = "local", instance_count = 2,
+                           logs = FALSE,
+                           inputs = list(processing_input(folder, name = "shard",
+                                                          s3_data_distribution_type = "ShardedByS3Key"),
+                                         processing_input(folder, name = "all")))
+  seen <- function(host, input) {
+    sort(list.files(file.path(job$dir, "hosts", host, "opt", "ml", "processing", "input", input),
+                    recursive = TRUE), method = "radix")
+  }
+  # In key order (B.csv, a.csv, b.csv, sub/c.csv), taken in turn.
+  expect_identical(seen("algo-1", "shard"), c("B.csv", "b.csv"))
+  expect_identical(seen("algo-2", "shard"), c("a.csv", "sub/c.csv"))
+  expect_identical(seen("algo-1", "all"), c("B.csv", "a.csv", "b.csv", "sub/c.csv"))
+  expect_identical(seen("algo-2", "all"), seen("algo-1", "all"))
+})
