@@ -180,16 +180,14 @@ write_host_script <- function(plan, dir, host, runner) {
   command <- c(plan$entrypoint, plan$arguments)
   # max_runtime, as SageMaker enforces it. --foreground keeps the command in
   # the host's process group, which job_stop() signals.
-  timeout <- Sys.which("timeout")
-  timeout <- if (nzchar(timeout)) {
-    c(timeout, "--foreground", "--kill-after=10", format(plan$max_runtime, scientific = FALSE))
+  timeout_path <- Sys.which("timeout")
+  timeout <- if (nzchar(timeout_path)) {
+    c(timeout_path, "--foreground", "--kill-after=10", format(plan$max_runtime, scientific = FALSE))
   }
   host_rscript <- function(command) {
     if (identical(command[[1]], "Rscript")) command[[1]] <- file.path(R.home("bin"), "Rscript")
     command
   }
-  setup <- character()
-  run <- NULL
   if (runner$mode == "container") {
     container <- container_name(plan$name, host)
     engine <- q(runner$engine_path)
