@@ -20,7 +20,12 @@
 #'
 #' Arguments: `--x-length`, `--y-length`, `--num-people`, `--max-iterations`
 #' (required), `--distance` (default 6), `--seed` (required with several
-#' hosts), `--threads` (default 0: all cores), `--output-dir`.
+#' hosts), `--threads` (default 0: all cores), `--output-dir`. A sweep
+#' ([simulation_grid()]) gives each parameter's values separated by commas
+#' (a flag may repeat; its values add up) and `--sweep true`; the hosts share
+#' its cells and iterations by cost. A [submit_map()] job gives `--map` (its
+#' payload file), `--seed` and `--output-dir`, and each host writes
+#' `map-results-<host>.rds`.
 #'
 #' @param args Command-line arguments, by default those after `--args`.
 #' @param exit_on_error Exit R with status 1 on failure (the default outside

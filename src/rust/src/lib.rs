@@ -101,7 +101,7 @@ fn host_share(plan: Robj, instance_count: f64, index: f64) -> Robj {
             expect_whole("index", index)?,
         );
         let column = |f: fn(&Share) -> f64| shares.iter().map(f).collect::<Vec<f64>>();
-        Ok(List::from_names_and_values(
+        List::from_names_and_values(
             ["spec", "first_iteration", "iterations"],
             [
                 column(|s| s.spec as f64 + 1.0),
@@ -110,7 +110,7 @@ fn host_share(plan: Robj, instance_count: f64, index: f64) -> Robj {
             ],
         )
         .map(Robj::from)
-        .map_err(|e| rust_error("internal", &e.to_string(), None))?)
+        .map_err(|e| rust_error("internal", &e.to_string(), None))
     };
     share().unwrap_or_else(|error| error)
 }
