@@ -448,6 +448,7 @@ sagesim::build_image(Sys.getenv("SAGESIM_CONTEXT"), packages = c("doParallel", "
 if [[ ${SAGESIM_SKIP_BUILD:-0} == 1 ]] && image_exists "$PACKAGES_IMAGE"; then
   log "skipped; using existing $PACKAGES_IMAGE"
 else
+  old_packages_id=$(podman image inspect --format '{{.Id}}' "$PACKAGES_IMAGE" 2>/dev/null || true)
   packages_log="$LOG_DIR/build-$(date +%Y%m%d-%H%M%S)-packages.log"
   log "build_image(packages = c(\"doParallel\", \"data.table\")) -> $PACKAGES_IMAGE (log: $packages_log)"
   if ! BUILDAH_ISOLATION=chroot R_LIBS="$r_libs" SAGESIM_BUILD_ARGS="$work/build-args" \
@@ -459,6 +460,10 @@ else
   grep -E '^== |^sagesim: ' "$packages_log" >&2 || true
   if grep -q 'installing \*source\* package' "$packages_log"; then
     log "WARNING: build_image() missed the layer cache of the build stage"
+  fi
+  # The image this build replaced, as phase 3 does.
+  if [[ -n $old_packages_id && $old_packages_id != "$(podman image inspect --format '{{.Id}}' "$PACKAGES_IMAGE")" ]]; then
+    podman rmi "$old_packages_id" >/dev/null 2>&1 || true
   fi
 fi
 packages_size=$(podman image inspect --format '{{.Size}}' "$PACKAGES_IMAGE")
