@@ -1,8 +1,15 @@
 # sagesim worker image for SageMaker Processing jobs.
 #
 #   docker build -t sagesim .                      # public bases, BuildKit caches
+#   docker build -t sagesim --build-arg R_PACKAGES="doParallel data.table" .
 #   tools/container/check.sh                       # podman, local stand-in bases,
 #                                                  # host cargo cache, contract run
+# From R: build_image(packages = ) and publish_image(packages = ).
+#
+# The base is Debian bookworm's R (4.2): the runtime stage installs R from
+# apt (r-base-core), and the build stage must have the same R, so another
+# base is another Debian-based pair, e.g. --build-arg RUNTIME_IMAGE=debian:trixie-slim
+# --build-arg BUILD_IMAGE=rust:1-trixie.
 #
 # SageMaker runs it as root with ContainerEntrypoint/ContainerArguments, e.g.
 #   Rscript -e 'sagesim::run_worker()' --num-people 1000 ...
@@ -79,6 +86,18 @@ LABEL org.opencontainers.image.title="sagesim" \
 
 # /usr/local/lib/R/site-library is first on Debian R's default .libPaths().
 COPY --from=build /opt/sagesim/lib/ /usr/local/lib/R/site-library/
+
+# The packages users' scripts need (build_image(packages = , system_packages = )):
+# R packages from Debian's r-cran-* where it has them, else install.packages()
+# from R_REPOS; a package that cannot be installed fails the build, naming it.
+# After sagesim's layer, so other packages reuse every layer above; without
+# packages this layer does nothing.
+ARG R_PACKAGES=
+ARG SYSTEM_PACKAGES=
+ARG R_REPOS=
+COPY tools/container/install-packages.sh /usr/local/lib/sagesim/install-packages.sh
+RUN R_PACKAGES="${R_PACKAGES}" SYSTEM_PACKAGES="${SYSTEM_PACKAGES}" R_REPOS="${R_REPOS}" \
+    sh /usr/local/lib/sagesim/install-packages.sh
 
 ENV LANG=C.UTF-8
 ENTRYPOINT ["Rscript"]

@@ -29,7 +29,11 @@
 #'   condition, with `traceback` and `element`). `sagesim_map_error` when a
 #'   map job's host cannot run at all (a package is missing).
 #' * `sagesim_local_job_error`: a local-mode job could not be run.
-#' * `sagesim_engine_error`: docker/podman failed while building or pushing.
+#' * `sagesim_no_mount_namespace` (a warning): a local job's hosts run
+#'   without `/opt/ml` at its real path; field `tried` says what was tried.
+#' * `sagesim_engine_error`: no container engine, or docker, podman or
+#'   buildah failed while building, pushing or starting a local job's
+#'   container; a failed build names the package it could not install.
 #' * `sagesim_internal_error`: a bug in sagesim; please report it.
 #'
 #' @examples

@@ -1,49 +1,161 @@
-#' Build the worker image and push it to Amazon ECR
+#' Build the worker image, with the packages your scripts need
 #'
-#' Builds the image from the package's Dockerfile with docker (or podman
-#' when docker is absent), creates the ECR repository if missing, logs the
-#' engine in with an ECR authorization token fetched through the AWS SDK (no
-#' aws cli; the password goes to the engine on stdin and nowhere else), tags
-#' and pushes. The returned URI is what [submit_processing()] needs as
-#' `image_uri`. From a terminal: `tools/publish-image.sh [repository] [tag]`.
+#' Builds the image SageMaker Processing jobs run (see the README, "The
+#' worker image") from the package's Dockerfile: R, sagesim, and the R and
+#' system packages you name. Use the returned tag as `image_uri` of a local
+#' job (`submit_processing(instance_type = "local")` then runs each host in
+#' it), or push it with [publish_image()].
+#'
+#' Each R package comes from Debian's `r-cran-<name>` when Debian has it
+#' (a binary: fast, no compiler), else from `install.packages()` with
+#' `repos`, compiled in the image (the compilers are removed again
+#' afterwards). Installing from `repos` needs network access to them at
+#' build time; a package with compiled code that needs a system library
+#' needs that library's `-dev` package in `system_packages`. Every R package
+#' must load at the end of its layer: one that cannot be installed fails the
+#' build, naming it (a `sagesim_engine_error`), rather than a later job.
+#'
+#' The packages are installed in a layer after sagesim's, so trying other
+#' packages reuses the layers below. The base is Debian bookworm's R (4.2
+#' today), `debian:bookworm-slim`; pick another Debian-based base with
+#' `build_args = c(RUNTIME_IMAGE = "...")` (it must provide R from apt as
+#' `r-base-core`, and the build stage `BUILD_IMAGE` the same R version with
+#' Rust).
 #'
 #' @param context The sagesim source folder (holding the Dockerfile).
+#' @param packages R packages to add to the image, e.g. `c("doParallel", "data.table")`.
+#' @param system_packages Debian packages to add, e.g. `"libxml2-dev"`.
+#' @param tag The image's tag.
+#' @param engine `"docker"`, `"podman"` or `"buildah"`; default
+#'   `getOption("sagesim.container_engine")`, else the first of docker (when
+#'   its daemon answers), podman and buildah. Where podman or buildah cannot
+#'   run build steps in their default isolation (some sandboxes and
+#'   containers), set the environment variable `BUILDAH_ISOLATION=chroot`.
+#' @param repos Repositories for R packages Debian does not have; default
+#'   `getOption("repos")`.
+#' @param build_args Named character vector of further `--build-arg`s (e.g.
+#'   `BUILD_IMAGE`, `RUNTIME_IMAGE`).
+#' @return The image's tag, invisibly.
+#' @examples
+#' \dontrun{
+#' tag <- build_image("~/src/sagesim", packages = c("doParallel", "data.table"))
+#' # Rehearse a job in the image, each host with its own /opt/ml:
+#' job <- submit_processing(code = "analysis.R", image_uri = tag, instance_type = "local",
+#'                          instance_count = 2)
+#' }
+#' @export
+build_image <- function(context = ".", packages = NULL, system_packages = NULL,
+                        tag = "sagesim:latest", engine = NULL, repos = getOption("repos"),
+                        build_args = NULL) {
+  check_string(context, "context")
+  check_image_packages(packages, system_packages)
+  check_string(tag, "tag", pattern = image_tag_pattern, max_chars = 255)
+  build_args <- check_strings(build_args, "build_args", named = TRUE)
+  check_strings(repos, "repos")
+  if (!file.exists(file.path(context, "Dockerfile"))) {
+    abort_argument("context", sprintf("`context` must be the sagesim source folder with its Dockerfile; %s has none.",
+                                      normalizePath(context, mustWork = FALSE)))
+  }
+  engine <- container_engine(engine, c("docker", "podman", "buildah"), what = "build images")
+  build_args <- c(build_args, package_build_args(packages, system_packages, repos))
+  command <- c("build", "-t", tag,
+               if (length(build_args) > 0) {
+                 as.vector(rbind("--build-arg", sprintf("%s=%s", names(build_args), build_args)))
+               },
+               context)
+  log <- tempfile("sagesim-build-", fileext = ".log")
+  status <- run_engine_logged(engine, command, log)
+  if (status != 0) {
+    lines <- readLines(log, warn = FALSE)
+    ours <- unique(grep("^sagesim: ", lines, value = TRUE))
+    detail <- if (length(ours) > 0) ours else utils::tail(lines, 10)
+    abort(c(sprintf("`%s build` of %s failed with exit status %d%s.", engine, tag, status,
+                    if (length(packages) + length(system_packages) > 0) " while installing packages" else ""),
+            detail, sprintf("Build log: %s", log)),
+          class = "sagesim_engine_error", log = log)
+  }
+  unlink(log)
+  message(sprintf("Built %s", tag))
+  invisible(tag)
+}
+
+# [registry[:port]/]name[:tag], without anything a shell would read.
+image_tag_pattern <- "^[A-Za-z0-9][A-Za-z0-9._/:@-]*$"
+
+check_image_packages <- function(packages, system_packages) {
+  check_strings(packages, "packages")
+  check_strings(system_packages, "system_packages")
+  bad <- packages[!grepl("^[A-Za-z][A-Za-z0-9.]*[A-Za-z0-9]$", packages)]
+  if (length(bad) > 0) {
+    abort_argument("packages", sprintf("`packages` must be R package names; not %s.",
+                                       paste0("\"", bad, "\"", collapse = ", ")))
+  }
+  bad <- system_packages[!grepl("^[a-z0-9][a-z0-9+.-]+$", system_packages)]
+  if (length(bad) > 0) {
+    abort_argument("system_packages", sprintf("`system_packages` must be Debian package names; not %s.",
+                                              paste0("\"", bad, "\"", collapse = ", ")))
+  }
+  invisible()
+}
+
+# The Dockerfile's build arguments for the extra packages (see
+# tools/container/install-packages.sh); none at all without packages, so
+# an image without them shares every layer with a plain build.
+package_build_args <- function(packages, system_packages, repos) {
+  repos <- unique(unname(repos[!is.na(repos) & repos != "@CRAN@"]))
+  c(if (length(packages) > 0) c(R_PACKAGES = paste(unique(packages), collapse = " "),
+                                R_REPOS = paste(repos, collapse = " ")),
+    if (length(system_packages) > 0) c(SYSTEM_PACKAGES = paste(unique(system_packages), collapse = " ")))
+}
+
+#' Build the worker image and push it to Amazon ECR
+#'
+#' Builds the image with [build_image()] (docker or podman), creates the ECR
+#' repository if missing, logs the engine in with an ECR authorization token
+#' fetched through the AWS SDK (no aws cli; the password goes to the engine
+#' on stdin and nowhere else), tags and pushes. The returned URI is what
+#' [submit_processing()] needs as `image_uri`. From a terminal:
+#' `tools/publish-image.sh [repository] [tag]`.
+#'
+#' @inheritParams build_image
 #' @param repository ECR repository name.
 #' @param tag Image tag.
 #' @param engine `"docker"` or `"podman"`; default
-#'   `getOption("sagesim.container_engine")`, else docker if installed, else
-#'   podman.
+#'   `getOption("sagesim.container_engine")`, else docker if its daemon
+#'   answers, else podman.
 #' @param build Build the image first (`FALSE` pushes an existing local
 #'   `repository:tag`).
-#' @param build_args Named character vector of `--build-arg`s (e.g.
-#'   `BUILD_IMAGE`, `RUNTIME_IMAGE`).
 #' @param session An [aws_session()].
 #' @return The pushed image's URI, `{account}.dkr.ecr.{region}.amazonaws.com/{repository}:{tag}`.
 #' @examples
 #' \dontrun{
-#' uri <- publish_image("~/src/sagesim")
-#' job <- submit_processing(simulation = simulation_spec(1000, 1000, 1000, 1e5),
-#'                          image_uri = uri, instance_count = 2)
+#' uri <- publish_image("~/src/sagesim", packages = "doParallel")
+#' job <- submit_processing(code = "workshop.R", image_uri = uri, instance_count = 2)
 #' }
 #' @export
 publish_image <- function(context = ".", repository = "sagesim", tag = "latest", engine = NULL,
-                          build = TRUE, build_args = NULL, session = NULL) {
+                          build = TRUE, packages = NULL, system_packages = NULL,
+                          repos = getOption("repos"), build_args = NULL, session = NULL) {
   check_string(context, "context")
   check_string(repository, "repository", pattern = "^[a-z0-9]+([._/-][a-z0-9]+)*$",
                max_chars = 256)
   check_string(tag, "tag", pattern = "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
   check_flag(build, "build")
+  check_image_packages(packages, system_packages)
   build_args <- check_strings(build_args, "build_args", named = TRUE)
+  if (!build && length(packages) + length(system_packages) > 0) {
+    abort_argument("packages", "`packages` and `system_packages` are installed while building; with `build = FALSE` nothing is built.")
+  }
   if (build && !file.exists(file.path(context, "Dockerfile"))) {
     abort_argument("context", sprintf("`context` must be the sagesim source folder with its Dockerfile; %s has none.",
                                       normalizePath(context, mustWork = FALSE)))
   }
-  engine <- container_engine(engine)
+  # ECR's login goes through docker or podman.
+  engine <- container_engine(engine, c("docker", "podman"), what = "build and push images")
   local_image <- sprintf("%s:%s", repository, tag)
   if (build) {
-    run_engine(engine, c("build", "-t", local_image,
-                         as.vector(rbind("--build-arg", sprintf("%s=%s", names(build_args), build_args))),
-                         context))
+    build_image(context, packages = packages, system_packages = system_packages,
+                tag = local_image, engine = engine, repos = repos, build_args = build_args)
   }
   session <- default_session(session)
   ecr <- aws_request(session, "ecr:EnsureRepository", list(RepositoryName = repository))
@@ -55,20 +167,35 @@ publish_image <- function(context = ".", repository = "sagesim", tag = "latest",
   remote_image
 }
 
-container_engine <- function(engine) {
+# `engine`, else getOption("sagesim.container_engine"), else the first of
+# `allowed` found on PATH (docker only when its daemon answers: a docker
+# client alone cannot build or run anything).
+container_engine <- function(engine, allowed = c("docker", "podman"), what = "build images") {
   engine <- engine %||% getOption("sagesim.container_engine")
   if (is.null(engine)) {
-    engine <- if (nzchar(Sys.which("docker"))) "docker" else if (nzchar(Sys.which("podman"))) "podman"
+    for (candidate in allowed) {
+      if (!nzchar(Sys.which(candidate))) next
+      if (candidate == "docker" && !docker_daemon_answers()) next
+      engine <- candidate
+      break
+    }
   }
   if (is.null(engine)) {
-    abort("Neither docker nor podman was found on PATH; install one to build and push images.",
+    abort(sprintf("No container engine to %s: install %s (or set options(sagesim.container_engine = )).",
+                  what, paste(allowed, collapse = ", or ")),
           class = "sagesim_engine_error")
   }
-  check_choice(engine, c("docker", "podman"), "engine")
+  check_choice(engine, allowed, "engine")
   if (!nzchar(Sys.which(engine))) {
     abort(sprintf("%s was not found on PATH.", engine), class = "sagesim_engine_error")
   }
   engine
+}
+
+docker_daemon_answers <- function() {
+  status <- suppressWarnings(system2("docker", c("version", "--format", shQuote("{{.Server.Version}}")),
+                                     stdout = FALSE, stderr = FALSE, timeout = 10))
+  identical(as.integer(status), 0L)
 }
 
 run_engine <- function(engine, args) {
@@ -78,4 +205,16 @@ run_engine <- function(engine, args) {
           class = "sagesim_engine_error")
   }
   invisible()
+}
+
+# Runs the engine with its output shown as it comes and kept in `log`;
+# returns its exit status.
+run_engine_logged <- function(engine, args, log) {
+  status_file <- tempfile("sagesim-status-")
+  on.exit(unlink(status_file), add = TRUE)
+  command <- sprintf("{ %s 2>&1; echo $? > %s; } | tee %s", paste(shQuote(c(engine, args)), collapse = " "),
+                     shQuote(status_file), shQuote(log))
+  system2("sh", c("-c", shQuote(command)))
+  status <- suppressWarnings(as.integer(readLines(status_file, warn = FALSE)))
+  if (length(status) != 1 || is.na(status)) 1L else status
 }

@@ -1,16 +1,25 @@
 # Local jobs: submit_processing(instance_type = "local") runs the job on this
-# machine, one process per host, each with its own stand-in for /opt/ml.
+# machine, one process (or container) per host, each with its own /opt/ml.
 # A local job is entirely described by its folder, so any R session can
 # attach to it, follow it, stop it and collect it:
 #
 #   {job_dir}/local-jobs/{name}/
-#     job.json                      what was submitted (kind, hosts, outputs)
+#     job.json                      what was submitted (kind, hosts, outputs, runner)
 #     hosts/{host}/opt/ml/...       the host's /opt/ml (config, inputs, outputs)
 #     hosts/{host}/run.sh           the host's command line
 #     hosts/{host}/pid, log         its process group and its stdout+stderr
 #     hosts/{host}/exit_code        written when the process ends
 #     stopped                       present once job_stop() was called
 #     outputs-delivered             present once outputs reached their destination
+#
+# How a host runs (the job's "runner", chosen at submission):
+#   namespace  a private mount namespace (bwrap or unshare) in which the host's
+#              folder is /opt/ml itself: scripts with hard-coded paths run as
+#              they are, and the machine's /opt/ml is never touched;
+#   process    no namespace could be made (or none was wanted): /opt/ml in the
+#              job's arguments is rewritten and SAGESIM_OPT_ML names the folder;
+#   container  `image_uri` was given: the host runs in that image with docker,
+#              podman or buildah, its folder bound at /opt/ml, as SageMaker runs it.
 
 local_job_root <- function() {
   # Expanded: the folder name also goes to Rust, which knows nothing of `~`.
@@ -29,6 +38,9 @@ start_local_job <- function(plan, session) {
           job_name = plan$name)
   }
   hosts <- sprintf("algo-%d", seq_len(plan$instance_count))
+  # Chosen before anything is created: a missing engine or a refused
+  # namespace leaves nothing behind.
+  runner <- local_runner(plan)
   needs_s3 <- any(vapply(plan$inputs, function(i) is_s3_uri(i$source), logical(1))) ||
     any(vapply(plan$outputs, function(o) !is.null(o$destination) && is_s3_uri(o$destination),
                logical(1)))
@@ -66,11 +78,13 @@ start_local_job <- function(plan, session) {
     arguments = as.list(plan$arguments),
     kms_key = plan$output_kms_key %||% plan$kms_key,
     outputs = lapply(outputs, function(o) list(name = o$name, source = o$source,
-                                               destination = o$destination))
+                                               destination = o$destination)),
+    runner = runner
   ), file.path(dir, "job.json"))
   for (host in hosts) {
-    write_host_script(plan, dir, host)
+    write_host_script(plan, dir, host, runner)
   }
+  if (identical(runner$mode, "process") && length(runner$tried) > 0) warn_no_namespace(runner)
   for (host in hosts) launch_host(dir, host)
   launched <- TRUE
   attach_local_job(plan$name, session = session)
@@ -92,8 +106,23 @@ stage_input <- function(input, dir, hosts, session) {
   targets <- vapply(hosts, function(h) local_container_path(host_opt_ml(dir, h), input$destination),
                     character(1))
   for (target in targets) dir.create(target, recursive = TRUE, showWarnings = FALSE)
+  sharded <- identical(input$s3_data_distribution_type, "ShardedByS3Key")
   if (!is_s3_uri(input$source)) {
-    for (target in targets) copy_into(input$source, target)
+    if (!sharded) {
+      for (target in targets) copy_into(input$source, target)
+      return(invisible())
+    }
+    # In the cloud a local folder is uploaded, then its objects are divided
+    # between the hosts: here its files are, the same way as S3 objects below.
+    if (dir.exists(input$source)) {
+      # In key order, as S3 lists objects (bytes, not the locale's collation).
+      relative <- sort(list.files(input$source, recursive = TRUE, all.files = TRUE), method = "radix")
+      files <- file.path(input$source, relative)
+    } else {
+      relative <- basename(input$source)
+      files <- input$source
+    }
+    distribute_files(files, relative, targets, sharded)
     return(invisible())
   }
   location <- parse_s3_uri(input$source)
@@ -104,22 +133,26 @@ stage_input <- function(input, dir, hosts, session) {
     abort_argument("inputs", sprintf("Input \"%s\": nothing found at %s.", input$name, input$source))
   }
   # Both sides normalised: the job folder may be relative or behind a link.
-  files <- sort(normalizePath(vapply(reply$Files, `[[`, character(1), "Path")))
+  files <- sort(normalizePath(vapply(reply$Files, `[[`, character(1), "Path")), method = "radix")
   relative <- substring(files, nchar(normalizePath(download)) + 2)
+  distribute_files(files, relative, targets, sharded)
+  unlink(download, recursive = TRUE)
+}
+
+# Each file to every host, or (ShardedByS3Key) file i to one host only,
+# as SageMaker divides objects.
+distribute_files <- function(files, relative, targets, sharded) {
   for (i in seq_along(files)) {
-    # ShardedByS3Key: object i goes to one host only, as SageMaker divides them.
-    chosen <- if (identical(input$s3_data_distribution_type, "ShardedByS3Key")) {
-      targets[[(i - 1) %% length(targets) + 1]]
-    } else {
-      targets
-    }
+    chosen <- if (sharded) targets[[(i - 1) %% length(targets) + 1]] else targets
     for (target in chosen) {
       destination <- file.path(target, relative[[i]])
       dir.create(dirname(destination), recursive = TRUE, showWarnings = FALSE)
-      file.copy(files[[i]], destination, overwrite = TRUE)
+      if (!file.copy(files[[i]], destination, overwrite = TRUE)) {
+        abort(sprintf("Could not copy %s into the job's folder %s.", files[[i]], target),
+              class = "sagesim_local_job_error")
+      }
     }
   }
-  unlink(download, recursive = TRUE)
 }
 
 copy_into <- function(source, target) {
@@ -135,34 +168,76 @@ copy_into <- function(source, target) {
   }
 }
 
-write_host_script <- function(plan, dir, host) {
+# ---------------------------------------------------------------------------
+# How each host runs: its run.sh, started in a session of its own.
+# ---------------------------------------------------------------------------
+
+write_host_script <- function(plan, dir, host, runner) {
   root <- normalizePath(host_opt_ml(dir, host))
   here <- normalizePath(host_dir(dir, host))
-  # Paths the job was told about (/opt/ml/...) point into this host's root.
-  to_local <- function(x) gsub("(^|=)/opt/ml(/|$)", paste0("\\1", root, "\\2"), x)
-  command <- to_local(c(plan$entrypoint, plan$arguments))
-  if (identical(command[[1]], "Rscript")) command[[1]] <- file.path(R.home("bin"), "Rscript")
+  q <- shQuote
+  log <- q(file.path(here, "log"))
+  command <- c(plan$entrypoint, plan$arguments)
   # max_runtime, as SageMaker enforces it. --foreground keeps the command in
   # the host's process group, which job_stop() signals.
-  timeout <- Sys.which("timeout")
-  if (nzchar(timeout)) {
-    command <- c(timeout, "--foreground", "--kill-after=10",
-                 format(plan$max_runtime, scientific = FALSE), command)
+  timeout_path <- Sys.which("timeout")
+  timeout <- if (nzchar(timeout_path)) {
+    c(timeout_path, "--foreground", "--kill-after=10", format(plan$max_runtime, scientific = FALSE))
   }
-  env <- c(SAGESIM_OPT_ML = root, R_LIBS = paste(.libPaths(), collapse = ":"), plan$env)
-  q <- shQuote
+  host_rscript <- function(command) {
+    if (identical(command[[1]], "Rscript")) command[[1]] <- file.path(R.home("bin"), "Rscript")
+    command
+  }
+  if (runner$mode == "container") {
+    container <- container_name(plan$name, host)
+    engine <- q(runner$engine_path)
+    # The container outlives a killed `run` client (docker, podman) or is
+    # left behind by a killed buildah: it is removed however the host ends.
+    remove <- if (runner$engine == "buildah") "rm" else "rm -f"
+    setup <- c(sprintf("cleanup() { %s %s %s > /dev/null 2>&1; }", engine, remove, q(container)),
+               "trap 'cleanup; exit 143' TERM INT HUP")
+    args <- container_run_args(runner, container, root, plan$entrypoint, plan$arguments, plan$env,
+                               network_isolation(plan))
+    run <- paste(q(c(timeout, runner$engine_path, args)), collapse = " ")
+    if (runner$engine == "buildah") {
+      run <- sprintf("{ %s from --quiet --name %s %s > /dev/null && %s; }", engine, q(container),
+                     q(runner$image), run)
+    }
+  } else if (runner$mode == "namespace") {
+    # The command sees the cloud's paths, so nothing is rewritten; the R
+    # libraries of this session stay visible.
+    env <- c(R_LIBS = paste(.libPaths(), collapse = ":"), plan$env)
+    setup <- c("unset SAGESIM_OPT_ML", sprintf("export %s=%s", names(env), q(unname(env))))
+    inside <- c(timeout, host_rscript(command))
+    wrapped <- namespace_command(runner, root, here, inside, network_isolation(plan))
+    run <- paste(q(wrapped), collapse = " ")
+  } else {
+    # Paths the job was told about (/opt/ml/...) point into this host's root.
+    to_local <- function(x) gsub("(^|=)/opt/ml(/|$)", paste0("\\1", root, "\\2"), x)
+    env <- c(SAGESIM_OPT_ML = root, R_LIBS = paste(.libPaths(), collapse = ":"), plan$env)
+    setup <- sprintf("export %s=%s", names(env), q(unname(env)))
+    run <- paste(q(c(timeout, host_rscript(to_local(command)))), collapse = " ")
+  }
   script <- c(
     "#!/bin/sh",
-    sprintf("# sagesim local job %s, host %s", plan$name, host),
+    sprintf("# sagesim local job %s, host %s (%s)", plan$name, host, describe_runner(runner)),
     sprintf("echo $$ > %s", q(file.path(here, "pid"))),
     sprintf("cd %s || exit 1", q(root)),
-    sprintf("export %s=%s", names(env), q(unname(env))),
-    sprintf("%s > %s 2>&1 < /dev/null", paste(q(command), collapse = " "), q(file.path(here, "log"))),
+    setup,
+    sprintf("%s > %s 2>&1 < /dev/null", run, log),
     "status=$?",
+    if (runner$mode == "container") "cleanup",
     sprintf("echo $status > %s && mv %s %s", q(file.path(here, "exit_code.tmp")),
             q(file.path(here, "exit_code.tmp")), q(file.path(here, "exit_code")))
   )
   writeLines(script, file.path(here, "run.sh"))
+}
+
+describe_runner <- function(runner) {
+  switch(runner$mode,
+         container = sprintf("%s, image %s", runner$engine, runner$image),
+         namespace = sprintf("%s, its folder at /opt/ml", runner$tool),
+         process = "a process, its folder in SAGESIM_OPT_ML")
 }
 
 # Each host runs in its own session (setsid), so job_stop() can signal the
@@ -177,6 +252,196 @@ launch_host <- function(dir, host) {
   }
 }
 
+# With `network_config(enable_network_isolation = TRUE)` a host has no
+# network but its own loopback, as on SageMaker.
+network_isolation <- function(plan) isTRUE(plan$network$enable_network_isolation)
+
+# --- the runner -------------------------------------------------------------
+
+# How the hosts of this job will run: in `image_uri` with a container
+# engine, else in a mount namespace when one can be made, else as plain
+# processes (saying so: see warn_no_namespace()).
+local_runner <- function(plan) {
+  if (!is.null(plan$image_uri)) {
+    engine <- local_container_engine()
+    return(list(mode = "container", engine = engine$name, engine_path = engine$path,
+                image = plan$image_uri,
+                isolation = if (engine$name == "buildah") Sys.getenv("BUILDAH_ISOLATION", "chroot")))
+  }
+  namespace <- find_mount_namespace()
+  if (!is.null(namespace$tool)) {
+    return(list(mode = "namespace", tool = namespace$tool, path = namespace$path,
+                user_namespace = namespace$user_namespace))
+  }
+  if (network_isolation(plan)) {
+    abort(c("Network isolation needs a namespace, and none can be made here: local mode cannot run this job without network as SageMaker would.",
+            namespace_advice(namespace$tried)),
+          class = "sagesim_local_job_error")
+  }
+  list(mode = "process", tried = namespace$tried)
+}
+
+mount_namespace_tools <- c("bwrap", "unshare")
+
+# The first mount namespace tool that works here, by getOption("sagesim.mount_namespace"):
+# "auto" (the default) tries bwrap, then unshare; "bwrap" or "unshare" insists
+# on that one; "none" runs hosts as plain processes.
+find_mount_namespace <- function() {
+  wanted <- getOption("sagesim.mount_namespace", "auto")
+  check_choice(wanted, c("auto", mount_namespace_tools, "none"), "sagesim.mount_namespace")
+  if (wanted == "none") return(list(tool = NULL, tried = character()))
+  tools <- if (wanted == "auto") mount_namespace_tools else wanted
+  tried <- character()
+  for (tool in tools) {
+    probe <- probe_mount_namespace(tool)
+    if (isTRUE(probe$ok)) return(c(list(tool = tool), probe))
+    tried[[tool]] <- probe$problem
+  }
+  if (wanted != "auto") {
+    abort(c(sprintf("options(sagesim.mount_namespace = \"%s\") but %s cannot make one here: %s.",
+                    wanted, wanted, tried[[wanted]]),
+            namespace_advice(tried)),
+          class = "sagesim_local_job_error")
+  }
+  list(tool = NULL, tried = tried)
+}
+
+namespace_probes <- new.env(parent = emptyenv())
+
+# Whether `tool` can make the namespace a host needs (a tmpfs over /opt),
+# asked once per R session, tool and user.
+probe_mount_namespace <- function(tool) {
+  path <- unname(Sys.which(tool))
+  if (!nzchar(path)) return(list(ok = FALSE, problem = "not installed"))
+  root <- is_root()
+  key <- paste(path, root)
+  if (!is.null(namespace_probes[[key]])) return(namespace_probes[[key]])
+  user_namespace <- tool == "unshare" && !root
+  args <- switch(tool,
+    bwrap = c("--dev-bind", "/", "/", "--tmpfs", "/opt", "--", "true"),
+    unshare = c(if (user_namespace) c("--user", "--map-root-user"), "--mount", "--",
+                "sh", "-c", shQuote("mount -t tmpfs sagesim /opt")))
+  output <- suppressWarnings(system2(path, args, stdout = TRUE, stderr = TRUE))
+  status <- attr(output, "status") %||% 0L
+  command <- paste(c(tool, args), collapse = " ")
+  probe <- if (status == 0) {
+    list(ok = TRUE, path = path, user_namespace = user_namespace)
+  } else {
+    list(ok = FALSE, problem = sprintf("`%s` failed: %s", command,
+                                       paste(utils::tail(output, 2), collapse = " ") %|% "no output"))
+  }
+  namespace_probes[[key]] <- probe
+  probe
+}
+
+`%|%` <- function(x, y) if (length(x) == 0 || !nzchar(x)) y else x
+
+is_root <- function() {
+  uid <- suppressWarnings(system2("id", "-u", stdout = TRUE, stderr = FALSE))
+  identical(uid, "0")
+}
+
+namespace_advice <- function(tried) {
+  c(sprintf("Tried: %s.", paste(sprintf("%s (%s)", names(tried), unname(tried)), collapse = "; ")),
+    "To give each host /opt/ml at its real path, install bubblewrap (Debian and Ubuntu: `apt-get install bubblewrap`), or let unprivileged users create user namespaces (sysctl kernel.unprivileged_userns_clone=1, or kernel.apparmor_restrict_unprivileged_userns=0 on Ubuntu); on other systems, run the hosts in the worker image (`image_uri = build_image(...)`).")
+}
+
+warn_no_namespace <- function(runner) {
+  warning(structure(
+    class = c("sagesim_no_mount_namespace", "sagesim_warning", "warning", "condition"),
+    list(message = paste(c(
+      "This local job's hosts run without /opt/ml at its real path: no mount namespace can be made here.",
+      "Scripts that use processing_path() and paths under /opt/ml given in `arguments` work; /opt/ml written into a script does not.",
+      namespace_advice(runner$tried),
+      "options(sagesim.mount_namespace = \"none\") runs hosts as processes without this warning."),
+      collapse = "\n"),
+      call = user_call(), tried = runner$tried)))
+}
+
+# The host's command inside a private mount namespace in which /opt is a
+# tmpfs holding the machine's own /opt entries (R often lives in /opt/R)
+# and the host's folder as /opt/ml. Nothing outside the namespace changes,
+# and a user who cannot write /opt can still have /opt/ml.
+namespace_command <- function(runner, root, here, command, no_network = FALSE) {
+  entries <- opt_entries()
+  if (runner$tool == "bwrap") {
+    binds <- unlist(lapply(seq_len(nrow(entries)), function(i) {
+      path <- entries$path[[i]]
+      if (!is.na(entries$link[[i]])) c("--symlink", entries$link[[i]], path)
+      else c("--dev-bind", path, path)
+    }))
+    return(c(runner$path, "--dev-bind", "/", "/", "--tmpfs", "/opt", binds,
+             "--bind", root, "/opt/ml", if (no_network) "--unshare-net",
+             "--die-with-parent", "--chdir", "/opt/ml", "--", command))
+  }
+  # unshare: the same mounts, made by a script inside the namespace.
+  outside <- file.path(here, "opt-outside")
+  dir.create(outside, showWarnings = FALSE)
+  q <- shQuote
+  mounts <- vapply(seq_len(nrow(entries)), function(i) {
+    path <- entries$path[[i]]
+    from <- file.path(outside, basename(path))
+    if (!is.na(entries$link[[i]])) {
+      sprintf("ln -s %s %s", q(entries$link[[i]]), q(path))
+    } else if (entries$dir[[i]]) {
+      sprintf("mkdir %s && mount --rbind %s %s", q(path), q(from), q(path))
+    } else {
+      sprintf("touch %s && mount --bind %s %s", q(path), q(from), q(path))
+    }
+  }, character(1))
+  writeLines(c(
+    "#!/bin/sh",
+    "# Run inside the host's mount namespace: /opt as a tmpfs with the machine's",
+    "# own entries bound back, and the host's folder as /opt/ml.",
+    "set -e",
+    sprintf("mount --rbind /opt %s", q(outside)),
+    "mount -t tmpfs -o mode=755 sagesim /opt",
+    mounts,
+    sprintf("mkdir /opt/ml && mount --bind %s /opt/ml", q(root)),
+    sprintf("umount -l %s", q(outside)),
+    if (no_network) "ip link set lo up 2> /dev/null || true",
+    "cd /opt/ml",
+    "exec \"$@\""
+  ), file.path(here, "namespace.sh"))
+  c(runner$path, if (runner$user_namespace) c("--user", "--map-root-user"), "--mount",
+    if (no_network) "--net", "--", "sh", file.path(here, "namespace.sh"), command)
+}
+
+# What /opt holds on this machine, except a real /opt/ml (hidden from hosts).
+opt_entries <- function() {
+  paths <- list.files("/opt", all.files = TRUE, no.. = TRUE, full.names = TRUE)
+  paths <- paths[basename(paths) != "ml"]
+  links <- Sys.readlink(paths)
+  data.frame(path = paths, link = ifelse(nzchar(links), links, NA_character_),
+             dir = dir.exists(paths), stringsAsFactors = FALSE)
+}
+
+container_name <- function(job_name, host) sprintf("sagesim-%s-%s", job_name, host)
+
+# The engine's arguments that run one host as SageMaker does: the image
+# with the host's folder at /opt/ml, the job's environment, and
+# ContainerEntrypoint replacing the image's ENTRYPOINT.
+container_run_args <- function(runner, container, root, entrypoint, arguments, env,
+                               no_network = FALSE) {
+  env_args <- as.vector(rbind(rep("--env", length(env)), sprintf("%s=%s", names(env), env)))
+  volume <- c("--volume", sprintf("%s:/opt/ml", root))
+  network <- if (no_network) c("--network", "none")
+  if (runner$engine == "buildah") {
+    return(c("run", "--isolation", runner$isolation, volume, network, env_args, container, "--",
+             entrypoint, arguments))
+  }
+  c("run", "--rm", "--name", container, volume, network, env_args,
+    "--entrypoint", entrypoint[[1]], runner$image, entrypoint[-1], arguments)
+}
+
+# The engine for local container jobs: getOption("sagesim.container_engine"),
+# else the first of docker (when its daemon answers), podman and buildah.
+local_container_engine <- function() {
+  engine <- container_engine(NULL, c("docker", "podman", "buildah"),
+                             what = "run a local job in `image_uri`")
+  list(name = engine, path = unname(Sys.which(engine)))
+}
+
 attach_local_job <- function(name, session = NULL) {
   dir <- local_job_dir(name)
   info <- jsonlite::fromJSON(file.path(dir, "job.json"), simplifyVector = FALSE)
@@ -184,7 +449,8 @@ attach_local_job <- function(name, session = NULL) {
                  instance_count = info$instance_count, instance_type = "local",
                  arguments = as.character(unlist(info$arguments)), dir = dir,
                  hosts = unlist(info$hosts), created = info$created,
-                 kms_key = info$kms_key, session = session)
+                 kms_key = info$kms_key, runner = info$runner %||% list(mode = "process"),
+                 session = session)
   local_status(job)
   job
 }
@@ -205,6 +471,11 @@ host_process_alive <- function(dir, host) {
     return(TRUE)
   }
   process_alive(pid) || process_group_alive(pid)
+}
+
+# The process groups among `groups` that still have a live process.
+groups_with_live_processes <- function(groups) {
+  groups[vapply(groups, process_group_alive, logical(1))]
 }
 
 # A zombie (exited, not yet reaped: this sandbox's init may never reap it)
@@ -333,13 +604,31 @@ job_status.sagesim_local_job <- function(job) local_status(job)
 #' @export
 job_stop.sagesim_local_job <- function(job) {
   file.create(file.path(job$dir, "stopped"))
-  for (host in job$hosts) {
+  groups <- unlist(lapply(job$hosts, function(host) {
     pid <- suppressWarnings(as.integer(read_small_file(file.path(host_dir(job$dir, host), "pid"))))
-    # `kill -TERM -pid` signals the host's whole process group (setsid);
-    # tools::pskill() ignores negative pids.
-    if (length(pid) == 1 && !is.na(pid)) {
-      system2("kill", c("-TERM", paste0("-", pid)), stdout = FALSE, stderr = FALSE)
+    if (length(pid) == 1 && !is.na(pid)) pid
+  }))
+  # `kill -SIG -pid` signals a host's whole process group (setsid), its
+  # namespace and a doParallel cluster's workers included; tools::pskill()
+  # ignores negative pids. TERM first, then KILL whatever has not ended
+  # within getOption("sagesim.stop_grace") seconds (default 10).
+  signal_groups <- function(signal, groups) {
+    for (group in groups) {
+      system2("kill", c(paste0("-", signal), paste0("-", group)), stdout = FALSE, stderr = FALSE)
     }
+  }
+  signal_groups("TERM", groups)
+  deadline <- Sys.time() + getOption("sagesim.stop_grace", 10)
+  while (length(groups_with_live_processes(groups)) > 0 && Sys.time() < deadline) {
+    Sys.sleep(0.05)
+  }
+  signal_groups("KILL", groups_with_live_processes(groups))
+  runner <- job$runner
+  # A docker or podman container is the engine's child, not the host's: it
+  # is removed by name. (A buildah host's own run.sh removes its container.)
+  if (identical(runner$mode, "container") && runner$engine != "buildah") {
+    system2(runner$engine_path, c("rm", "-f", container_name(job$name, job$hosts)),
+            stdout = FALSE, stderr = FALSE)
   }
   message(sprintf("Stopped local job %s.", job$name))
   invisible(job)

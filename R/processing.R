@@ -112,7 +112,26 @@ network_config <- function(subnets = NULL, security_group_ids = NULL,
 #'   [job_collect()] returns what `simulate_local(grid)` returns.
 #'
 #' With `instance_type = "local"` the same job runs on this machine, with no
-#' AWS account, role or container engine: see [run_worker()] and the README.
+#' AWS account or role, its hosts side by side, each seeing its
+#' own folder as `/opt/ml`:
+#'
+#' * without `image_uri`, each host is a process in a private mount namespace
+#'   (made with bubblewrap's `bwrap`, else util-linux `unshare`), so scripts
+#'   with hard-coded `/opt/ml/...` paths run unchanged and the machine's own
+#'   `/opt/ml` is never touched. Where no namespace can be made the
+#'   submission warns (`sagesim_no_mount_namespace`) and the hosts run as
+#'   plain processes: `/opt/ml` in `arguments` is rewritten and scripts that
+#'   use [processing_path()] still work. `options(sagesim.mount_namespace =)`
+#'   picks `"bwrap"`, `"unshare"` or `"none"` instead of `"auto"`.
+#' * with `image_uri` (e.g. a tag from [build_image()]), each host runs in
+#'   that image with a container engine, as SageMaker would run it: its folder
+#'   bound at `/opt/ml`, the job's entrypoint, arguments and environment.
+#'   The engine is `getOption("sagesim.container_engine")` (`"docker"`,
+#'   `"podman"` or `"buildah"`), else the first found of docker (when its
+#'   daemon answers), podman and buildah.
+#'
+#' What local mode cannot emulate (Pipe and Gzip inputs, manifest files,
+#' Continuous uploads) is refused rather than run differently.
 #'
 #' How the arguments map onto the Python SDK's: `ScriptProcessor(role,
 #' image_uri, command, instance_count, instance_type, volume_size_in_gb,
@@ -122,8 +141,8 @@ network_config <- function(subnets = NULL, security_group_ids = NULL,
 #'
 #' @param code Path to a local R script, an `s3://` URI of one, or `NULL`.
 #' @param simulation A [simulation_spec()], a [simulation_grid()], or `NULL`.
-#' @param image_uri The container image (see [publish_image()]). Not used by
-#'   local jobs.
+#' @param image_uri The container image (see [publish_image()]). For local
+#'   jobs optional: a local image (see [build_image()]) to run the hosts in.
 #' @param role Execution role: an IAM role ARN, or a role name (completed
 #'   with the session's account); default the session's role.
 #' @param command The command that runs `code` (default `"Rscript"`).
@@ -259,7 +278,7 @@ plan_processing_job <- function(work, image_uri, role, instance_count, instance_
   check_string(instance_type, "instance_type", pattern = "^(local|ml\\.[a-z0-9-]+\\.[a-z0-9]+)$")
   local <- identical(instance_type, "local")
   instance_count <- check_count(instance_count, "instance_count", min = 1, max = 100)
-  if (!local) check_string(image_uri, "image_uri", max_chars = 255)
+  check_string(image_uri, "image_uri", null_ok = local, max_chars = 255)
   check_role(role)
   volume_size_gb <- check_count(volume_size_gb, "volume_size_gb", min = 1, max = 16384)
   max_runtime <- check_count(max_runtime, "max_runtime", min = 1, max = 777600)

@@ -10,7 +10,11 @@ set -eu
 # needs; "all" (the default) adds moto for the tests.
 what="${1:-all}"
 
-r_packages="r-base-core r-base-dev r-cran-cli r-cran-jsonlite r-cran-globals r-cran-testthat r-cran-roxygen2 r-cran-withr r-cran-future r-cran-future.apply"
+# bubblewrap: local jobs give each host /opt/ml at its real path in a mount
+# namespace of its own.
+r_packages="r-base-core r-base-dev r-cran-cli r-cran-jsonlite r-cran-globals r-cran-testthat r-cran-roxygen2 r-cran-withr r-cran-future r-cran-future.apply bubblewrap"
+# What the tests' workshop script (tests/testthat/fixtures/workshop.R) uses.
+test_packages="r-cran-foreach r-cran-doparallel"
 
 apt_install() {
   missing=""
@@ -35,6 +39,7 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 echo "setup: $(R --version | head -n 1); $(cargo --version)"
 [ "$what" = "r" ] && exit 0
+apt_install $test_packages
 
 # moto 5.2.0-5.2.1 break the Rust SDK's multipart upload; 5.2.3 adds
 # StopProcessingJob. Into the python3 on PATH if it takes packages, else

@@ -38,3 +38,75 @@ local_script <- function(lines = "1", env = parent.frame()) {
   writeLines(lines, script)
   script
 }
+
+# Local hosts see their folder at /opt/ml only in a mount namespace.
+skip_without_mount_namespace <- function(tool = "auto") {
+  withr::local_options(sagesim.mount_namespace = tool)
+  found <- tryCatch(sagesim:::find_mount_namespace(), sagesim_local_job_error = function(e) NULL)
+  if (is.null(found$tool)) skip(sprintf("no mount namespace (%s) can be made here", tool))
+  invisible(found$tool)
+}
+
+# What the workshop script (fixtures/workshop.R) needs from the host's R.
+skip_without_workshop_packages <- function() {
+  skip_if_not_installed("foreach")
+  skip_if_not_installed("doParallel")
+}
+
+# /opt as it is, to check that a job left it alone.
+opt_listing <- function() sort(list.files("/opt", all.files = TRUE, no.. = TRUE))
+
+# A stand-in container engine, first on PATH: each call's arguments are
+# kept, one per line, in a file of `calls_dir`; `docker version` answers as
+# a running daemon would, and `run` lasts `run_seconds`.
+local_recording_engine <- function(name, run_seconds = 0, env = parent.frame()) {
+  bin <- withr::local_tempdir("engine-", .local_envir = env)
+  calls <- file.path(bin, "calls")
+  dir.create(calls)
+  writeLines(c(
+    "#!/bin/sh",
+    # Named by the clock, so that the calls sort in the order they came.
+    sprintf("printf '%%s\\n' \"$@\" > \"$(mktemp %s/call-$(date +%%s%%N)-XXXXXX)\"", shQuote(calls)),
+    sprintf("if [ \"$1\" = run ]; then sleep %s; fi", run_seconds),
+    "exit 0"
+  ), file.path(bin, name))
+  Sys.chmod(file.path(bin, name), "755")
+  withr::local_envvar(PATH = paste(bin, Sys.getenv("PATH"), sep = ":"), .local_envir = env)
+  calls
+}
+
+# The recorded calls of a local_recording_engine(), each a character vector.
+engine_calls <- function(calls) {
+  lapply(sort(list.files(calls, full.names = TRUE)), readLines)
+}
+
+# An unprivileged user (created once, as root) and a way to run an R
+# script as that user, with sagesim from a library it can read.
+local_unprivileged_user <- function(env = parent.frame()) {
+  if (!sagesim:::is_root()) skip("creating an unprivileged user needs root")
+  if (!nzchar(Sys.which("setpriv"))) skip("no setpriv (util-linux)")
+  user <- "sagesim-test"
+  if (system2("id", user, stdout = FALSE, stderr = FALSE) != 0) {
+    status <- system2("useradd", c("--system", "--no-create-home", "--shell", "/usr/sbin/nologin", user),
+                      stdout = FALSE, stderr = FALSE)
+    if (status != 0) skip("could not create an unprivileged user")
+  }
+  # R's own temporary folder is private to root; this one is the user's.
+  home <- tempfile("sagesim-user-", tmpdir = dirname(tempdir()))
+  dir.create(file.path(home, "lib"), recursive = TRUE)
+  withr::defer(unlink(home, recursive = TRUE), envir = env)
+  file.copy(find.package("sagesim"), file.path(home, "lib"), recursive = TRUE)
+  system2("chown", c("-R", paste0(user, ":"), shQuote(home)))
+  Sys.chmod(home, "755")
+  list(name = user, home = home, lib = file.path(home, "lib"))
+}
+
+# Runs `lines` of R as `user`; returns the exit status (output in `log`).
+run_r_as <- function(user, lines, log) {
+  script <- file.path(user$home, "script.R")
+  writeLines(lines, script)
+  system2("setpriv", c("--reuid", user$name, "--regid", user$name, "--clear-groups", "--",
+                       "env", paste0("HOME=", user$home), paste0("R_LIBS=", user$lib),
+                       file.path(R.home("bin"), "Rscript"), shQuote(script)),
+          stdout = log, stderr = log)
+}

@@ -60,3 +60,171 @@ test_that("a failing engine gives a classed error", {
   writeLines("FROM scratch", file.path(context, "Dockerfile"))
   expect_error(suppressWarnings(publish_image(context, engine = "docker")), class = "sagesim_engine_error")
 })
+
+# --- build_image(): the user's packages in the worker image ---------------------
+
+local_context <- function(env = parent.frame()) {
+  context <- withr::local_tempdir(.local_envir = env)
+  writeLines("FROM scratch", file.path(context, "Dockerfile"))
+  context
+}
+
+test_that("build_image passes packages, system packages and repositories as build arguments", {
+  context <- local_context()
+  for (engine in c("docker", "podman", "buildah")) {
+    calls <- local_recording_engine(engine)
+    expect_message(
+      tag <- build_image(context, packages = c("doParallel", "data.table", "doParallel"),
+                         system_packages = "libxml2-dev", tag = "sagesim:workshop", engine = engine,
+                         repos = c(CRAN = "https://cran.example.org", other = "@CRAN@"),
+                         build_args = c(RUNTIME_IMAGE = "debian:x")),
+      "Built sagesim:workshop")
+    expect_identical(tag, "sagesim:workshop")
+    expect_identical(engine_calls(calls), list(c(
+      "build", "-t", "sagesim:workshop",
+      "--build-arg", "RUNTIME_IMAGE=debian:x",
+      "--build-arg", "R_PACKAGES=doParallel data.table",
+      "--build-arg", "R_REPOS=https://cran.example.org",
+      "--build-arg", "SYSTEM_PACKAGES=libxml2-dev",
+      context)))
+  }
+  # Without packages, no package arguments: the image shares every layer
+  # with a plain build.
+  calls <- local_recording_engine("podman")
+  build_image(context, engine = "podman") |> suppressMessages()
+  expect_identical(engine_calls(calls), list(c("build", "-t", "sagesim:latest", context)))
+})
+
+test_that("publish_image builds with the packages too", {
+  local_moto()
+  calls <- local_recording_engine("docker")
+  context <- local_context()
+  uri <- publish_image(context, repository = "sagesim-worker", tag = "v2", engine = "docker",
+                       packages = "doParallel", repos = c(CRAN = "https://cran.example.org")) |>
+    suppressMessages()
+  expect_identical(engine_calls(calls)[[1]], c(
+    "build", "-t", "sagesim-worker:v2", "--build-arg", "R_PACKAGES=doParallel",
+    "--build-arg", "R_REPOS=https://cran.example.org", context))
+  expect_identical(engine_calls(calls)[[length(engine_calls(calls))]], c("push", uri))
+  expect_error(publish_image(context, build = FALSE, packages = "doParallel", engine = "docker"),
+               class = "sagesim_invalid_argument")
+})
+
+test_that("bad package names and tags are refused before any build", {
+  calls <- local_recording_engine("docker")
+  context <- local_context()
+  expect_error(build_image(context, packages = "doParallel; rm -rf /", engine = "docker"),
+               "R package names", class = "sagesim_invalid_argument")
+  expect_error(build_image(context, packages = "1pkg", engine = "docker"), class = "sagesim_invalid_argument")
+  expect_error(build_image(context, system_packages = "Libxml2 dev", engine = "docker"),
+               "Debian package names", class = "sagesim_invalid_argument")
+  expect_error(build_image(context, tag = "my image", engine = "docker"), class = "sagesim_invalid_argument")
+  expect_error(build_image(withr::local_tempdir(), engine = "docker"), "Dockerfile",
+               class = "sagesim_invalid_argument")
+  expect_length(engine_calls(calls), 0)
+})
+
+test_that("a package that cannot be installed fails the build, naming it", {
+  context <- local_context()
+  bin <- withr::local_tempdir()
+  # What tools/container/install-packages.sh prints when a package will not load.
+  writeLines(c("#!/bin/sh", "echo 'STEP 9/12: RUN sh /usr/local/lib/sagesim/install-packages.sh'",
+               "echo 'sagesim: could not install R packages: notAPackage (see the messages above)' >&2",
+               "echo 'Error: building at STEP \"RUN ...\": exit status 1' >&2", "exit 1"),
+             file.path(bin, "podman"))
+  Sys.chmod(file.path(bin, "podman"), "755")
+  withr::local_envvar(PATH = paste(bin, Sys.getenv("PATH"), sep = ":"))
+  error <- tryCatch(build_image(context, packages = "notAPackage", engine = "podman"), error = identity)
+  expect_s3_class(error, "sagesim_engine_error")
+  expect_match(conditionMessage(error), "podman build` of sagesim:latest failed with exit status 1 while installing packages",
+               fixed = TRUE)
+  expect_match(conditionMessage(error), "could not install R packages: notAPackage", fixed = TRUE)
+  # The build's whole output is kept.
+  expect_true(any(grepl("STEP 9/12", readLines(error$log))))
+})
+
+# A real build, with the worker image's own build arguments: only where
+# tools/container/check.sh has built it (SAGESIM_TEST_BUILD_ARGS names a file
+# of KEY=VALUE lines, SAGESIM_TEST_BUILD_CONTEXT the source snapshot).
+test_that("a real build that cannot install a package fails, naming it", {
+  args_file <- Sys.getenv("SAGESIM_TEST_BUILD_ARGS")
+  if (!nzchar(args_file)) skip("SAGESIM_TEST_BUILD_ARGS is not set (tools/container/check.sh sets it)")
+  lines <- readLines(args_file)
+  build_args <- stats::setNames(sub("^[^=]*=", "", lines), sub("=.*$", "", lines))
+  error <- tryCatch(
+    build_image(Sys.getenv("SAGESIM_TEST_BUILD_CONTEXT"), packages = c("doParallel", "sagesimNoSuchPackage"),
+                tag = "localhost/sagesim:no-such-package", engine = Sys.getenv("SAGESIM_TEST_ENGINE", "podman"),
+                build_args = build_args, repos = NULL),
+    error = identity)
+  expect_s3_class(error, "sagesim_engine_error")
+  # doParallel comes from Debian; the other cannot come from anywhere.
+  expect_match(conditionMessage(error), "cannot install R packages: sagesimNoSuchPackage:", fixed = TRUE)
+})
+
+# A package with compiled code that Debian does not have, from a repository
+# served on this machine's loopback (CRAN itself is out of reach here):
+# compiled in the image, with the compilers gone again afterwards.
+local_repository_with_compiled_package <- function(env = parent.frame()) {
+  dir <- withr::local_tempdir(.local_envir = env)
+  source <- file.path(dir, "sagesimdemo")
+  dir.create(file.path(source, "R"), recursive = TRUE)
+  dir.create(file.path(source, "src"))
+  writeLines(c("Package: sagesimdemo", "Version: 0.0.1", "Title: Compiled Code for sagesim's Image Tests",
+               "Description: Adds two numbers in C.",
+               "Authors@R: person(\"sagesim authors\", role = c(\"aut\", \"cre\"), email = \"sagesim@example.org\")",
+               "License: MIT", "Encoding: UTF-8"), file.path(source, "DESCRIPTION"))
+  writeLines(c("useDynLib(sagesimdemo, .registration = TRUE)", "export(add)"), file.path(source, "NAMESPACE"))
+  writeLines("add <- function(a, b) .Call(C_add, as.numeric(a), as.numeric(b))", file.path(source, "R", "add.R"))
+  writeLines(c("#include <R.h>", "#include <Rinternals.h>", "#include <R_ext/Rdynload.h>",
+               "SEXP add(SEXP a, SEXP b) { return ScalarReal(asReal(a) + asReal(b)); }",
+               "static const R_CallMethodDef calls[] = {{\"C_add\", (DL_FUNC) &add, 2}, {NULL, NULL, 0}};",
+               "void R_init_sagesimdemo(DllInfo *info) { R_registerRoutines(info, NULL, calls, NULL, NULL); }"),
+             file.path(source, "src", "add.c"))
+  contrib <- file.path(dir, "repo", "src", "contrib")
+  dir.create(contrib, recursive = TRUE)
+  withr::with_dir(contrib, system2(file.path(R.home("bin"), "R"), c("CMD", "build", shQuote(source)),
+                                   stdout = FALSE, stderr = FALSE))
+  tools::write_PACKAGES(contrib, type = "source")
+  port <- 20000L + sample.int(20000L, 1)
+  server <- serve_folder(file.path(dir, "repo"), port)
+  withr::defer(tools::pskill(server), envir = env)
+  sprintf("http://127.0.0.1:%d", port)
+}
+
+# python3's http.server in the background; its pid.
+serve_folder <- function(dir, port) {
+  pid_file <- tempfile()
+  command <- python3_command()
+  system2("sh", c("-c", shQuote(sprintf("cd %s && %s -m http.server %d --bind 127.0.0.1 > /dev/null 2>&1 & echo $! > %s",
+                                         shQuote(dir), paste(shQuote(command), collapse = " "), port,
+                                         shQuote(pid_file)))))
+  deadline <- Sys.time() + 10
+  repeat {
+    up <- tryCatch({
+      close(socketConnection("127.0.0.1", port, open = "r", timeout = 1))
+      TRUE
+    }, error = function(e) FALSE, warning = function(w) FALSE)
+    if (up || Sys.time() > deadline) break
+    Sys.sleep(0.2)
+  }
+  as.integer(readLines(pid_file))
+}
+
+test_that("a real build compiles a package only a repository has, and removes the compilers again", {
+  args_file <- Sys.getenv("SAGESIM_TEST_BUILD_ARGS")
+  if (!nzchar(args_file)) skip("SAGESIM_TEST_BUILD_ARGS is not set (tools/container/check.sh sets it)")
+  lines <- readLines(args_file)
+  build_args <- stats::setNames(sub("^[^=]*=", "", lines), sub("=.*$", "", lines))
+  repos <- local_repository_with_compiled_package()
+  tag <- "localhost/sagesim:compiled-package"
+  withr::defer(system2("podman", c("rmi", tag), stdout = FALSE, stderr = FALSE))
+  build_image(Sys.getenv("SAGESIM_TEST_BUILD_CONTEXT"), packages = c("doParallel", "sagesimdemo"),
+              tag = tag, engine = Sys.getenv("SAGESIM_TEST_ENGINE", "podman"), build_args = build_args,
+              repos = c(CRAN = repos)) |> suppressMessages()
+  container <- system2("buildah", c("from", "--quiet", "--pull-never", tag), stdout = TRUE)
+  withr::defer(system2("buildah", c("rm", container), stdout = FALSE))
+  inside <- system2("buildah", c("run", "--isolation", "chroot", container, "--", "sh", "-c", shQuote(paste(
+    "Rscript -e 'cat(sagesimdemo::add(1, 2), requireNamespace(\"doParallel\"), \"\\n\")';",
+    "command -v gcc cc make || echo no compilers"))), stdout = TRUE)
+  expect_identical(inside, c("3 TRUE ", "no compilers"))
+})

@@ -269,3 +269,204 @@ test_that("collecting a local simulation job with a host's results missing names
   expect_s3_class(error, "sagesim_results_missing")
   expect_identical(error$missing_hosts, c("algo-1", "algo-2", "algo-3"))
 })
+
+# --- /opt/ml at its real path: each host in a mount namespace of its own ----
+
+# A script as users write them: /opt/ml hard-coded, no sagesim at all.
+hard_coded_script <- function(env = parent.frame()) {
+  local_script(c(
+    "args <- commandArgs(trailingOnly = TRUE)",
+    "host <- jsonlite::fromJSON('/opt/ml/config/resourceconfig.json')$current_host",
+    "data <- readLines('/opt/ml/processing/input/data/value.txt')",
+    "dir.create('/opt/ml/processing/output/result', recursive = TRUE, showWarnings = FALSE)",
+    "writeLines(c(host, args, data, Sys.getenv('SAGESIM_OPT_ML')), file.path('/opt/ml/processing/output/result', paste0(host, '.txt')))",
+    "writeLines(data, '/opt/ml/processing/output/result/output_result_mean.txt')"
+  ), env = env)
+}
+
+run_hard_coded_job <- function(hosts = 2) {
+  data <- file.path(withr::local_tempdir(), "value.txt")
+  writeLines("2.5", data)
+  job <- submit_processing(code = hard_coded_script(), instance_type = "local", instance_count = hosts,
+                           arguments = c("/opt/ml/processing/input/data/value.txt", "b"),
+                           inputs = list(processing_input(data, name = "data",
+                                                          destination = "/opt/ml/processing/input/data")),
+                           outputs = c(result = "/opt/ml/processing/output/result"), logs = FALSE)
+  files <- job_collect(job, path = file.path(withr::local_tempdir(), "out"))
+  expect_identical(files$result_mean, 2.5)
+  for (host in sprintf("algo-%d", seq_len(hosts))) {
+    # Arguments reach the script as they were given, the environment has no
+    # stand-in, and the host read its own input.
+    expect_identical(readLines(file.path(files$path, "result", paste0(host, ".txt"))),
+                     c(host, "/opt/ml/processing/input/data/value.txt", "b", "2.5", ""))
+  }
+  invisible(job)
+}
+
+for (tool in c("bwrap", "unshare")) {
+  test_that(sprintf("with %s, scripts with /opt/ml hard-coded run unchanged, and /opt is left alone", tool), {
+    skip_without_mount_namespace(tool)
+    use_temp_job_dir()
+    withr::local_options(sagesim.mount_namespace = tool)
+    before <- opt_listing()
+    expect_no_warning(job <- run_hard_coded_job())
+    expect_identical(job$runner$mode, "namespace")
+    expect_identical(job$runner$tool, tool)
+    expect_identical(opt_listing(), before)
+    # Stopping a host in a namespace leaves no process behind.
+    job <- submit_processing(code = local_script("Sys.sleep(60)"), instance_type = "local",
+                             instance_count = 2, wait = FALSE)
+    Sys.sleep(1)
+    expect_identical(job_status(job)$status, "InProgress")
+    expect_message(job_stop(job), "Stopped")
+    expect_warning(job_wait(job, logs = FALSE, timeout = 20), class = "sagesim_job_stopped")
+    pids <- vapply(job$hosts, function(h) as.integer(readLines(file.path(job$dir, "hosts", h, "pid"))),
+                   integer(1))
+    expect_identical(live_processes_in_groups(pids), character())
+  })
+}
+
+test_that("an unprivileged user's hosts see /opt/ml too, though they cannot write /opt", {
+  user <- local_unprivileged_user()
+  before <- opt_listing()
+  script <- file.path(user$home, "job.R")
+  file.copy(hard_coded_script(), script)
+  writeLines("7.5", file.path(user$home, "value.txt"))
+  for (tool in c("bwrap", "unshare")) {
+    result <- file.path(user$home, paste0(tool, ".rds"))
+    log <- file.path(user$home, paste0(tool, ".log"))
+    status <- run_r_as(user, c(
+      "suppressPackageStartupMessages(library(sagesim))",
+      sprintf("options(sagesim.job_dir = %s, sagesim.poll_interval = 0.2, sagesim.mount_namespace = %s)",
+              deparse(file.path(user$home, "jobs")), deparse(tool)),
+      "job <- tryCatch(submit_processing(",
+      sprintf("  code = %s, instance_type = 'local', instance_count = 2, logs = FALSE,", deparse(script)),
+      "  arguments = c('/opt/ml/processing/input/data/value.txt', 'b'),",
+      sprintf("  inputs = list(processing_input(%s, name = 'data', destination = '/opt/ml/processing/input/data')),",
+              deparse(file.path(user$home, "value.txt"))),
+      "  outputs = c(result = '/opt/ml/processing/output/result')),",
+      "  sagesim_local_job_error = function(e) { saveRDS(list(skip = conditionMessage(e)), RESULT); quit(status = 0) })",
+      "files <- job_collect(job, path = file.path(tempdir(), 'out'))",
+      "saveRDS(list(mean = files$result_mean, runner = job$runner$tool, user = Sys.info()[['effective_user']],",
+      "             host = readLines(file.path(files$path, 'result', 'algo-2.txt'))), RESULT)"
+    ) |> gsub(pattern = "RESULT", replacement = deparse(result), fixed = TRUE), log)
+    expect_identical(status, 0L, info = paste(readLines(log), collapse = "\n"))
+    got <- readRDS(result)
+    if (!is.null(got$skip)) {
+      # unshare needs user namespaces, which some kernels refuse to users.
+      expect_identical(tool, "unshare", info = got$skip)
+      next
+    }
+    expect_identical(got$runner, tool)
+    expect_identical(got$user, user$name)
+    expect_identical(got$mean, 7.5)
+    expect_identical(got$host, c("algo-2", "/opt/ml/processing/input/data/value.txt", "b", "7.5", ""))
+  }
+  expect_identical(opt_listing(), before)
+})
+
+test_that("without a namespace the submission says so, what it tried and how to enable it", {
+  use_temp_job_dir()
+  # bwrap and unshare that cannot make namespaces, as on a locked-down machine.
+  bin <- withr::local_tempdir()
+  for (tool in c("bwrap", "unshare")) {
+    writeLines(c("#!/bin/sh", "echo \"$0: setting up uid map: Operation not permitted\" >&2", "exit 1"),
+               file.path(bin, tool))
+    Sys.chmod(file.path(bin, tool), "755")
+  }
+  withr::local_envvar(PATH = paste(bin, Sys.getenv("PATH"), sep = ":"))
+  script <- local_script(c(
+    "library(sagesim)",
+    "out <- processing_path('output', 'result')",
+    "dir.create(out, recursive = TRUE, showWarnings = FALSE)",
+    "writeLines('1.5', file.path(out, 'output_result_mean.txt'))"))
+  warning <- NULL
+  job <- withCallingHandlers(
+    submit_processing(code = script, instance_type = "local", logs = FALSE,
+                      outputs = c(result = "/opt/ml/processing/output/result")),
+    sagesim_no_mount_namespace = function(w) {
+      warning <<- w
+      invokeRestart("muffleWarning")
+    })
+  expect_s3_class(warning, "sagesim_no_mount_namespace")
+  expect_identical(names(warning$tried), c("bwrap", "unshare"))
+  expect_match(conditionMessage(warning), "Operation not permitted")
+  expect_match(conditionMessage(warning), "apt-get install bubblewrap", fixed = TRUE)
+  expect_match(conditionMessage(warning), "processing_path()", fixed = TRUE)
+  expect_identical(deparse(conditionCall(warning)[[1]]), "submit_processing")
+  # Scripts that use processing_path() still run.
+  expect_identical(job$runner$mode, "process")
+  expect_identical(job_collect(job)$result_mean, 1.5)
+  # Asking for a tool that cannot work is an error, before anything is made.
+  withr::local_options(sagesim.mount_namespace = "bwrap")
+  jobs <- list.files(file.path(getOption("sagesim.job_dir"), "local-jobs"))
+  expect_error(submit_processing(code = script, instance_type = "local"),
+               "bwrap cannot make one here", class = "sagesim_local_job_error")
+  expect_identical(list.files(file.path(getOption("sagesim.job_dir"), "local-jobs")), jobs)
+  # "none" runs plain processes, quietly.
+  withr::local_options(sagesim.mount_namespace = "none")
+  expect_no_warning(job <- submit_processing(code = script, instance_type = "local", logs = FALSE))
+  expect_identical(job$runner$mode, "process")
+  expect_error(submit_processing(code = script, instance_type = "local",
+                                 network = network_config(enable_network_isolation = TRUE)),
+               "Network isolation", class = "sagesim_local_job_error")
+})
+
+test_that("network isolation leaves a namespaced host only its own loopback, as on SageMaker", {
+  use_temp_job_dir()
+  # /proc/net/dev lists the interfaces of the reader's network namespace.
+  script <- local_script(c(
+    "out <- '/opt/ml/processing/output/net'",
+    "dir.create(out, recursive = TRUE, showWarnings = FALSE)",
+    "writeLines(sort(sub(':.*', '', trimws(readLines('/proc/net/dev')[-(1:2)]))), file.path(out, 'interfaces.txt'))"))
+  for (tool in c("bwrap", "unshare")) {
+    if (is.null(tryCatch(skip_without_mount_namespace(tool), skip = function(e) NULL))) next
+    withr::local_options(sagesim.mount_namespace = tool)
+    interfaces <- function(isolated) {
+      job <- submit_processing(code = script, instance_type = "local", logs = FALSE,
+                               outputs = c(net = "/opt/ml/processing/output/net"),
+                               network = network_config(enable_network_isolation = isolated))
+      readLines(file.path(job_collect(job)$path, "net", "interfaces.txt"))
+    }
+    expect_identical(interfaces(TRUE), "lo", info = tool)
+    expect_gt(length(interfaces(FALSE)), 1)
+  }
+})
+
+test_that("a host that ignores TERM is killed after sagesim.stop_grace", {
+  use_temp_job_dir()
+  withr::local_options(sagesim.stop_grace = 1)
+  script <- withr::local_tempfile(fileext = ".sh")
+  writeLines(c("trap '' TERM", "while true; do sleep 0.2; done"), script)
+  job <- submit_processing(code = script, command = "sh", instance_type = "local", wait = FALSE)
+  Sys.sleep(1)
+  started <- Sys.time()
+  expect_message(job_stop(job), "Stopped")
+  expect_gte(as.numeric(difftime(Sys.time(), started, units = "secs")), 1)
+  pid <- as.integer(readLines(file.path(job$dir, "hosts", "algo-1", "pid")))
+  expect_identical(live_processes_in_groups(pid), character())
+  expect_warning(job_wait(job, logs = FALSE, timeout = 10), class = "sagesim_job_stopped")
+})
+
+test_that("a local folder given as a sharded input is divided between the hosts, as in the cloud", {
+  use_temp_job_dir()
+  folder <- withr::local_tempdir()
+  for (name in c("b.csv", "a.csv", "B.csv", "sub/c.csv")) {
+    dir.create(dirname(file.path(folder, name)), showWarnings = FALSE)
+    writeLines(name, file.path(folder, name))
+  }
+  job <- submit_processing(code = local_script(), instance_type = "local", instance_count = 2,
+                           logs = FALSE,
+                           inputs = list(processing_input(folder, name = "shard",
+                                                          s3_data_distribution_type = "ShardedByS3Key"),
+                                         processing_input(folder, name = "all")))
+  seen <- function(host, input) {
+    sort(list.files(file.path(job$dir, "hosts", host, "opt", "ml", "processing", "input", input),
+                    recursive = TRUE), method = "radix")
+  }
+  # In key order (B.csv, a.csv, b.csv, sub/c.csv), taken in turn.
+  expect_identical(seen("algo-1", "shard"), c("B.csv", "b.csv"))
+  expect_identical(seen("algo-2", "shard"), c("a.csv", "sub/c.csv"))
+  expect_identical(seen("algo-1", "all"), c("B.csv", "a.csv", "b.csv", "sub/c.csv"))
+  expect_identical(seen("algo-2", "all"), seen("algo-1", "all"))
+})

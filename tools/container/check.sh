@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Build the sagesim worker image with podman (no Docker engine, no registry
 # pulls: local stand-in base images) and run the SageMaker Processing container
-# contract against it, for 2 hosts in turn. See tools/container/README.md.
+# contract against it, for 2 hosts in turn; then build it again with an extra
+# R packages (build_image(packages = c("doParallel", "data.table"))) and run local jobs in it
+# through buildah, the workshop's script among them. See tools/container/README.md.
 #
 # Environment (all optional):
 #   SAGESIM_SRC            package source dir / build context   (default: repo root)
@@ -14,7 +16,11 @@
 #                          (default: $CARGO_TARGET_DIR, else /work/cargo-target)
 #   SAGESIM_NO_CACHE=1     cold build: drop this image's layers and sagesim's buildah
 #                          cache mounts first (combine with SAGESIM_CARGO_CACHE=none)
-#   SAGESIM_SKIP_BUILD=1   use the existing $SAGESIM_IMAGE
+#   SAGESIM_SKIP_BUILD=1   use the existing $SAGESIM_IMAGE (and $SAGESIM_PACKAGES_IMAGE
+#                          when it exists)
+#   SAGESIM_PACKAGES_IMAGE tag for the image with extra R packages (doParallel, which
+#                          the workshop script needs, and data.table), built with
+#                          build_image(packages = ) (default: $SAGESIM_IMAGE-packages)
 #   SAGESIM_HOST_LIB       library for the host-side merge check: "image" (default:
 #                          the package library copied out of the image), "system"
 #                          (the host's .libPaths()), or a library directory
@@ -30,6 +36,7 @@ repo=$(cd "$here/../.." && pwd)
 
 SRC=$(cd "${SAGESIM_SRC:-$repo}" && pwd)
 IMAGE=${SAGESIM_IMAGE:-localhost/sagesim:check}
+PACKAGES_IMAGE=${SAGESIM_PACKAGES_IMAGE:-$IMAGE-packages}
 BUILD_IMAGE=${SAGESIM_BUILD_IMAGE:-$STANDIN_RUST}
 RUNTIME_IMAGE=${SAGESIM_RUNTIME_IMAGE:-$STANDIN_DEBIAN}
 CARGO_CACHE=${SAGESIM_CARGO_CACHE:-host}
@@ -121,66 +128,73 @@ phase_end
 
 # --- 3. image build -----------------------------------------------------------------
 phase_start "image build"
+# The build's arguments, also kept as KEY=VALUE lines for build_image()
+# (phase 5), whose build then takes every layer up to the packages from cache.
+build_args=(
+  --isolation chroot
+  --file "$repo/Dockerfile"
+  --ignorefile "$repo/.dockerignore"
+)
+build_arg_values=()
+add_build_arg() {
+  build_args+=(--build-arg "$1")
+  build_arg_values+=("$1")
+}
+add_build_arg "BUILD_IMAGE=$BUILD_IMAGE"
+add_build_arg "RUNTIME_IMAGE=$RUNTIME_IMAGE"
+add_build_arg "SRC_DIR=$SRC"
+cache_volumes=()
+case $CARGO_CACHE in
+  host)
+    # Same paths as on the host, so cargo's fingerprints (which hold the
+    # absolute paths of registry sources) match and compiled crates are reused.
+    mkdir -p "$HOST_CARGO_TARGET" "$HOST_CARGO_HOME/registry"
+    cache_volumes=(
+      --volume "$HOST_CARGO_TARGET:$HOST_CARGO_TARGET"
+      --volume "$HOST_CARGO_HOME/registry:$HOST_CARGO_HOME/registry"
+    )
+    add_build_arg "CARGO_TARGET_DIR=$HOST_CARGO_TARGET"
+    add_build_arg "CARGO_REGISTRY_CACHE=/var/cache/sagesim/cargo-registry"
+    log "reusing host cargo cache: $HOST_CARGO_TARGET, $HOST_CARGO_HOME/registry"
+    ;;
+  none)
+    log "no host cargo cache (buildah's own cache mounts only)"
+    # The stand-in keeps CARGO_HOME at the host's path, not rust:1-bookworm's.
+    if [[ $BUILD_IMAGE == "$STANDIN_RUST" ]]; then
+      add_build_arg "CARGO_REGISTRY_CACHE=$HOST_CARGO_HOME/registry"
+    fi
+    ;;
+  *) fail "SAGESIM_CARGO_CACHE must be host or none, not '$CARGO_CACHE'" ;;
+esac
+# Build from a snapshot of the tree: it is read three times (below) and may be
+# edited meanwhile. tar keeps mtimes, so cargo still finds the workspace
+# crates fresh; in the image the tree sits at its host path ($SRC).
+context="$work/context"
+mkdir -p "$context"
+tar_rc=0
+if git -C "$SRC" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  git -C "$SRC" ls-files -z --cached --others --exclude-standard |
+    tar -C "$SRC" --null --ignore-failed-read -T - -cf - | tar -C "$context" -xf - || tar_rc=$?
+else
+  tar -C "$SRC" --exclude=.git --exclude=target --exclude='*.Rcheck' --ignore-failed-read -cf - . |
+    tar -C "$context" -xf - || tar_rc=$?
+fi
+((tar_rc <= 1)) || fail "could not snapshot $SRC (tar exit $tar_rc)"
+log "build context: snapshot of $SRC ($(du -sh "$context" | cut -f1))"
+add_build_arg "SAGESIM_VERSION=$(awk -F': *' '$1 == "Version" { print $2 }' "$context/DESCRIPTION")"
+printf '%s\n' "${build_arg_values[@]}" >"$work/build-args"
+
 if [[ ${SAGESIM_SKIP_BUILD:-0} == 1 ]]; then
   image_exists "$IMAGE" || fail "SAGESIM_SKIP_BUILD=1 but $IMAGE does not exist"
   log "skipped; using existing $IMAGE"
 else
-  build_args=(
-    --isolation chroot
-    --file "$repo/Dockerfile"
-    --ignorefile "$repo/.dockerignore"
-    --build-arg "BUILD_IMAGE=$BUILD_IMAGE"
-    --build-arg "RUNTIME_IMAGE=$RUNTIME_IMAGE"
-    --build-arg "SRC_DIR=$SRC"
-  )
-  cache_volumes=()
-  case $CARGO_CACHE in
-    host)
-      # Same paths as on the host, so cargo's fingerprints (which hold the
-      # absolute paths of registry sources) match and compiled crates are reused.
-      mkdir -p "$HOST_CARGO_TARGET" "$HOST_CARGO_HOME/registry"
-      cache_volumes=(
-        --volume "$HOST_CARGO_TARGET:$HOST_CARGO_TARGET"
-        --volume "$HOST_CARGO_HOME/registry:$HOST_CARGO_HOME/registry"
-      )
-      build_args+=(
-        --build-arg "CARGO_TARGET_DIR=$HOST_CARGO_TARGET"
-        --build-arg "CARGO_REGISTRY_CACHE=/var/cache/sagesim/cargo-registry"
-      )
-      log "reusing host cargo cache: $HOST_CARGO_TARGET, $HOST_CARGO_HOME/registry"
-      ;;
-    none)
-      log "no host cargo cache (buildah's own cache mounts only)"
-      # The stand-in keeps CARGO_HOME at the host's path, not rust:1-bookworm's.
-      if [[ $BUILD_IMAGE == "$STANDIN_RUST" ]]; then
-        build_args+=(--build-arg "CARGO_REGISTRY_CACHE=$HOST_CARGO_HOME/registry")
-      fi
-      ;;
-    *) fail "SAGESIM_CARGO_CACHE must be host or none, not '$CARGO_CACHE'" ;;
-  esac
   if [[ ${SAGESIM_NO_CACHE:-0} == 1 ]]; then
     # Cold: no image layers, no buildah cache mounts of ours (the stand-ins stay).
     log "cold build: dropping $IMAGE, dangling layers and sagesim cache mounts"
-    podman rmi -f "$IMAGE" >/dev/null 2>&1 || true
+    podman rmi -f "$IMAGE" "$PACKAGES_IMAGE" >/dev/null 2>&1 || true
     podman image prune -f >/dev/null
     rm -rf /var/tmp/buildah-cache/sagesim-cargo-target /var/tmp/buildah-cache/sagesim-cargo-registry
   fi
-  # Build from a snapshot of the tree: it is read twice (below) and may be
-  # edited meanwhile. tar keeps mtimes, so cargo still finds the workspace
-  # crates fresh; in the image the tree sits at its host path ($SRC).
-  context="$work/context"
-  mkdir -p "$context"
-  tar_rc=0
-  if git -C "$SRC" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
-    git -C "$SRC" ls-files -z --cached --others --exclude-standard |
-      tar -C "$SRC" --null --ignore-failed-read -T - -cf - | tar -C "$context" -xf - || tar_rc=$?
-  else
-    tar -C "$SRC" --exclude=.git --exclude=target --exclude='*.Rcheck' --ignore-failed-read -cf - . |
-      tar -C "$context" -xf - || tar_rc=$?
-  fi
-  ((tar_rc <= 1)) || fail "could not snapshot $SRC (tar exit $tar_rc)"
-  log "build context: snapshot of $SRC ($(du -sh "$context" | cut -f1))"
-  build_args+=(--build-arg "SAGESIM_VERSION=$(awk -F': *' '$1 == "Version" { print $2 }' "$context/DESCRIPTION")")
   stamp=$(date +%Y%m%d-%H%M%S)
   # The build stage is tagged too, so the images a rebuild replaces can be
   # removed (each build-stage image is ~1.5 GB).
@@ -251,6 +265,21 @@ buildah run --isolation chroot --env HOST_CARGO_TARGET="$HOST_CARGO_TARGET" "$ct
   exit $bad
 ' || fail "runtime image holds build tools or sources, or the package does not load"
 phase_end
+
+# The package on the host, for the merge check and for driving local jobs:
+# by default the very library the image holds.
+case $HOST_LIB in
+  image)
+    new_container
+    mnt=$(buildah mount "$ctr")
+    mkdir -p "$work/hostlib"
+    cp -a "$mnt/usr/local/lib/R/site-library/sagesim" "$work/hostlib/"
+    buildah umount "$ctr" >/dev/null
+    r_libs="$work/hostlib"
+    ;;
+  system) r_libs="" ;;
+  *) r_libs=$HOST_LIB ;;
+esac
 
 # --- 5. the SageMaker Processing contract, host by host ----------------------------------
 write_job_config() { # ml_dir host
@@ -400,27 +429,65 @@ done
 
 # --- 6. merge on the host and compare with a local run ---------------------------------------
 phase_start "host merge check"
-case $HOST_LIB in
-  image)
-    new_container
-    mnt=$(buildah mount "$ctr")
-    mkdir -p "$work/hostlib"
-    cp -a "$mnt/usr/local/lib/R/site-library/sagesim" "$work/hostlib/"
-    buildah umount "$ctr" >/dev/null
-    r_libs="$work/hostlib"
-    ;;
-  system) r_libs="" ;;
-  *) r_libs=$HOST_LIB ;;
-esac
 log "merging $(cd "$merged" && echo *) with R_LIBS=${r_libs:-<host default>}"
 SAGESIM_MERGED_DIR="$merged" R_LIBS="$r_libs" Rscript -e "$MERGE_CHECK_R" >&2 ||
   fail "merged host outputs differ from a local run (or the R check failed)"
 phase_end
 
+# --- 7. the image with the workshop's packages, built from R --------------------------------
+phase_start "image with packages"
+# The same build arguments and snapshot as phase 3, so that every layer up
+# to the packages comes from the cache.
+# shellcheck disable=SC2016  # R code, not shell
+BUILD_PACKAGES_R='
+lines <- readLines(Sys.getenv("SAGESIM_BUILD_ARGS"))
+args <- stats::setNames(sub("^[^=]*=", "", lines), sub("=.*$", "", lines))
+sagesim::build_image(Sys.getenv("SAGESIM_CONTEXT"), packages = c("doParallel", "data.table"),
+                     tag = Sys.getenv("SAGESIM_TAG"), engine = "podman", build_args = args)
+'
+if [[ ${SAGESIM_SKIP_BUILD:-0} == 1 ]] && image_exists "$PACKAGES_IMAGE"; then
+  log "skipped; using existing $PACKAGES_IMAGE"
+else
+  old_packages_id=$(podman image inspect --format '{{.Id}}' "$PACKAGES_IMAGE" 2>/dev/null || true)
+  packages_log="$LOG_DIR/build-$(date +%Y%m%d-%H%M%S)-packages.log"
+  log "build_image(packages = c(\"doParallel\", \"data.table\")) -> $PACKAGES_IMAGE (log: $packages_log)"
+  if ! BUILDAH_ISOLATION=chroot R_LIBS="$r_libs" SAGESIM_BUILD_ARGS="$work/build-args" \
+    SAGESIM_CONTEXT="$context" SAGESIM_TAG="$PACKAGES_IMAGE" Rscript -e "$BUILD_PACKAGES_R" >"$packages_log" 2>&1; then
+    tail -n 40 "$packages_log" >&2
+    fail "build_image(packages = ) failed (log: $packages_log)"
+  fi
+  log "$(grep -c 'Using cache' "$packages_log" || true) build steps taken from the cache"
+  grep -E '^== |^sagesim: ' "$packages_log" >&2 || true
+  if grep -q 'installing \*source\* package' "$packages_log"; then
+    log "WARNING: build_image() missed the layer cache of the build stage"
+  fi
+  # The image this build replaced, as phase 3 does.
+  if [[ -n $old_packages_id && $old_packages_id != "$(podman image inspect --format '{{.Id}}' "$PACKAGES_IMAGE")" ]]; then
+    podman rmi "$old_packages_id" >/dev/null 2>&1 || true
+  fi
+fi
+packages_size=$(podman image inspect --format '{{.Size}}' "$PACKAGES_IMAGE")
+log "image $PACKAGES_IMAGE size: $packages_size bytes ($(awk -v b="$packages_size" -v a="$size" 'BEGIN { printf "%.1f MB, %+.1f MB", b / 1e6, (b - a) / 1e6 }'))"
+phase_end
+
+# --- 8. local jobs in the images, through buildah -------------------------------------------
+# The tests that need an image (skipped in `make test`): jobs in it, the
+# workshop's script unchanged, a build that cannot install a package.
+phase_start "local jobs in images"
+(
+  cd "$context/tests/testthat"
+  SAGESIM_TEST_IMAGE="$PACKAGES_IMAGE" SAGESIM_TEST_BASE_IMAGE="$IMAGE" \
+    SAGESIM_TEST_BUILD_ARGS="$work/build-args" SAGESIM_TEST_BUILD_CONTEXT="$context" \
+    SAGESIM_TEST_ENGINE=podman BUILDAH_ISOLATION=chroot R_LIBS="$r_libs" Rscript -e '
+      testthat::test_dir(".", package = "sagesim", load_package = "installed",
+                         filter = "job-local-container|workshop|image", reporter = "summary")'
+) >&2 || fail "local jobs in the images failed (see above)"
+phase_end
+
 # --- summary ----------------------------------------------------------------------------------
 {
   echo
-  echo "sagesim container check passed: $IMAGE ($size bytes)"
+  echo "sagesim container check passed: $IMAGE ($size bytes), $PACKAGES_IMAGE ($packages_size bytes)"
   for i in "${!phase_names[@]}"; do
     printf '  %-20s %8s s\n' "${phase_names[$i]}" "${phase_secs[$i]}"
   done
