@@ -440,6 +440,8 @@ map_settings_of <- function(job) {
   if (inherits(job, "sagesim_cloud_job")) {
     settings$image_uri <- job$image_uri
     settings$role <- job$role
+  } else if (identical(job$runner$mode, "container")) {
+    settings$image_uri <- job$runner$image
   }
   settings[!vapply(settings, is.null, logical(1))]
 }
