@@ -110,3 +110,18 @@ run_r_as <- function(user, lines, log) {
                        file.path(R.home("bin"), "Rscript"), shQuote(script)),
           stdout = log, stderr = log)
 }
+
+# job_stop() stops a running local job, and the wait ends with the warning
+# a stopped job gives.
+expect_stops <- function(job, timeout = 20) {
+  expect_message(job_stop(job), "Stopped")
+  expect_warning(capture.output(job_wait(job, logs = FALSE, timeout = timeout)),
+                 class = "sagesim_job_stopped")
+}
+
+# No process of any of the job's hosts (their process groups) is left.
+expect_no_host_left <- function(job) {
+  pids <- vapply(job$hosts, function(h) as.integer(readLines(file.path(job$dir, "hosts", h, "pid"))),
+                 integer(1))
+  expect_identical(live_processes_in_groups(pids), character())
+}

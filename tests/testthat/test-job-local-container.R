@@ -63,13 +63,10 @@ test_that("stopping a container job removes its containers and leaves no process
   job <- script_job_in("localhost/sagesim:check", local_script(), instance_count = 2, wait = FALSE)
   Sys.sleep(1)
   expect_identical(job_status(job)$status, "InProgress")
-  expect_message(job_stop(job), "Stopped")
-  expect_warning(job_wait(job, logs = FALSE, timeout = 20), class = "sagesim_job_stopped")
+  expect_stops(job)
   containers <- sprintf("sagesim-%s-%s", job$name, c("algo-1", "algo-2"))
   expect_true(list(c("rm", "-f", containers)) %in% engine_calls(calls))
-  pids <- vapply(job$hosts, function(h) as.integer(readLines(file.path(job$dir, "hosts", h, "pid"))),
-                 integer(1))
-  expect_identical(live_processes_in_groups(pids), character())
+  expect_no_host_left(job)
 })
 
 test_that("a local job in an image needs an engine, and says which are missing", {
@@ -123,11 +120,8 @@ test_that("stopping a job in the image ends its hosts and removes their containe
                            instance_type = "local", instance_count = 2, wait = FALSE)
   Sys.sleep(3)
   expect_identical(job_status(job)$status, "InProgress")
-  expect_message(job_stop(job), "Stopped")
-  expect_warning(job_wait(job, logs = FALSE, timeout = 30), class = "sagesim_job_stopped")
-  pids <- vapply(job$hosts, function(h) as.integer(readLines(file.path(job$dir, "hosts", h, "pid"))),
-                 integer(1))
-  expect_identical(live_processes_in_groups(pids), character())
+  expect_stops(job, timeout = 30)
+  expect_no_host_left(job)
   # The hosts' run.sh remove their containers as they end.
   deadline <- Sys.time() + 20
   repeat {

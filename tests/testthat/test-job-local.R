@@ -102,15 +102,10 @@ test_that("wait = FALSE returns at once; stop ends the job and the wait", {
   expect_lt(as.numeric(difftime(Sys.time(), started, units = "secs")), 5)
   Sys.sleep(1)
   expect_identical(job_status(job)$status, "InProgress")
-  expect_message(job_stop(job), "Stopped")
-  expect_warning(capture.output(job_wait(job, logs = FALSE, timeout = 20)),
-                 class = "sagesim_job_stopped")
+  expect_stops(job)
   expect_identical(job_status(job)$status, "Stopped")
   # No host process is left behind.
-  pids <- vapply(c("algo-1", "algo-2"), function(h) {
-    as.integer(readLines(file.path(job$dir, "hosts", h, "pid")))
-  }, integer(1))
-  expect_identical(live_processes_in_groups(pids), character())
+  expect_no_host_left(job)
 })
 
 test_that("jobs can be re-attached by name and listed", {
@@ -318,11 +313,8 @@ for (tool in c("bwrap", "unshare")) {
                              instance_count = 2, wait = FALSE)
     Sys.sleep(1)
     expect_identical(job_status(job)$status, "InProgress")
-    expect_message(job_stop(job), "Stopped")
-    expect_warning(job_wait(job, logs = FALSE, timeout = 20), class = "sagesim_job_stopped")
-    pids <- vapply(job$hosts, function(h) as.integer(readLines(file.path(job$dir, "hosts", h, "pid"))),
-                   integer(1))
-    expect_identical(live_processes_in_groups(pids), character())
+    expect_stops(job)
+    expect_no_host_left(job)
   })
 }
 
@@ -443,8 +435,7 @@ test_that("a host that ignores TERM is killed after sagesim.stop_grace", {
   started <- Sys.time()
   expect_message(job_stop(job), "Stopped")
   expect_gte(as.numeric(difftime(Sys.time(), started, units = "secs")), 1)
-  pid <- as.integer(readLines(file.path(job$dir, "hosts", "algo-1", "pid")))
-  expect_identical(live_processes_in_groups(pid), character())
+  expect_no_host_left(job)
   expect_warning(job_wait(job, logs = FALSE, timeout = 10), class = "sagesim_job_stopped")
 })
 
