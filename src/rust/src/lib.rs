@@ -291,18 +291,95 @@ fn aws_session_info(session: ExternalPtr<SessionHandle>) -> Robj {
     .unwrap_or_else(|e| rust_error("internal", &e.to_string(), None))
 }
 
-/// The request a job plan (JSON, sagesim's terms) makes, as the job's
-/// container sees it in `/opt/ml/config/processingjobconfig.json` (JSON).
+/// The request a job record's plan makes, as the job's container sees it in
+/// `/opt/ml/config/processingjobconfig.json` (JSON).
 #[extendr]
-fn job_config(plan_json: &str) -> Robj {
-    let plan: serde_json::Value = match serde_json::from_str(plan_json) {
-        Ok(plan) => plan,
-        Err(e) => return rust_error("internal", &format!("bad plan JSON: {e}"), None),
-    };
-    match sagesim_aws::processing_job_config(plan) {
-        Ok(config) => config.to_string().into(),
-        Err(e) => convert::aws_error(&e),
+fn job_config(record_json: &str) -> Robj {
+    match sagesim_aws::JobRecord::from_json(record_json) {
+        Ok(record) => sagesim_aws::processing_job_config(&record).to_string().into(),
+        Err(e) => record_error(&e),
     }
+}
+
+/// A job record (JSON) checked and written out in its one canonical form.
+#[extendr]
+fn job_record_check(record_json: &str) -> Robj {
+    match sagesim_aws::JobRecord::from_json(record_json) {
+        Ok(record) => record.to_json().into(),
+        Err(e) => record_error(&e),
+    }
+}
+
+/// The job record in the file `path` (JSON), checked.
+#[extendr]
+fn job_record_read(path: &str) -> Robj {
+    match sagesim_aws::JobRecord::read(Path::new(path)) {
+        Ok(record) => record.to_json().into(),
+        Err(e) => record_error(&e),
+    }
+}
+
+/// Writes a job record (JSON) to `path`, whole.
+#[extendr]
+fn job_record_write(path: &str, record_json: &str) -> Robj {
+    match sagesim_aws::JobRecord::from_json(record_json).and_then(|r| r.write(Path::new(path))) {
+        Ok(()) => ().into(),
+        Err(e) => record_error(&e),
+    }
+}
+
+/// A record that cannot be read or written: its own kind of error for R.
+fn record_error(error: &sagesim_aws::AwsError) -> Robj {
+    rust_error("record", &error.message, None)
+}
+
+/// The key of a cloud job's record in its bucket.
+#[extendr]
+fn job_record_key(job_name: &str) -> String {
+    sagesim_aws::record_key(job_name)
+}
+
+/// The log line that reports a host's progress.
+#[extendr]
+fn progress_line(host: &str, unit: &str, done: f64, total: f64, failed: f64) -> Robj {
+    let line = || -> RResult<Robj> {
+        let progress = sagesim_aws::Progress {
+            host: host.to_string(),
+            unit: unit.to_string(),
+            done: expect_whole("done", done)?,
+            total: expect_whole("total", total)?,
+            failed: expect_whole("failed", failed)?,
+        };
+        Ok(sagesim_aws::progress_line(&progress).into())
+    };
+    line().unwrap_or_else(|error| error)
+}
+
+/// The progress lines among `lines`: `list(line, host, unit, done, total,
+/// failed)`, `line` the 1-based position of each.
+#[extendr]
+fn progress_parse(lines: Vec<String>) -> Robj {
+    let found: Vec<(usize, sagesim_aws::Progress)> = lines
+        .iter()
+        .enumerate()
+        .filter_map(|(i, line)| sagesim_aws::parse_progress_line(line).map(|p| (i + 1, p)))
+        .collect();
+    let column = |f: fn(&sagesim_aws::Progress) -> f64| {
+        Robj::from(found.iter().map(|(_, p)| f(p)).collect::<Vec<f64>>())
+    };
+    List::from_names_and_values(
+        ["line", "host", "unit", "done", "total", "failed"],
+        [
+            Robj::from(found.iter().map(|(i, _)| *i as f64).collect::<Vec<f64>>()),
+            Robj::from(found.iter().map(|(_, p)| p.host.clone()).collect::<Vec<String>>()),
+            Robj::from(found.iter().map(|(_, p)| p.unit.clone()).collect::<Vec<String>>()),
+            column(|p| p.done as f64),
+            column(|p| p.total as f64),
+            column(|p| p.failed as f64),
+        ],
+    )
+    .map(Robj::from)
+    .unwrap_or_else(|e| rust_error("internal", &e.to_string(), None))
 }
 
 /// Starts one AWS operation (`service:Operation`, AWS-shaped JSON params).
@@ -337,4 +414,10 @@ extendr_module! {
     fn aws_session_info;
     fn aws_call_start;
     fn job_config;
+    fn job_record_check;
+    fn job_record_read;
+    fn job_record_write;
+    fn job_record_key;
+    fn progress_line;
+    fn progress_parse;
 }

@@ -44,6 +44,7 @@ operations! {
     "logs:GetLogEvents" => logs::get_log_events,
     "ecr:EnsureRepository" => ecr::ensure_repository,
     "ecr:Login" => ecr::login,
+    "session:WriteHostCredentials" => crate::session::write_host_credentials,
 }
 
 fn unknown_operation(operation: &str) -> AwsError {

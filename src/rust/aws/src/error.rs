@@ -56,6 +56,12 @@ impl AwsError {
         Self::new("io", service, operation, format!("{what}: {err}"))
     }
 
+    /// Credentials that could not be resolved (the message is the error's
+    /// `Display` chain, which never holds secrets).
+    pub(crate) fn from_credentials(service: &str, operation: &str, err: &CredentialsError) -> Self {
+        Self::new("credentials", service, operation, chain(err))
+    }
+
     /// Build from an SDK error: code and message from the error metadata,
     /// request id and HTTP status from the raw response when there is one.
     pub(crate) fn from_sdk<E>(

@@ -1,26 +1,28 @@
 //! SageMaker Processing jobs: create, describe, stop, list.
 //!
 //! A job arrives as a [`JobPlan`], in sagesim's own terms (what R's
-//! `submit_processing()` decided); this module alone turns it into the
-//! SageMaker request, and renders that request as the JSON a Processing
-//! container finds in `/opt/ml/config/processingjobconfig.json` with the
-//! same code that renders a described job. Unknown members are refused, so
-//! a typo on the R side fails loudly instead of being dropped.
+//! `submit_processing()` decided), inside its [`JobRecord`]; this module
+//! alone turns it into the SageMaker request, and renders that request as
+//! the JSON a Processing container finds in
+//! `/opt/ml/config/processingjobconfig.json` with the same code that renders
+//! a described job. Unknown members are refused, so a typo on the R side
+//! fails loudly instead of being dropped.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_sagemaker::types as t;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::error::AwsError;
 use crate::json::{params, strings, Obj};
+use crate::record::JobRecord;
 use crate::session::AwsSession;
 
 const SVC: &str = "sagemaker";
 
-/// A processing job as sagesim plans it.
-#[derive(Deserialize)]
+/// A processing job as sagesim plans it: every setting of its request.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct JobPlan {
     name: String,
@@ -40,13 +42,13 @@ pub struct JobPlan {
     outputs: Vec<PlannedOutput>,
     output_kms_key: Option<String>,
     #[serde(default)]
-    env: HashMap<String, String>,
+    env: BTreeMap<String, String>,
     #[serde(default)]
     tags: Vec<PlannedTag>,
     network: Option<PlannedNetwork>,
 }
 
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(deny_unknown_fields)]
 struct PlannedInput {
     name: String,
@@ -59,7 +61,7 @@ struct PlannedInput {
     s3_compression_type: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(deny_unknown_fields)]
 struct PlannedOutput {
     name: String,
@@ -68,14 +70,14 @@ struct PlannedOutput {
     s3_upload_mode: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(deny_unknown_fields)]
 struct PlannedTag {
     key: String,
     value: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(deny_unknown_fields)]
 struct PlannedNetwork {
     #[serde(default)]
@@ -101,6 +103,10 @@ struct Request {
 }
 
 impl JobPlan {
+    pub(crate) fn has_output(&self, name: &str) -> bool {
+        self.outputs.iter().any(|o| o.name == name)
+    }
+
     fn request(self) -> Request {
         let non_empty = |v: Vec<String>| (!v.is_empty()).then_some(v);
         let inputs = self
@@ -173,7 +179,8 @@ impl JobPlan {
                     .set_kms_key_id(output_kms_key)
                     .build()
             }),
-            environment: (!self.env.is_empty()).then_some(self.env),
+            environment: (!self.env.is_empty())
+                .then(|| self.env.into_iter().collect::<HashMap<_, _>>()),
             network: self.network.map(|n| {
                 t::NetworkConfig::builder()
                     .enable_inter_container_traffic_encryption(n.encrypt_inter_container_traffic)
@@ -196,10 +203,10 @@ impl JobPlan {
     }
 }
 
-/// `sagemaker:CreateProcessingJob` of a [`JobPlan`].
+/// `sagemaker:CreateProcessingJob` of the plan of a [`JobRecord`].
 pub(crate) async fn create_processing_job(s: &AwsSession, p: Value) -> Result<Value, AwsError> {
     const OP: &str = "CreateProcessingJob";
-    let r = params::<JobPlan>(SVC, OP, p)?.request();
+    let r = record_plan(OP, p)?.request();
     let out = s
         .sagemaker
         .create_processing_job()
@@ -221,13 +228,19 @@ pub(crate) async fn create_processing_job(s: &AwsSession, p: Value) -> Result<Va
         .build())
 }
 
-/// The request a plan makes, as a Processing container sees it in
+fn record_plan(operation: &str, record: Value) -> Result<JobPlan, AwsError> {
+    JobRecord::from_value(record)
+        .map(|r| r.plan)
+        .map_err(|e| AwsError::invalid(SVC, operation, e.message))
+}
+
+/// The request a job's plan makes, as a Processing container sees it in
 /// `/opt/ml/config/processingjobconfig.json` (and as DescribeProcessingJob
 /// describes it): local mode writes it, and a submission whose reply was
 /// lost compares a described job with it.
-pub fn processing_job_config(plan: Value) -> Result<Value, AwsError> {
-    let r = params::<JobPlan>(SVC, "ProcessingJobConfig", plan)?.request();
-    Ok(Obj::new()
+pub fn processing_job_config(record: &JobRecord) -> Value {
+    let r = record.plan.clone().request();
+    Obj::new()
         .set("ProcessingJobName", r.name)
         .set("RoleArn", r.role)
         .set("AppSpecification", app_json(&r.app))
@@ -250,7 +263,7 @@ pub fn processing_job_config(plan: Value) -> Result<Value, AwsError> {
         )
         .opt("Environment", r.environment.map(|env| json!(env)))
         .opt("NetworkConfig", r.network.as_ref().map(network_json))
-        .build())
+        .build()
 }
 
 #[derive(Deserialize)]

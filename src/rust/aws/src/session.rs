@@ -175,6 +175,63 @@ impl AwsSession {
     }
 }
 
+/// The environment a local job's hosts get in place of the job's role, as
+/// the Python SDK's local mode passes it: the session's credentials, region
+/// and endpoint, written as `export NAME='value'` lines to a file only its
+/// owner can read (the host's script reads it, then deletes it). Credentials
+/// never pass through R.
+pub(crate) async fn write_host_credentials(s: &AwsSession, p: serde_json::Value) -> Result<serde_json::Value, AwsError> {
+    const OP: &str = "WriteHostCredentials";
+    #[derive(Deserialize)]
+    #[serde(rename_all = "PascalCase", deny_unknown_fields)]
+    struct Args {
+        path: String,
+    }
+    let a: Args = crate::json::params("session", OP, p)?;
+    let mut lines = vec![
+        ("AWS_REGION", s.region.clone()),
+        ("AWS_DEFAULT_REGION", s.region.clone()),
+    ];
+    if let Some(ep) = &s.endpoint_url {
+        lines.push(("AWS_ENDPOINT_URL", ep.clone()));
+    }
+    if let Some(provider) = s.config.credentials_provider() {
+        use aws_credential_types::provider::ProvideCredentials;
+        let creds = provider
+            .provide_credentials()
+            .await
+            .map_err(|e| AwsError::from_credentials("session", OP, &e))?;
+        lines.push(("AWS_ACCESS_KEY_ID", creds.access_key_id().to_owned()));
+        lines.push(("AWS_SECRET_ACCESS_KEY", creds.secret_access_key().to_owned()));
+        if let Some(token) = creds.session_token() {
+            lines.push(("AWS_SESSION_TOKEN", token.to_owned()));
+        }
+    }
+    let mut text = String::new();
+    for (name, value) in lines {
+        if value.contains('\'') || value.contains('\n') {
+            return Err(AwsError::new("config", "session", OP, format!("{name} has a quote or a newline")));
+        }
+        text.push_str(&format!("export {name}='{value}'\n"));
+    }
+    write_private(std::path::Path::new(&a.path), &text)
+        .map_err(|e| AwsError::io("session", OP, &a.path, &e))?;
+    Ok(serde_json::json!({}))
+}
+
+/// Creates `path` readable by its owner only, before anything is written.
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(text.as_bytes())
+}
+
 /// A service-specific endpoint (AWS_ENDPOINT_URL_S3 or a profile `services` section).
 fn service_endpoint(config: &SdkConfig, service_id: &str) -> Option<String> {
     let key = ServiceConfigKey::builder()

@@ -82,6 +82,14 @@ fn request(name: &str) -> Value {
     })
 }
 
+/// The job record a submission sends: the plan, and what the job computes.
+fn record(plan: Value) -> Value {
+    json!({
+        "format": sagesim_aws::RECORD_FORMAT, "sagesim_version": "0.1.0", "created": 1.0e9,
+        "work": {"kind": "script", "code": "run.R"}, "plan": plan
+    })
+}
+
 fn minimal(name: &str) -> Value {
     json!({
         "name": name,
@@ -102,7 +110,7 @@ fn create_sends_the_exact_request_then_describe_stop() {
         .moto_api("POST", "/moto-api/recorder/reset-recording");
     f.moto
         .moto_api("POST", "/moto-api/recorder/start-recording");
-    let created = call(&s, "sagemaker:CreateProcessingJob", plan("sagesim-job-1"));
+    let created = call(&s, "sagemaker:CreateProcessingJob", record(plan("sagesim-job-1")));
     f.moto.moto_api("POST", "/moto-api/recorder/stop-recording");
     let arn = format!("arn:aws:sagemaker:us-east-1:{ACCOUNT}:processing-job/sagesim-job-1");
     assert_eq!(created.unwrap(), json!({"ProcessingJobArn": arn}));
@@ -117,7 +125,8 @@ fn create_sends_the_exact_request_then_describe_stop() {
     assert_eq!(sent, req, "the plan makes exactly the documented request");
     // What a host of the job reads in processingjobconfig.json: the request
     // (tags aside), rendered as DescribeProcessingJob renders it.
-    let config = sagesim_aws::processing_job_config(plan("sagesim-job-1")).unwrap();
+    let parsed = sagesim_aws::JobRecord::from_value(record(plan("sagesim-job-1"))).unwrap();
+    let config = sagesim_aws::processing_job_config(&parsed);
     let mut expected = req.clone();
     expected.as_object_mut().unwrap().remove("Tags");
     assert_eq!(config, expected);
@@ -168,7 +177,7 @@ fn create_sends_the_exact_request_then_describe_stop() {
 fn status_sequence_driven_through_the_control_endpoint() {
     let f = moto_or_skip!();
     let s = f.moto.session();
-    ok(&s, "sagemaker:CreateProcessingJob", minimal("seq"));
+    ok(&s, "sagemaker:CreateProcessingJob", record(minimal("seq")));
     let describe = || {
         ok(
             &s,
@@ -226,7 +235,7 @@ fn list_processing_jobs_follows_pages_and_filters() {
         } else {
             format!("odd-{i:03}")
         };
-        ok(&s, "sagemaker:CreateProcessingJob", minimal(&name));
+        ok(&s, "sagemaker:CreateProcessingJob", record(minimal(&name)));
     }
     let names = |v: &Value| -> Vec<String> {
         v["ProcessingJobSummaries"]
@@ -343,12 +352,12 @@ fn malformed_requests_are_rejected_before_sending() {
     let s = f.moto.session();
     let mut bad = minimal("x");
     bad["volume_size_GB"] = json!(5); // a typo
-    let e = call(&s, "sagemaker:CreateProcessingJob", bad).unwrap_err();
+    let e = call(&s, "sagemaker:CreateProcessingJob", record(bad)).unwrap_err();
     assert_eq!(e.kind, "invalid_request");
     assert!(e.message.contains("volume_size_GB"), "{e}");
     let mut bad = minimal("x");
     bad.as_object_mut().unwrap().remove("role");
-    let e = call(&s, "sagemaker:CreateProcessingJob", bad).unwrap_err();
+    let e = call(&s, "sagemaker:CreateProcessingJob", record(bad)).unwrap_err();
     assert!(e.message.contains("role"), "{e}");
     let listed = ok(&s, "sagemaker:ListProcessingJobs", json!({}));
     assert_eq!(listed["ProcessingJobSummaries"], json!([]));

@@ -23,7 +23,7 @@ pub mod result_file;
 pub mod rng;
 mod room;
 mod run;
-mod serde_int;
+pub mod serde_int;
 pub mod share;
 mod sorted;
 mod spec;

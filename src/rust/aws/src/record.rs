@@ -1,0 +1,295 @@
+//! The job record: the one description of a job that sagesim reads back.
+//!
+//! Written once, when a job is submitted: a local job keeps it in its
+//! folder (`job.json`), a SageMaker job uploads it beside its inputs
+//! (`s3://{bucket}/{job}/input/sagesim-job.json`, encrypted like every other
+//! upload). Attaching, listing, printing, collecting and resubmitting read it
+//! for both backends; nothing is learnt from a job's command line or logs.
+//! It holds the [`JobPlan`] the request is rendered from (every setting,
+//! given or defaulted), what the job computes ([`Work`]), how a local job's
+//! hosts run ([`HostRunner`]) and the sagesim version that made it.
+
+use std::path::Path;
+
+use sagesim_core::SimulationSpec;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::AwsError;
+use crate::sagemaker::JobPlan;
+
+/// The format of this version of the record; readers refuse any other.
+pub const RECORD_FORMAT: &str = "sagesim-job/1";
+
+/// Where a cloud job's record lives, relative to its bucket.
+pub fn record_key(job_name: &str) -> String {
+    format!("{job_name}/input/sagesim-job.json")
+}
+
+/// A job, as submitted.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct JobRecord {
+    pub format: String,
+    pub sagesim_version: String,
+    /// Seconds since the epoch.
+    pub created: f64,
+    pub work: Work,
+    /// Every setting of the request, with inputs and outputs where they
+    /// really are (uploaded inputs at their S3 location).
+    pub plan: JobPlan,
+    /// The KMS key sagesim's own uploads were encrypted with.
+    #[serde(default)]
+    pub upload_kms_key: Option<String>,
+    /// Outputs whose destination sagesim chose after the job's name: a
+    /// resubmission chooses them anew rather than writing over these.
+    #[serde(default)]
+    pub default_destinations: Vec<String>,
+    /// How a local job's hosts run; `None` for SageMaker jobs.
+    #[serde(default)]
+    pub hosts: Option<HostRunner>,
+    /// The job this one reran (`job_resubmit()`), if any.
+    #[serde(default)]
+    pub resubmission_of: Option<String>,
+}
+
+/// What a job computes.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Work {
+    /// An R script (`code`: where it was given, a local path or `s3://`).
+    Script { code: String },
+    /// The built-in simulation.
+    Simulation { spec: SimulationSpec },
+    /// A sweep: every combination of the axes' values.
+    Sweep { grid: Grid },
+    /// `submit_map()`: `elements` elements, their payload at `payload`
+    /// (an `s3://` URI, or a local job's file), streams from `seed`.
+    Map { elements: u64, seed: i64, payload: String },
+}
+
+impl Work {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Work::Script { .. } => "script",
+            Work::Simulation { .. } => "simulation",
+            Work::Sweep { .. } => "sweep",
+            Work::Map { .. } => "map",
+        }
+    }
+}
+
+/// `simulation_grid()`: the values of each axis, and the sweep's seed.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Grid {
+    pub x_length: Vec<f64>,
+    pub y_length: Vec<f64>,
+    pub num_people: Vec<u64>,
+    pub max_iterations: Vec<u64>,
+    pub distance: Vec<f64>,
+    #[serde(with = "sagesim_core::serde_int::u64_string")]
+    pub seed: u64,
+}
+
+/// How the hosts of a local job run.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct HostRunner {
+    /// "process", "namespace" or "container".
+    pub mode: String,
+    /// The namespace tool ("bwrap", "unshare") and its path.
+    #[serde(default)]
+    pub tool: Option<String>,
+    #[serde(default)]
+    pub path: Option<String>,
+    #[serde(default)]
+    pub user_namespace: Option<bool>,
+    /// The container engine ("docker", "podman", "buildah"), its path, the
+    /// image and (buildah) the isolation.
+    #[serde(default)]
+    pub engine: Option<String>,
+    #[serde(default)]
+    pub engine_path: Option<String>,
+    #[serde(default)]
+    pub image: Option<String>,
+    #[serde(default)]
+    pub isolation: Option<String>,
+    /// Namespace tools that were tried and failed (mode "process").
+    #[serde(default)]
+    pub tried: Vec<String>,
+}
+
+const RUNNER_MODES: &[&str] = &["process", "namespace", "container"];
+
+fn format_error(operation: &str, message: impl Into<String>) -> AwsError {
+    AwsError::new("format", "sagesim", operation, message)
+}
+
+impl JobRecord {
+    /// Parses and checks a record (JSON text).
+    pub fn from_json(text: &str) -> Result<JobRecord, AwsError> {
+        let value: Value = serde_json::from_str(text)
+            .map_err(|e| format_error("ReadJobRecord", format!("not JSON: {e}")))?;
+        Self::from_value(value)
+    }
+
+    pub fn from_value(value: Value) -> Result<JobRecord, AwsError> {
+        let format = value.get("format").and_then(Value::as_str).unwrap_or("");
+        if format != RECORD_FORMAT {
+            return Err(format_error(
+                "ReadJobRecord",
+                format!("not a {RECORD_FORMAT} job record (format {format:?})"),
+            ));
+        }
+        let record: JobRecord = serde_json::from_value(value)
+            .map_err(|e| format_error("ReadJobRecord", format!("malformed job record: {e}")))?;
+        record.check()?;
+        Ok(record)
+    }
+
+    fn check(&self) -> Result<(), AwsError> {
+        if let Some(hosts) = &self.hosts {
+            if !RUNNER_MODES.contains(&hosts.mode.as_str()) {
+                return Err(format_error(
+                    "ReadJobRecord",
+                    format!("unknown host runner {:?}", hosts.mode),
+                ));
+            }
+        }
+        for name in &self.default_destinations {
+            if !self.plan.has_output(name) {
+                return Err(format_error(
+                    "ReadJobRecord",
+                    format!("default destination of an output {name:?} the job does not have"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn to_json(&self) -> String {
+        // Serialising plain data cannot fail.
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// Reads the record at `path`.
+    pub fn read(path: &Path) -> Result<JobRecord, AwsError> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            AwsError::io(
+                "sagesim",
+                "ReadJobRecord",
+                &format!("{}", path.display()),
+                &e,
+            )
+        })?;
+        Self::from_json(&text)
+            .map_err(|e| format_error("ReadJobRecord", format!("{}: {}", path.display(), e.message)))
+    }
+
+    /// Writes the record to `path` whole (a temporary file renamed into
+    /// place), so a reader never sees part of one.
+    pub fn write(&self, path: &Path) -> Result<(), AwsError> {
+        let partial = path.with_extension("json.partial");
+        let io = |e: std::io::Error| {
+            AwsError::io(
+                "sagesim",
+                "WriteJobRecord",
+                &format!("{}", path.display()),
+                &e,
+            )
+        };
+        std::fs::write(&partial, self.to_json()).map_err(io)?;
+        std::fs::rename(&partial, path).map_err(io)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn record() -> Value {
+        json!({
+            "format": RECORD_FORMAT,
+            "sagesim_version": "0.1.0",
+            "created": 1.5e9,
+            "work": {"kind": "map", "elements": 7, "seed": -3, "payload": "s3://b/j/input/map"},
+            "plan": {
+                "name": "j", "role": "arn:aws:iam::1:role/R", "image_uri": "img",
+                "entrypoint": ["Rscript"], "instance_count": 2, "instance_type": "ml.m5.xlarge",
+                "volume_size_gb": 30, "max_runtime": 60,
+                "outputs": [{"name": "map", "source": "/opt/ml/processing/output/map",
+                             "destination": "s3://b/j/output/map", "s3_upload_mode": "EndOfJob"}]
+            },
+            "default_destinations": ["map"]
+        })
+    }
+
+    #[test]
+    fn a_record_round_trips_exactly() {
+        let parsed = JobRecord::from_value(record()).unwrap();
+        assert_eq!(parsed.work.kind(), "map");
+        let again = JobRecord::from_json(&parsed.to_json()).unwrap();
+        assert_eq!(again, parsed);
+    }
+
+    #[test]
+    fn every_kind_of_work_reads_back() {
+        let spec = json!({"x_length": 10.0, "y_length": 10.0, "num_people": 5,
+                          "distance": 6.0, "seed": "9007199254740993", "max_iterations": 3});
+        let grid = json!({"x_length": [1.0, 2.0], "y_length": [3.0], "num_people": [4],
+                          "max_iterations": [5], "distance": [6.0], "seed": "18446744073709551615"});
+        for (work, kind) in [
+            (json!({"kind": "script", "code": "/tmp/a.R"}), "script"),
+            (json!({"kind": "simulation", "spec": spec}), "simulation"),
+            (json!({"kind": "sweep", "grid": grid}), "sweep"),
+        ] {
+            let mut value = record();
+            value["work"] = work;
+            let parsed = JobRecord::from_value(value).unwrap();
+            assert_eq!(parsed.work.kind(), kind);
+            assert_eq!(JobRecord::from_json(&parsed.to_json()).unwrap(), parsed);
+        }
+    }
+
+    #[test]
+    fn other_formats_and_unknown_members_are_refused() {
+        let mut value = record();
+        value["format"] = json!("sagesim-job/0");
+        let err = JobRecord::from_value(value).unwrap_err();
+        assert!(err.message.contains("not a sagesim-job/1"), "{}", err.message);
+
+        let mut value = record();
+        value["plan"]["instance_cuont"] = json!(3);
+        let err = JobRecord::from_value(value).unwrap_err();
+        assert!(err.message.contains("instance_cuont"), "{}", err.message);
+
+        let mut value = record();
+        value["work"]["kind"] = json!("mystery");
+        assert!(JobRecord::from_value(value).is_err());
+
+        let mut value = record();
+        value["default_destinations"] = json!(["results"]);
+        let err = JobRecord::from_value(value).unwrap_err();
+        assert!(err.message.contains("results"), "{}", err.message);
+
+        let mut value = record();
+        value["hosts"] = json!({"mode": "teleport"});
+        assert!(JobRecord::from_value(value).is_err());
+    }
+
+    #[test]
+    fn writing_replaces_the_file_whole() {
+        let dir = std::env::temp_dir().join(format!("sagesim-record-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("job.json");
+        let parsed = JobRecord::from_value(record()).unwrap();
+        parsed.write(&path).unwrap();
+        assert_eq!(JobRecord::read(&path).unwrap(), parsed);
+        assert!(!dir.join("job.json.partial").exists());
+        std::fs::write(&path, "{").unwrap();
+        assert!(JobRecord::read(&path).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
