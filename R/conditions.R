@@ -77,3 +77,16 @@ user_call <- function() {
   }
   NULL
 }
+
+# A former name still works, saying what replaced it (a message of class
+# `sagesim_deprecated`, each time, so scripts can find every use).
+deprecated_name <- function(old, new) {
+  message(structure(class = c("sagesim_deprecated", "message", "condition"), list(
+    message = sprintf("%s is deprecated; use %s instead.\n", old, new), call = NULL)))
+}
+
+# A backend that cannot be asked (SageMaker with no AWS configured).
+backend_unavailable <- function(message) {
+  stop(structure(class = c("sagesim_backend_unavailable", "error", "condition"),
+                 list(message = message, call = NULL)))
+}

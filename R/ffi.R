@@ -32,7 +32,15 @@ aws_session_info <- function(session) .Call(wrap__aws_session_info, session)
 aws_call_start <- function(session, operation, params_json) {
   .Call(wrap__aws_call_start, session, operation, params_json)
 }
-job_config <- function(plan_json) .Call(wrap__job_config, plan_json)
+job_config <- function(record_json) .Call(wrap__job_config, record_json)
+job_record_check <- function(record_json) .Call(wrap__job_record_check, record_json)
+job_record_read <- function(path) .Call(wrap__job_record_read, path)
+job_record_write <- function(path, record_json) .Call(wrap__job_record_write, path, record_json)
+job_record_key <- function(job_name) .Call(wrap__job_record_key, job_name)
+progress_line <- function(host, unit, done, total, failed) {
+  .Call(wrap__progress_line, host, unit, done, total, failed)
+}
+progress_parse <- function(lines) .Call(wrap__progress_parse, lines)
 
 is_rust_error <- function(x) inherits(x, "sagesim_rust_error")
 
@@ -49,6 +57,7 @@ unwrap <- function(x) {
                           missing_hosts = x$details$missing, hosts = x$details$hosts),
     io = ,
     format = abort(x$message, class = "sagesim_results_error"),
+    record = abort(x$message, class = "sagesim_record_error"),
     abort(x$message, class = "sagesim_internal_error")
   )
 }

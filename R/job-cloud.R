@@ -1,15 +1,39 @@
-# SageMaker jobs: submission (uploads, the request, cleanup when it fails),
-# status, logs, stopping and outputs. The request itself is built by the
-# Rust core from the plan (request_plan_json() in R/processing.R).
+# SageMaker jobs: submission (uploads, the record, the request, cleanup when
+# it fails), attaching, listing, status, logs, stopping and outputs. The
+# request itself is rendered by the Rust core from the job's record.
+
+cloud_backend <- function() {
+  list(label = "SageMaker", start = function(plan, session) start_cloud_job(plan, default_session(session)),
+       attach = function(name, session) attach_cloud_job(name, cloud_session(session)),
+       list = function(n, name_contains, status, details, session) {
+         list_cloud_jobs(cloud_session(session), n, name_contains, status, details)
+       },
+       where = function(session) "no SageMaker job of that name")
+}
+
+# The session for asking SageMaker about jobs; when no AWS account is
+# configured at all, the backend is unavailable rather than an error.
+cloud_session <- function(session) {
+  tryCatch(default_session(session), sagesim_aws_error = function(e) {
+    if (identical(e$error_kind, "config") || inherits(e, "sagesim_no_credentials")) {
+      backend_unavailable(sprintf("SageMaker cannot be asked (%s)",
+                                  sub("\\.$", "", conditionMessage(e)[[1]])))
+    }
+    stop(e)
+  })
+}
 
 start_cloud_job <- function(plan, session) {
-  role <- expand_role(plan$role, session) %||% session$role
+  settings <- plan$settings
+  role <- expand_role(settings$role, session) %||% session$role
   if (is.null(role)) {
     abort_argument("role", c(
       sprintf("No execution role: the caller %s is not an IAM role.", session$caller_arn),
       "Pass `role = \"arn:aws:iam::<account>:role/<name>\"` (or a role name) to submit_processing() or aws_session()."))
   }
-  kms_key <- plan$kms_key %||% session$kms_key
+  kms_key <- settings$kms_key %||% session$kms_key
+  settings$kms_key <- kms_key
+  plan$settings <- settings
   if (job_exists(session, plan$name)) {
     abort(sprintf("A processing job named %s already exists in %s; choose another `job_name`.",
                   plan$name, session$region),
@@ -20,13 +44,15 @@ start_cloud_job <- function(plan, session) {
   job_prefix <- sprintf("s3://%s/%s", bucket, plan$name)
   uploading <- FALSE
   created <- FALSE
-  config <- NULL
+  record <- NULL
   # Whatever stops this submission before the job exists (an error, Ctrl-C)
-  # removes what it uploaded, even part of a folder; a job whose creation
-  # was interrupted is stopped.
+  # removes what it uploaded (the record too), even part of a folder; a job
+  # whose creation was interrupted is stopped.
   on.exit(if (!isTRUE(created)) {
     abandon_submission(session, plan$name, bucket, uploading,
-                       maybe_created = if (is.na(created)) config)
+                       maybe_created = if (is.na(created)) {
+                         jsonlite::fromJSON(record_job_config(record), simplifyVector = FALSE)
+                       })
   }, add = TRUE)
 
   inputs <- lapply(plan$inputs, function(input) {
@@ -42,15 +68,19 @@ start_cloud_job <- function(plan, session) {
     }
     input
   })
+  defaulted <- vapply(Filter(function(o) is.null(o$destination), plan$outputs), `[[`, "", "name")
   outputs <- lapply(plan$outputs, function(output) {
     output$destination <- output$destination %||% sprintf("%s/output/%s", job_prefix, output$name)
     output
   })
-  request <- request_plan_json(plan, role, inputs, outputs)
-  config <- jsonlite::fromJSON(unwrap(job_config(request)), simplifyVector = FALSE)
+  record <- new_job_record(plan, role, inputs, outputs, defaulted)
+  # The record goes beside the inputs, encrypted as they are, before the job
+  # exists: a job sagesim created always has one.
+  uploading <- TRUE
+  upload_record(session, bucket, record, kms_key)
   created <- NA # from here the job may exist even if the call does not return
   tryCatch(
-    aws_request(session, "sagemaker:CreateProcessingJob", request, json = TRUE),
+    aws_request(session, "sagemaker:CreateProcessingJob", record$json, json = TRUE),
     sagesim_aws_error = function(e) {
       # The service refused the request (4xx): no job to clean up. But "name
       # in use" can answer a retry whose first attempt created the job (its
@@ -63,29 +93,42 @@ start_cloud_job <- function(plan, session) {
     }
   )
   created <- TRUE
-  job <- new_job(plan$name, "cloud", kind = plan$kind, outputs = outputs,
-                 instance_count = plan$instance_count, instance_type = plan$instance_type,
-                 arguments = plan$arguments, image_uri = plan$image_uri, role = role,
-                 map_input = map_input_of(inputs), session = session)
+  job <- new_job(plan$name, "cloud", record, session = session)
   # What SageMaker reports for a job just created, so the handle prints it.
   job$last_status <- new_job_status(plan$name, "InProgress", creation_time = as.numeric(Sys.time()))
   job
 }
 
-# Where a map job's payload went (the source of its "map" input).
-map_input_of <- function(inputs) {
-  found <- Filter(function(input) identical(input$name, "map"), inputs)
-  if (length(found) > 0) found[[1]]$source
+upload_record <- function(session, bucket, record, kms_key) {
+  file <- tempfile("sagesim-job-", fileext = ".json")
+  on.exit(unlink(file), add = TRUE)
+  write_record_file(record, file)
+  key <- job_record_key(record$plan$name)
+  aws_request(session, "s3:PutObjectFromFile", list(Bucket = bucket, Key = key, Path = file,
+                                                      KmsKeyId = kms_key))
+  invisible(sprintf("s3://%s/%s", bucket, key))
 }
 
-# A role name becomes the ARN of that role in the session's account and
-# partition, as the Python SDK expands `role = "MyRole"`.
-expand_role <- function(role, session) {
-  if (is.null(role) || grepl(role_pattern, role)) return(role)
-  partition <- sub("^arn:([^:]+):.*$", "\\1", session$caller_arn %||% "arn:aws:")
-  sprintf("arn:%s:iam::%s:role/%s", partition, session$account, role)
+# The record of job `name`: in the session's bucket, else in the bucket of
+# one of its inputs or outputs; NULL for a job sagesim did not make.
+find_cloud_record <- function(session, name, description) {
+  uris <- c(vapply(description$ProcessingInputs, function(i) i$S3Input$S3Uri %||% "", ""),
+            vapply(description$ProcessingOutputConfig$Outputs, function(o) o$S3Output$S3Uri %||% "", ""))
+  buckets <- unique(c(session$bucket, vapply(uris[is_s3_uri(uris)], function(u) parse_s3_uri(u)$bucket, "")))
+  key <- job_record_key(name)
+  for (bucket in buckets) {
+    target <- tempfile("sagesim-record-")
+    on.exit(unlink(target, recursive = TRUE), add = TRUE)
+    found <- tryCatch(
+      aws_request(session, "s3:DownloadPrefix",
+                  list(Bucket = bucket, Prefix = key, Directory = target))$Files,
+      sagesim_aws_error = function(e) list())
+    paths <- vapply(found, `[[`, "", "Path")
+    paths <- paths[basename(paths) == basename(key)]
+    if (length(paths) > 0) return(read_record_file(paths[[1]]))
+  }
+  NULL
 }
-
 job_exists <- function(session, name) {
   tryCatch({
     aws_request(session, "sagemaker:DescribeProcessingJob", list(ProcessingJobName = name))
@@ -148,37 +191,42 @@ is_job_of_request <- function(described, config) {
     }, logical(1)))
 }
 
+# A SageMaker job's handle, or NULL when SageMaker has no job of that name.
 attach_cloud_job <- function(name, session) {
   description <- tryCatch(
     aws_request(session, "sagemaker:DescribeProcessingJob", list(ProcessingJobName = name)),
-    sagesim_aws_ValidationException = function(e) {
-      abort(sprintf("No processing job named %s in %s (%s).", name, session$region, e$aws_message),
-            class = "sagesim_job_not_found", job_name = name)
-    }
-  )
-  outputs <- lapply(description$ProcessingOutputConfig$Outputs, function(output) {
-    list(name = output$OutputName, destination = output$S3Output$S3Uri,
-         source = output$S3Output$LocalPath)
-  })
-  arguments <- as.character(unlist(description$AppSpecification$ContainerArguments))
-  kind <- job_kind(unlist(description$AppSpecification$ContainerEntrypoint), arguments)
-  inputs <- lapply(description$ProcessingInputs, function(input) {
-    list(name = input$InputName, source = input$S3Input$S3Uri)
-  })
-  job <- new_job(name, "cloud", kind = kind, outputs = outputs, arguments = arguments,
-                 image_uri = description$AppSpecification$ImageUri, role = description$RoleArn,
-                 map_input = map_input_of(inputs), session = session)
+    sagesim_aws_ValidationException = function(e) NULL,
+    sagesim_aws_ResourceNotFound = function(e) NULL,
+    sagesim_no_credentials = function(e) backend_unavailable(sprintf(
+      "SageMaker cannot be asked (%s)", conditionMessage(e)[[1]])))
+  if (is.null(description)) return(NULL)
+  record <- find_cloud_record(session, name, description)
+  job <- if (!is.null(record)) {
+    new_job(name, "cloud", record, session = session)
+  } else {
+    # Not made by sagesim: a script job, as far as its description tells.
+    outputs <- lapply(description$ProcessingOutputConfig$Outputs, function(output) {
+      list(name = output$OutputName, destination = output$S3Output$S3Uri,
+           source = output$S3Output$LocalPath)
+    })
+    new_job(name, "cloud", NULL, session = session, outputs = outputs)
+  }
   update_cloud_status(job, description)
   job
 }
 
-list_cloud_jobs <- function(session, n, name_contains, status) {
-  reply <- aws_request(session, "sagemaker:ListProcessingJobs", list(
-    MaxResults = n, SortBy = "CreationTime", SortOrder = "Descending",
-    NameContains = name_contains, StatusEquals = status))
-  lapply(reply$ProcessingJobSummaries, function(s) new_job_status(
+list_cloud_jobs <- function(session, n, name_contains, status, details = FALSE) {
+  reply <- tryCatch(
+    aws_request(session, "sagemaker:ListProcessingJobs", list(
+      MaxResults = n, SortBy = "CreationTime", SortOrder = "Descending",
+      NameContains = name_contains, StatusEquals = status)),
+    sagesim_no_credentials = function(e) backend_unavailable(sprintf(
+      "SageMaker cannot be asked (%s)", conditionMessage(e)[[1]])))
+  statuses <- lapply(reply$ProcessingJobSummaries, function(s) new_job_status(
     s$ProcessingJobName, s$ProcessingJobStatus, s$FailureReason, s$ExitMessage,
     creation_time = s$CreationTime, end_time = s$ProcessingEndTime))
+  records <- if (details) lapply(statuses, function(s) attach_cloud_job(s$name, session)$record)
+  job_list_frame(statuses, "SageMaker", records)
 }
 
 update_cloud_status <- function(job, d) {
@@ -210,6 +258,12 @@ job_stop.sagesim_cloud_job <- function(job) {
 
 #' @export
 default_poll_interval.sagesim_cloud_job <- function(job) 5
+
+# Back off while nothing happens; stay responsive while logs flow.
+#' @export
+next_poll_delay.sagesim_cloud_job <- function(job, delay, new_lines) {
+  if (new_lines > 0) delay else min(delay * 1.5, max(delay, 30))
+}
 
 #' @export
 final_log_delay.sagesim_cloud_job <- function(job) 5
@@ -243,9 +297,9 @@ cloud_log_lines <- function(job, cursors) {
 }
 
 #' @export
-poll_log_lines.sagesim_cloud_job <- function(job) {
-  result <- cloud_log_lines(job, job$log_cursors)
-  job$log_cursors <- result$cursors
+new_log_lines.sagesim_cloud_job <- function(job, cursors = "log_cursors") {
+  result <- cloud_log_lines(job, job[[cursors]] %||% list())
+  job[[cursors]] <- result$cursors
   result$lines
 }
 

@@ -1,19 +1,23 @@
 #' Follow, stop and collect processing jobs
 #'
-#' A job handle comes from [submit_processing()] or [attach_job()] and works
-#' the same for SageMaker and local jobs.
+#' A job handle comes from [submit_processing()], [submit_map()] or
+#' [job_attach()] and works the same for SageMaker and local jobs.
 #'
 #' * `job_status()` asks for the current status (with failure reason and exit
 #'   message).
-#' * `job_wait()` polls, with back-off, until the job is Completed, Failed or
-#'   Stopped, streaming every host's log lines to the console (and reading
-#'   them once more a few seconds after the end, as a host's last lines
-#'   often arrive after its status changes). A failed job raises a
+#' * `job_wait()` polls until the job is Completed, Failed or Stopped
+#'   (SageMaker jobs with back-off; local jobs several times a second, so
+#'   their end is noticed within a second), streaming every host's log lines
+#'   to the console (and reading a SageMaker job's once more a few seconds
+#'   after the end, as a host's last lines often arrive after its status
+#'   changes). A failed job raises a
 #'   `sagesim_job_failed` error showing its failure reason; a stopped one ends
 #'   the wait with a `sagesim_job_stopped` warning. Ctrl-C stops waiting, not
 #'   the job.
 #' * `job_logs()` returns every host's log lines so far.
-#' * `job_stop()` asks the job to stop.
+#' * `job_stop()` asks the job to stop (a local job's hosts get TERM, then
+#'   KILL after `getOption("sagesim.stop_grace", 10)` seconds) and returns
+#'   once it has stopped (local) or SageMaker has been asked.
 #' * `job_collect()` downloads the outputs to `path` and returns the
 #'   simulation result ([simulate_local()]'s object, merged over hosts) for
 #'   simulation and sweep jobs, the list of results for [submit_map()] jobs,
@@ -25,9 +29,9 @@
 #'
 #' @param job A `sagesim_job`.
 #' @param logs Stream the job's logs while waiting.
-#' @param poll Seconds between the first polls (growing to 30 s while
-#'   nothing happens); default `getOption("sagesim.poll_interval")`, else 5
-#'   for SageMaker and 0.5 for local jobs.
+#' @param poll Seconds between polls (for SageMaker jobs growing to 30 s
+#'   while nothing happens); default `getOption("sagesim.poll_interval")`,
+#'   else 5 for SageMaker and 0.2 for local jobs.
 #' @param timeout Give up waiting after this many seconds (the job goes on);
 #'   default `getOption("sagesim.wait_timeout")`, else no limit.
 #' @param path Local folder for the outputs; default a folder named after the
@@ -73,11 +77,11 @@ job_wait <- function(job, logs = TRUE, poll = NULL, timeout = getOption("sagesim
   # Logs are a courtesy: trouble reading them (throttling, a stream not
   # there yet) is reported once and the wait goes on.
   logs_failed <- FALSE
-  # A map job's progress comes from its hosts' log lines, shown or not.
-  follow <- logs || identical(job$kind, "map")
+  # Progress comes from the hosts' log lines, shown or not.
+  follow <- logs || job$kind %in% c("map", "simulation", "sweep")
   print_new_logs <- function() {
     tryCatch({
-      lines <- poll_log_lines(job)
+      lines <- new_log_lines(job)
       note_progress(job, lines)
       if (logs) print_log_lines(lines) else 0
     }, sagesim_aws_error = function(e) {
@@ -99,8 +103,7 @@ job_wait <- function(job, logs = TRUE, poll = NULL, timeout = getOption("sagesim
             class = "sagesim_wait_timeout", job_name = job$name)
     }
     Sys.sleep(delay)
-    # Back off while nothing happens; stay responsive while logs flow.
-    delay <- if (new_lines > 0) delay else min(delay * 1.5, max(delay, 30))
+    delay <- next_poll_delay(job, delay, new_lines)
   }
   if (follow) {
     print_new_logs()
@@ -137,11 +140,16 @@ job_collect <- function(job, path = NULL, errors = c("stop", "return")) {
   check_string(path, "path", null_ok = TRUE)
   errors <- match_choice(errors, "errors")
   status <- job_status(job)
+  if (identical(status$status, "Failed")) check_job_outcome(status, job)
+  if (status$status %in% c("Stopped", "Stopping")) {
+    abort(sprintf("Job %s was stopped before it completed: it has no results to collect. Run it again with job_resubmit().",
+                  job$name),
+          class = "sagesim_job_not_finished", job_name = job$name, job = job)
+  }
   if (!identical(status$status, "Completed")) {
-    check_job_outcome(status, job)
     abort(sprintf("Job %s is %s; wait for it to complete (job_wait()) before collecting.",
                   job$name, status$status),
-          class = "sagesim_job_not_finished", job_name = job$name)
+          class = "sagesim_job_not_finished", job_name = job$name, job = job)
   }
   path <- path %||% file.path(tempdir(), job$name)
   # Outputs land in a staging folder renamed into place only when complete
@@ -163,50 +171,55 @@ job_collect <- function(job, path = NULL, errors = c("stop", "return")) {
   result
 }
 
-terminal_statuses <- c("Completed", "Failed", "Stopped")
-
-# The handle of a job: SageMaker's (`backend = "cloud"`) or a local one. The
-# backends' own fields (a session, a folder) come in `...`.
-new_job <- function(name, backend, kind, outputs, instance_count = NULL, instance_type = NULL,
-                    ...) {
-  job <- new.env(parent = emptyenv())
-  job$name <- name
-  job$kind <- kind
-  job$outputs <- outputs
-  job$instance_count <- instance_count
-  job$instance_type <- instance_type
-  job$log_cursors <- list()
-  job$last_status <- NULL
-  fields <- list(...)
-  for (field in names(fields)) assign(field, fields[[field]], envir = job)
-  # A map job's seed is on its command line (a job attached by name too).
-  if (identical(kind, "map") && is.null(job$seed) && length(job$arguments) > 0) {
-    job$seed <- parse_worker_args(job$arguments)$seed
+#' @export
+print.sagesim_job <- function(x, ...) {
+  # A job that may still be running is asked how it is, and how far its
+  # hosts are, so that a job started with `wait = FALSE` prints its progress.
+  if (is.null(x$last_status) || !x$last_status$status %in% terminal_statuses) {
+    tryCatch(refresh_job(x), sagesim_error = function(e) NULL)
   }
-  class(job) <- c(sprintf("sagesim_%s_job", backend), "sagesim_job")
-  job
+  status <- x$last_status
+  where <- if (inherits(x, "sagesim_local_job")) "local" else "SageMaker"
+  cat(sprintf("<sagesim job> %s (%s, %s)\n", x$name, where, x$kind))
+  if (is.null(status)) {
+    cat("  status:    unknown (job_status() asks)\n")
+  } else {
+    cat(sprintf("  status:    %s%s\n", status$status,
+                if (!is.null(status$failure_reason)) sprintf(" - %s", status$failure_reason) else ""))
+    cat(sprintf("  elapsed:   %s\n", format_elapsed(status)))
+  }
+  cat(sprintf("  instances: %s x %s\n", x$instance_count %||% "?", x$instance_type %||% "?"))
+  if (!is.null(x$seed)) cat(sprintf("  seed:      %s\n", format_number(x$seed)))
+  progress <- job_progress(x)
+  if (!is.null(progress)) cat(sprintf("  progress:  %s\n", format_progress(progress, x)))
+  if (!is.null(x$record$resubmission_of)) {
+    cat(sprintf("  reruns:    %s\n", x$record$resubmission_of))
+  }
+  for (output in x$outputs) {
+    cat(sprintf("  output:    %s -> %s\n", output$name, output$destination))
+  }
+  invisible(x)
 }
 
-# What a job runs, told from its command line (for a job attached by name).
-job_kind <- function(entrypoint, arguments) {
-  if (!identical(as.character(entrypoint), worker_entrypoint)) return("script")
-  if ("--map" %in% arguments) return("map")
-  sweep <- which(arguments == "--sweep")
-  if (length(sweep) > 0 && identical(arguments[sweep[[1]] + 1], "true")) "sweep" else "simulation"
-}
 
-# The hosts of a job, as SageMaker names them.
-job_hosts <- function(job) {
-  if (is.null(job$instance_count)) NULL else sprintf("algo-%d", seq_len(job$instance_count))
-}
+# What each backend implements (R/job-cloud.R, R/job-local.R).
+# The lines logged since the last call, kept apart per cursor set: job_wait()
+# shows "log_cursors", progress reading uses "progress_cursors".
+new_log_lines <- function(job, cursors = "log_cursors") UseMethod("new_log_lines")
+all_log_lines <- function(job) UseMethod("all_log_lines")
+fetch_outputs <- function(job, path) UseMethod("fetch_outputs")
+default_poll_interval <- function(job) UseMethod("default_poll_interval")
+final_log_delay <- function(job) UseMethod("final_log_delay")
+# The wait after a poll that brought `new_lines` lines.
+next_poll_delay <- function(job, delay, new_lines) UseMethod("next_poll_delay")
 
-check_job <- function(job) {
-  if (!inherits(job, "sagesim_job")) not_a_job(job)
-}
-
-not_a_job <- function(job) {
-  abort_argument("job", sprintf("`job` must be a job handle from submit_processing() or attach_job(), not %s.",
-                                describe_type(job)))
+# The job's status and its hosts' progress, read from their logs without
+# taking the lines job_wait() shows.
+refresh_job <- function(job) {
+  status <- job_status(job)
+  lines <- new_log_lines(job, "progress_cursors")
+  note_progress(job, lines)
+  status
 }
 
 # A failed job is an error, a stopped one a warning; both carry the job so
@@ -227,11 +240,12 @@ check_job_outcome <- function(status, job = NULL) {
   }
 }
 
-# What job_collect() returns: for a simulation job its result, merged over
-# hosts (never a part of it); otherwise the files themselves.
+# What job_collect() returns: for a simulation or sweep job its result,
+# merged over hosts (never a part of it), for a map job the list of values;
+# otherwise the files themselves.
 collected_results <- function(job, path, errors) {
   if (job$kind %in% c("simulation", "sweep")) {
-    grid <- if (identical(job$kind, "sweep")) simulation_of_options(parse_worker_args(job$arguments))
+    grid <- if (identical(job$kind, "sweep")) record_simulation(job$record)
     return(read_job_results(path, hosts = job_hosts(job), location = results_location(job),
                             grid = grid))
   }
@@ -252,12 +266,6 @@ collected_results <- function(job, path, errors) {
   ), class = "sagesim_job_files")
 }
 
-# Where a job's hosts put their results (the output named `output`).
-results_location <- function(job, output = "simulation") {
-  outputs <- Filter(function(o) identical(o$name, output), job$outputs)
-  if (length(outputs) > 0) outputs[[1]]$destination else "the job's outputs"
-}
-
 #' @export
 print.sagesim_job_files <- function(x, ...) {
   cat(sprintf("<sagesim job outputs> %s\n", x$job_name))
@@ -269,166 +277,127 @@ print.sagesim_job_files <- function(x, ...) {
   invisible(x)
 }
 
-#' @export
-print.sagesim_job <- function(x, ...) {
-  status <- x$last_status
-  where <- if (inherits(x, "sagesim_local_job")) "local" else "SageMaker"
-  cat(sprintf("<sagesim job> %s (%s, %s)\n", x$name, where, x$kind))
-  if (is.null(status)) {
-    cat("  status:    unknown (job_status() asks)\n")
-  } else {
-    cat(sprintf("  status:    %s%s\n", status$status,
-                if (!is.null(status$failure_reason)) sprintf(" - %s", status$failure_reason) else ""))
-    cat(sprintf("  elapsed:   %s\n", format_elapsed(status)))
-  }
-  cat(sprintf("  instances: %s x %s\n", x$instance_count %||% "?", x$instance_type %||% "?"))
-  if (!is.null(x$seed)) cat(sprintf("  seed:      %s\n", format(x$seed)))
-  if (length(x$progress) > 0) {
-    done <- sum(vapply(x$progress, `[[`, 1, "done"))
-    total <- sum(vapply(x$progress, `[[`, 1, "total"))
-    cat(sprintf("  progress:  %s of %s elements done%s\n", format_count(done),
-                format_count(x$elements %||% total),
-                if (length(x$progress) < (x$instance_count %||% 0)) " (not every host has reported yet)" else ""))
-  }
-  for (output in x$outputs) {
-    cat(sprintf("  output:    %s -> %s\n", output$name, output$destination))
-  }
-  invisible(x)
-}
-
-format_elapsed <- function(status) {
-  start <- status$start_time %||% status$creation_time
-  if (is.null(start)) return("unknown")
-  end <- status$end_time %||% as.numeric(Sys.time())
-  seconds <- max(0, end - start)
-  if (seconds < 60) return(sprintf("%.1f s", seconds))
-  sprintf("%dm %02ds", as.integer(seconds %/% 60), as.integer(round(seconds %% 60)))
-}
-
-new_job_status <- function(name, status, failure_reason = NULL, exit_message = NULL,
-                           creation_time = NULL, start_time = NULL, end_time = NULL) {
-  structure(list(name = name, status = status, failure_reason = failure_reason,
-                 exit_message = exit_message, creation_time = creation_time,
-                 start_time = start_time, end_time = end_time),
-            class = "sagesim_job_status")
-}
-
-#' @export
-print.sagesim_job_status <- function(x, ...) {
-  cat(sprintf("%s: %s\n", x$name, x$status))
-  if (!is.null(x$failure_reason)) cat(sprintf("  failure reason: %s\n", x$failure_reason))
-  if (!is.null(x$exit_message) && nzchar(x$exit_message)) {
-    cat(sprintf("  exit message:   %s\n", x$exit_message))
-  }
-  cat(sprintf("  elapsed:        %s\n", format_elapsed(x)))
-  invisible(x)
-}
-
-#' @export
-print.sagesim_logs <- function(x, ...) {
-  if (nrow(x) == 0) {
-    cat("(no log lines yet)\n")
-  } else {
-    cat(sprintf("[%s] %s\n", x$host, x$message), sep = "")
-  }
-  invisible(x)
-}
-
-log_lines <- function(host = character(), time = numeric(), message = character()) {
-  data.frame(host = host, time = as.POSIXct(time, origin = "1970-01-01"), message = message,
-             stringsAsFactors = FALSE)
-}
-
-# Hosts of map jobs log "<host>: 3 of 10 elements done"; the handle keeps
-# the latest count of each host.
-note_progress <- function(job, lines) {
-  counts <- regmatches(lines$message, regexec("([0-9]+) of ([0-9]+) elements done", lines$message))
-  for (k in seq_along(counts)) {
-    if (length(counts[[k]]) == 3) {
-      job$progress[[lines$host[[k]]]] <- list(done = as.numeric(counts[[k]][[2]]),
-                                               total = as.numeric(counts[[k]][[3]]))
-    }
-  }
-  invisible(job)
-}
-
-print_log_lines <- function(lines) {
-  if (nrow(lines) > 0) cat(sprintf("[%s] %s\n", lines$host, lines$message), sep = "")
-  nrow(lines)
-}
-
-# What each kind of job implements (R/job-cloud.R, R/job-local.R).
-poll_log_lines <- function(job) UseMethod("poll_log_lines")
-all_log_lines <- function(job) UseMethod("all_log_lines")
-fetch_outputs <- function(job, path) UseMethod("fetch_outputs")
-default_poll_interval <- function(job) UseMethod("default_poll_interval")
-final_log_delay <- function(job) UseMethod("final_log_delay")
-
 #' Re-attach to a job by name
 #'
 #' Gives back a handle for a job submitted earlier, also from another R
 #' session: a local job (found in `getOption("sagesim.job_dir")`) or else a
-#' SageMaker job.
+#' SageMaker job. What the job is (its kind, settings, seed, elements) comes
+#' from the record sagesim wrote when it was submitted; a SageMaker job
+#' without one (made by the Python SDK, or an older sagesim) is attached as
+#' a script job. `attach_job()` is the former name of `job_attach()`.
 #'
 #' @param name The job name.
 #' @param session An [aws_session()] for SageMaker jobs; default one from the
 #'   standard chain.
-#' @return A `sagesim_job`.
+#' @return A `sagesim_job`. A name that no backend knows is a
+#'   `sagesim_job_not_found` error.
 #' @examples
 #' options(sagesim.job_dir = tempdir())   # where local jobs keep their files
 #' job <- submit_processing(simulation = simulation_spec(100, 100, 50, 20, seed = 3),
 #'                          instance_type = "local", logs = FALSE)
-#' attach_job(job$name)
+#' job_attach(job$name)
+#' @export
+job_attach <- function(name, session = NULL) {
+  check_string(name, "name", pattern = job_name_pattern)
+  if (!is.null(session)) check_class(session, "sagesim_session", "session", "aws_session()")
+  not_asked <- character()
+  for (backend in job_backends()) {
+    job <- tryCatch(backend$attach(name, session), sagesim_backend_unavailable = function(e) {
+      not_asked[[backend$label]] <<- conditionMessage(e)
+      NULL
+    })
+    if (!is.null(job)) return(job)
+  }
+  abort(c(sprintf("No job named %s: %s.", name, paste(vapply(job_backends(), function(b) {
+            if (b$label %in% names(not_asked)) not_asked[[b$label]] else b$where(session)
+          }, character(1)), collapse = "; ")),
+          "list_jobs() shows the jobs there are."),
+        class = "sagesim_job_not_found", job_name = name)
+}
+
+#' @rdname job_attach
 #' @export
 attach_job <- function(name, session = NULL) {
-  check_string(name, "name", pattern = job_name_pattern)
-  if (dir.exists(local_job_dir(name))) {
-    return(attach_local_job(name))
-  }
-  attach_cloud_job(name, default_session(session))
+  deprecated_name("attach_job()", "job_attach()")
+  job_attach(name, session)
 }
 
 #' List recent jobs
 #'
-#' SageMaker jobs come newest first, asked of SageMaker page by page (100 at
-#' a time) and filtered there.
+#' Local jobs and SageMaker jobs, newest first. SageMaker jobs are asked of
+#' SageMaker page by page (100 at a time) and filtered there; when no AWS
+#' account is configured, local jobs are listed with a message saying why
+#' SageMaker's are not.
 #'
 #' @param n At most this many jobs, newest first.
 #' @param name_contains Only jobs whose name contains this.
 #' @param status Only jobs with this status.
-#' @param local List local jobs instead of SageMaker jobs.
+#' @param instance_type `"local"` for local jobs only, `"sagemaker"` for
+#'   SageMaker jobs only; `NULL` (the default) for both.
+#' @param details Also read each job's record: its `kind`, `instance_count`
+#'   and `instance_type` (one S3 request per SageMaker job).
 #' @param session An [aws_session()] for SageMaker jobs.
-#' @return A data.frame with `name`, `status`, `created`, `ended` and
-#'   `failure_reason`.
+#' @param local Deprecated: use `instance_type = "local"`.
+#' @return A data.frame with `name`, `where` (`"local"` or `"SageMaker"`),
+#'   `status`, `created`, `ended` and `failure_reason` (and with `details`,
+#'   `kind`, `instance_count`, `instance_type`).
 #' @examples
-#' list_jobs(local = TRUE)
+#' options(sagesim.job_dir = tempdir())
+#' list_jobs(instance_type = "local", details = TRUE)
 #' @export
-list_jobs <- function(n = 20, name_contains = NULL, status = NULL, local = FALSE,
-                      session = NULL) {
+list_jobs <- function(n = 20, name_contains = NULL, status = NULL, instance_type = NULL,
+                      details = FALSE, session = NULL, local = NULL) {
   n <- check_count(n, "n", min = 1, max = 10000)
   check_string(name_contains, "name_contains", null_ok = TRUE)
   if (!is.null(status)) {
     check_choice(status, c("InProgress", "Completed", "Failed", "Stopping", "Stopped"), "status")
   }
-  check_flag(local, "local")
-  jobs <- if (local) {
-    Filter(function(j) {
-      (is.null(name_contains) || grepl(name_contains, j$name, fixed = TRUE)) &&
-        (is.null(status) || identical(j$status, status))
-    }, list_local_jobs())
-  } else {
-    list_cloud_jobs(default_session(session), n, name_contains, status)
+  if (!is.null(local)) {
+    deprecated_name("list_jobs(local = )", "list_jobs(instance_type = \"local\")")
+    check_flag(local, "local")
+    instance_type <- if (local) "local" else "sagemaker"
   }
-  time <- function(x) as.POSIXct(x %||% NA_real_, origin = "1970-01-01")
-  frame <- data.frame(
-    name = vapply(jobs, `[[`, character(1), "name"),
-    status = vapply(jobs, `[[`, character(1), "status"),
-    created = time(vapply(jobs, function(j) j$creation_time %||% NA_real_, numeric(1))),
-    ended = time(vapply(jobs, function(j) j$end_time %||% NA_real_, numeric(1))),
-    failure_reason = vapply(jobs, function(j) j$failure_reason %||% NA_character_, character(1)),
-    stringsAsFactors = FALSE
-  )
+  if (!is.null(instance_type)) check_choice(instance_type, c("local", "sagemaker"), "instance_type")
+  check_flag(details, "details")
+  if (!is.null(session)) check_class(session, "sagesim_session", "session", "aws_session()")
+  backends <- job_backends()
+  if (!is.null(instance_type)) {
+    backends <- backends[names(backends) == if (instance_type == "local") "local" else "cloud"]
+  }
+  frames <- list()
+  for (backend in backends) {
+    listed <- tryCatch(backend$list(n, name_contains, status, details, session),
+                       sagesim_backend_unavailable = function(e) {
+                         if (!is.null(instance_type)) stop(e)
+                         message(sprintf("%s jobs are not listed: %s", backend$label,
+                                         conditionMessage(e)))
+                         NULL
+                       })
+    if (!is.null(listed)) frames[[length(frames) + 1]] <- listed
+  }
+  frame <- if (length(frames) > 0) do.call(rbind, frames) else job_list_frame(list(), character())
   frame <- frame[order(frame$created, decreasing = TRUE), , drop = FALSE]
   rownames(frame) <- NULL
   utils::head(frame, n)
+}
+
+# The rows of list_jobs() for `statuses` (job statuses) of jobs `where`,
+# with each job's record's fields when `records` are given.
+job_list_frame <- function(statuses, where, records = NULL) {
+  time <- function(x) as.POSIXct(x, origin = "1970-01-01")
+  frame <- data.frame(
+    name = vapply(statuses, `[[`, character(1), "name"),
+    where = rep(where, length.out = length(statuses)),
+    status = vapply(statuses, `[[`, character(1), "status"),
+    created = time(vapply(statuses, function(j) j$creation_time %||% NA_real_, numeric(1))),
+    ended = time(vapply(statuses, function(j) j$end_time %||% NA_real_, numeric(1))),
+    failure_reason = vapply(statuses, function(j) j$failure_reason %||% NA_character_, character(1)),
+    stringsAsFactors = FALSE
+  )
+  if (!is.null(records)) {
+    frame$kind <- vapply(records, function(r) if (is.null(r)) "script" else record_kind(r), "")
+    frame$instance_count <- vapply(records, function(r) as.numeric(r$plan$instance_count %||% NA), 1)
+    frame$instance_type <- vapply(records, function(r) r$plan$instance_type %||% NA_character_, "")
+  }
+  frame
 }

@@ -1,97 +1,3 @@
-#' An input of a processing job
-#'
-#' @param source A local file or directory (uploaded to
-#'   `s3://{bucket}/{job}/input/{name}/`), or an `s3://` URI.
-#' @param destination Where the job sees it: a path under
-#'   `/opt/ml/processing/`; default `/opt/ml/processing/input/{name}`.
-#' @param name Input name; default `input-1`, `input-2`, ...
-#' @param s3_data_type `"S3Prefix"` or `"ManifestFile"`.
-#' @param s3_input_mode `"File"`, `"Pipe"` or `"FastFile"`.
-#' @param s3_data_distribution_type `"FullyReplicated"` (every host gets all)
-#'   or `"ShardedByS3Key"` (the objects are divided between hosts).
-#' @param s3_compression_type `"None"` or `"Gzip"` (SageMaker takes `"Gzip"`
-#'   only with `s3_input_mode = "Pipe"`).
-#' @return A `sagesim_processing_input`.
-#' @examples
-#' processing_input("s3://my-bucket/data/", name = "data")
-#' @export
-processing_input <- function(source, destination = NULL, name = NULL, s3_data_type = "S3Prefix",
-                             s3_input_mode = "File",
-                             s3_data_distribution_type = "FullyReplicated",
-                             s3_compression_type = "None") {
-  check_string(source, "source")
-  check_container_path(destination, "destination", null_ok = TRUE)
-  check_string(name, "name", null_ok = TRUE, pattern = "^[a-zA-Z0-9_-]{1,64}$")
-  check_choice(s3_data_type, c("S3Prefix", "ManifestFile"), "s3_data_type")
-  check_choice(s3_input_mode, c("File", "Pipe", "FastFile"), "s3_input_mode")
-  check_choice(s3_data_distribution_type, c("FullyReplicated", "ShardedByS3Key"),
-               "s3_data_distribution_type")
-  check_choice(s3_compression_type, c("None", "Gzip"), "s3_compression_type")
-  if (s3_compression_type == "Gzip" && s3_input_mode != "Pipe") {
-    abort_argument("s3_compression_type", sprintf(
-      "SageMaker decompresses Gzip inputs only in Pipe mode; with `s3_input_mode = \"%s\"` use `s3_compression_type = \"None\"` (or Pipe mode).",
-      s3_input_mode))
-  }
-  if (is_s3_uri(source)) check_s3_uri(source, "source")
-  structure(list(source = source, destination = destination, name = name,
-                 s3_data_type = s3_data_type, s3_input_mode = s3_input_mode,
-                 s3_data_distribution_type = s3_data_distribution_type,
-                 s3_compression_type = s3_compression_type),
-            class = "sagesim_processing_input")
-}
-
-#' An output of a processing job
-#'
-#' @param source The folder in the job whose files are saved: a path under
-#'   `/opt/ml/processing/`.
-#' @param destination An `s3://` URI; default
-#'   `s3://{bucket}/{job}/output/{name}`. Local-mode jobs also accept a local
-#'   folder (their default is a folder beside the job's files).
-#' @param name Output name; default `output-1`, `output-2`, ...
-#' @param s3_upload_mode `"EndOfJob"` or `"Continuous"`.
-#' @return A `sagesim_processing_output`.
-#' @examples
-#' processing_output("/opt/ml/processing/output/results", name = "results")
-#' @export
-processing_output <- function(source, destination = NULL, name = NULL,
-                              s3_upload_mode = "EndOfJob") {
-  check_container_path(source, "source")
-  check_string(destination, "destination", null_ok = TRUE)
-  check_string(name, "name", null_ok = TRUE, pattern = "^[a-zA-Z0-9_-]{1,64}$")
-  check_choice(s3_upload_mode, c("EndOfJob", "Continuous"), "s3_upload_mode")
-  if (!is.null(destination) && is_s3_uri(destination)) check_s3_uri(destination, "destination")
-  structure(list(source = source, destination = destination, name = name,
-                 s3_upload_mode = s3_upload_mode),
-            class = "sagesim_processing_output")
-}
-
-#' Network settings of a processing job
-#'
-#' @param subnets,security_group_ids VPC subnet and security group ids (both
-#'   or neither).
-#' @param enable_network_isolation No network access from the container.
-#' @param encrypt_inter_container_traffic Encrypt traffic between hosts.
-#' @return A `sagesim_network_config`.
-#' @examples
-#' network_config(subnets = "subnet-0abc", security_group_ids = "sg-0abc")
-#' @export
-network_config <- function(subnets = NULL, security_group_ids = NULL,
-                           enable_network_isolation = FALSE,
-                           encrypt_inter_container_traffic = FALSE) {
-  check_strings(subnets, "subnets")
-  check_strings(security_group_ids, "security_group_ids")
-  if (xor(length(subnets) > 0, length(security_group_ids) > 0)) {
-    abort_argument(if (length(subnets) > 0) "security_group_ids" else "subnets",
-                   "A VPC needs both `subnets` and `security_group_ids`.")
-  }
-  check_flag(enable_network_isolation, "enable_network_isolation")
-  check_flag(encrypt_inter_container_traffic, "encrypt_inter_container_traffic")
-  structure(list(subnets = subnets, security_group_ids = security_group_ids,
-                 enable_network_isolation = enable_network_isolation,
-                 encrypt_inter_container_traffic = encrypt_inter_container_traffic),
-            class = "sagesim_network_config")
-}
-
 #' Run an R script or the built-in simulation on SageMaker Processing
 #'
 #' Submits a processing job the way the SageMaker Python SDK's
@@ -169,7 +75,7 @@ network_config <- function(subnets = NULL, security_group_ids = NULL,
 #' @param kms_key KMS key id or ARN with which every file sagesim uploads
 #'   (code, inputs) is encrypted (SSE-KMS); default the session's `kms_key`.
 #' @param wait Wait for the job to finish (`FALSE` returns at once; pick the
-#'   job up later with [attach_job()], even from a new R session).
+#'   job up later with [job_attach()], even from a new R session).
 #' @param logs Stream the job's logs while waiting.
 #' @param session An [aws_session()]; default one from the standard chain.
 #' @return A job handle (`sagesim_job`), see [job_status()].
@@ -197,24 +103,13 @@ submit_processing <- function(code = NULL, simulation = NULL, image_uri = NULL, 
                               network = NULL, volume_kms_key = NULL, output_kms_key = NULL,
                               kms_key = NULL, wait = TRUE, logs = TRUE, session = NULL) {
   work <- processing_work(code, simulation, image_uri, command, arguments)
-  plan <- plan_processing_job(
-    work, image_uri = image_uri, role = role, instance_count = instance_count,
-    instance_type = instance_type, volume_size_gb = volume_size_gb, max_runtime = max_runtime,
-    base_job_name = base_job_name, job_name = job_name, inputs = inputs, outputs = outputs,
-    env = env, tags = tags, network = network, volume_kms_key = volume_kms_key,
-    output_kms_key = output_kms_key, kms_key = kms_key
-  )
+  settings <- list(image_uri = image_uri, role = role, instance_count = instance_count,
+                   instance_type = instance_type, volume_size_gb = volume_size_gb,
+                   max_runtime = max_runtime, inputs = inputs, outputs = outputs, env = env,
+                   tags = tags, network = network, volume_kms_key = volume_kms_key,
+                   output_kms_key = output_kms_key, kms_key = kms_key)
+  plan <- plan_job(work, settings, base_job_name = base_job_name, job_name = job_name)
   start_job(plan, wait = wait, logs = logs, session = session)
-}
-
-# Starts a planned job here or on SageMaker, and follows it when asked.
-start_job <- function(plan, wait, logs, session) {
-  check_flag(wait, "wait")
-  check_flag(logs, "logs")
-  if (!is.null(session)) check_class(session, "sagesim_session", "session", "aws_session()")
-  job <- if (plan$local) start_local_job(plan, session) else start_cloud_job(plan, default_session(session))
-  if (wait) job_wait(job, logs = logs)
-  job
 }
 
 # What a job runs: its kind, entrypoint and arguments, the inputs and
@@ -263,166 +158,10 @@ processing_work <- function(code, simulation, image_uri, command, arguments) {
     arguments = arguments,
     base_default = image_base_name(image_uri) %||% "sagesim-script",
     inputs = list(processing_input(source, destination = code_dir, name = "code")),
-    outputs = list()
-  )
-}
-
-# Everything about a job that can be known without AWS: the work, validated
-# settings, the job name, and inputs and outputs with their names and
-# container paths. S3 locations that depend on the bucket, and the role, are
-# filled in by the cloud or local runner.
-plan_processing_job <- function(work, image_uri, role, instance_count, instance_type,
-                                volume_size_gb, max_runtime, base_job_name, job_name, inputs,
-                                outputs, env, tags, network, volume_kms_key, output_kms_key,
-                                kms_key) {
-  check_string(instance_type, "instance_type", pattern = "^(local|ml\\.[a-z0-9-]+\\.[a-z0-9]+)$")
-  local <- identical(instance_type, "local")
-  instance_count <- check_count(instance_count, "instance_count", min = 1, max = 100)
-  check_string(image_uri, "image_uri", null_ok = local, max_chars = 255)
-  check_role(role)
-  volume_size_gb <- check_count(volume_size_gb, "volume_size_gb", min = 1, max = 16384)
-  max_runtime <- check_count(max_runtime, "max_runtime", min = 1, max = 777600)
-  for (key in c("volume_kms_key", "output_kms_key", "kms_key")) {
-    check_string(get(key), key, null_ok = TRUE, max_chars = 2048)
-  }
-  if (!is.null(network)) check_class(network, "sagesim_network_config", "network", "network_config()")
-  if (!is.null(job_name) && !is.null(base_job_name)) {
-    abort_argument("job_name", "Give `job_name` or `base_job_name`, not both.")
-  }
-  check_string(job_name, "job_name", null_ok = TRUE, pattern = job_name_pattern)
-  env <- check_environment(env)
-  tags <- check_tags(tags)
-  inputs <- c(work$inputs, normalise_inputs(inputs))
-  outputs <- c(work$outputs, normalise_outputs(outputs))
-  check_unique_names(inputs, "inputs")
-  check_unique_names(outputs, "outputs")
-  if (!local) {
-    for (output in outputs) {
-      if (!is.null(output$destination) && !is_s3_uri(output$destination)) {
-        abort_argument("outputs", sprintf("Output \"%s\": a SageMaker job writes to S3; \"%s\" is not an s3:// URI.",
-                                          output$name, output$destination))
-      }
-    }
-  }
-  if (local) check_local_emulation(inputs, outputs)
-
-  list(
-    name = job_name %||% job_name_from_base(base_job_name %||% work$base_default),
-    kind = work$kind, local = local, simulation = work$simulation,
-    image_uri = image_uri, role = role, entrypoint = work$entrypoint, arguments = work$arguments,
-    instance_count = instance_count, instance_type = instance_type,
-    volume_size_gb = volume_size_gb, max_runtime = max_runtime, inputs = inputs,
-    outputs = outputs, env = env, tags = tags, network = network,
-    volume_kms_key = volume_kms_key, output_kms_key = output_kms_key, kms_key = kms_key
+    outputs = list(),
+    code = source
   )
 }
 
 code_dir <- "/opt/ml/processing/input/code"
 simulation_output_dir <- "/opt/ml/processing/output/simulation"
-
-# The Python SDK names jobs after the image's repository by default.
-image_base_name <- function(image_uri) {
-  if (is.null(image_uri)) return(NULL)
-  repository <- sub(":.*$", "", sub("@.*$", "", basename(image_uri)))
-  repository <- gsub("[^a-zA-Z0-9-]+", "-", repository)
-  repository <- gsub("^-+|-+$", "", repository)
-  if (nzchar(repository)) repository
-}
-
-#' Job names as SageMaker's Python SDK makes them
-#'
-#' `{base}-{YYYY-MM-DD-HH-MM-SS-mmm}` in UTC, the base cut to 39 characters so
-#' the name stays within SageMaker's 63.
-#'
-#' @param base A name prefix: letters, digits and hyphens.
-#' @param time The time stamp to use.
-#' @return A job name.
-#' @examples
-#' job_name_from_base("sagesim")
-#' @export
-job_name_from_base <- function(base, time = Sys.time()) {
-  check_string(base, "base_job_name", pattern = "^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
-  seconds <- as.numeric(time)
-  stamp <- sprintf("%s-%03d", format(as.POSIXct(floor(seconds), origin = "1970-01-01", tz = "UTC"),
-                                     "%Y-%m-%d-%H-%M-%S", tz = "UTC"),
-                   as.integer(floor((seconds - floor(seconds)) * 1000)))
-  base <- sub("-+$", "", substr(base, 1, 63 - nchar(stamp) - 1))
-  paste0(base, "-", stamp)
-}
-
-# `inputs` or `outputs` as a list of channel objects: a named character
-# vector becomes one channel per element (the names naming them), a single
-# channel a list of one.
-as_channels <- function(channels, make, class, arg, what) {
-  if (is.null(channels)) return(list())
-  if (is.character(channels)) {
-    names <- names(channels) %||% rep("", length(channels))
-    channels <- unname(Map(function(path, name) make(path, name = if (nzchar(name)) name),
-                           unname(channels), names))
-  }
-  if (inherits(channels, class)) channels <- list(channels)
-  if (!is.list(channels) || !all(vapply(channels, inherits, logical(1), class))) {
-    abort_argument(arg, sprintf("`%s` must be a list of %s() or a named character vector of %s.",
-                                arg, sub("^sagesim_", "", class), what))
-  }
-  channels
-}
-
-normalise_inputs <- function(inputs) {
-  inputs <- as_channels(inputs, processing_input, "sagesim_processing_input", "inputs", "sources")
-  for (i in seq_along(inputs)) {
-    input <- inputs[[i]]
-    input$name <- input$name %||% sprintf("input-%d", i)
-    input$destination <- input$destination %||% file.path("/opt/ml/processing/input", input$name)
-    if (!is_s3_uri(input$source)) {
-      if (!file.exists(input$source)) {
-        abort_argument("inputs", sprintf("Input \"%s\": the local path \"%s\" does not exist.",
-                                         input$name, input$source))
-      }
-      input$source <- normalizePath(input$source)
-    }
-    inputs[[i]] <- input
-  }
-  inputs
-}
-
-normalise_outputs <- function(outputs) {
-  outputs <- as_channels(outputs, processing_output, "sagesim_processing_output", "outputs",
-                         "container folders")
-  for (i in seq_along(outputs)) {
-    outputs[[i]]$name <- outputs[[i]]$name %||% sprintf("output-%d", i)
-  }
-  outputs
-}
-
-# The request's part of a plan, in sagesim's terms: the Rust core builds the
-# SageMaker request from it (src/rust/aws/src/sagemaker.rs), and renders the
-# processingjobconfig.json that local hosts read. Inputs and outputs must
-# have their final S3 (or local) locations.
-request_plan_json <- function(plan, role, inputs, outputs) {
-  network <- plan$network
-  request <- list(
-    name = plan$name, role = role, image_uri = plan$image_uri %||% "local",
-    entrypoint = as.list(plan$entrypoint), arguments = as.list(plan$arguments),
-    instance_count = plan$instance_count, instance_type = plan$instance_type,
-    volume_size_gb = plan$volume_size_gb, volume_kms_key = plan$volume_kms_key,
-    max_runtime = plan$max_runtime,
-    inputs = lapply(unname(inputs), function(input) input[c(
-      "name", "source", "destination", "s3_data_type", "s3_input_mode",
-      "s3_data_distribution_type", "s3_compression_type")]),
-    outputs = lapply(unname(outputs), function(output) output[c(
-      "name", "source", "destination", "s3_upload_mode")]),
-    output_kms_key = plan$output_kms_key,
-    env = as.list(plan$env),
-    tags = unname(Map(function(key, value) list(key = key, value = value),
-                      names(plan$tags), unname(plan$tags))),
-    network = if (!is.null(network)) list(
-      subnets = as.list(network$subnets), security_group_ids = as.list(network$security_group_ids),
-      enable_network_isolation = network$enable_network_isolation,
-      encrypt_inter_container_traffic = network$encrypt_inter_container_traffic)
-  )
-  request <- request[!vapply(request, is.null, logical(1))]
-  # `{}`, not `[]`, for an empty environment.
-  if (length(request$env) == 0) request$env <- NULL
-  as.character(jsonlite::toJSON(request, auto_unbox = TRUE, digits = NA, null = "null"))
-}

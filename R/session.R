@@ -12,9 +12,10 @@
 #'
 #' @param region AWS region; default from the chain (`AWS_REGION`, profile).
 #' @param profile Named profile from the shared config files.
-#' @param role Execution role ARN for jobs. Default: the caller's own identity
-#'   when it is a role (an assumed-role session maps to its role); otherwise
-#'   submitting a job asks for one.
+#' @param role Execution role for jobs: an IAM role ARN, or a role name
+#'   (completed with the caller's account, as [submit_processing()] does).
+#'   Default: the caller's own identity when it is a role (an assumed-role
+#'   session maps to its role); otherwise submitting a job asks for one.
 #' @param bucket Default bucket for code, inputs and outputs.
 #' @param kms_key Default KMS key id or ARN for everything sagesim uploads
 #'   (SSE-KMS), for accounts whose policy requires encryption; see
@@ -34,7 +35,7 @@ aws_session <- function(region = NULL, profile = NULL, role = NULL, bucket = NUL
   # (Conditions show the call with `credentials` hidden: see user_call().)
   check_string(region, "region", null_ok = TRUE, pattern = "^[a-z0-9-]+$")
   check_string(profile, "profile", null_ok = TRUE)
-  check_string(role, "role", null_ok = TRUE, pattern = role_pattern)
+  check_role(role)
   check_string(bucket, "bucket", null_ok = TRUE, pattern = "^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
   check_string(endpoint_url, "endpoint_url", null_ok = TRUE, pattern = "^https?://")
   check_string(kms_key, "kms_key", null_ok = TRUE, max_chars = 2048)
@@ -60,7 +61,7 @@ aws_session <- function(region = NULL, profile = NULL, role = NULL, bucket = NUL
   identity <- aws_request(session, "sts:GetCallerIdentity", list())
   session$account <- identity$Account
   session$caller_arn <- identity$Arn
-  session$role <- role %||% role_from_caller(identity$Arn)
+  session$role <- expand_role(role, session) %||% role_from_caller(identity$Arn)
   session$bucket <- bucket %||% sprintf("sagemaker-%s-%s", session$region, session$account)
   session$bucket_ready <- FALSE
   session$kms_key <- kms_key
@@ -106,6 +107,14 @@ print.sagesim_session <- function(x, ...) {
 #' @export
 format.sagesim_session <- function(x, ...) {
   sprintf("<sagesim AWS session %s/%s>", x$region, x$account)
+}
+
+# A role name becomes the ARN of that role in the session's account and
+# partition, as the Python SDK expands `role = "MyRole"`.
+expand_role <- function(role, session) {
+  if (is.null(role) || grepl(role_pattern, role)) return(role)
+  partition <- sub("^arn:([^:]+):.*$", "\\1", session$caller_arn %||% "arn:aws:")
+  sprintf("arn:%s:iam::%s:role/%s", partition, session$account, role)
 }
 
 session_cache <- new.env(parent = emptyenv())

@@ -76,25 +76,6 @@ print.sagesim_grid <- function(x, ...) {
   invisible(x)
 }
 
-# simulate_local() of a grid: each cell in turn, one progress bar for all.
-simulate_sweep <- function(grid, threads, keep_values, progress) {
-  specs <- grid_specs(grid)
-  total <- sum(grid$cells$max_iterations)
-  done <- 0
-  on_poll <- NULL
-  if (progress) {
-    bar <- cli::cli_progress_bar("Sweeping", total = total)
-    on_poll <- function(n) cli::cli_progress_update(id = bar, set = done + n)
-  }
-  results <- lapply(specs, function(spec) {
-    result <- run_simulation(spec, c(1, spec$max_iterations), threads, keep_values,
-                             on_poll = on_poll)
-    done <<- done + spec$max_iterations
-    result
-  })
-  new_sweep(grid, results)
-}
-
 # A sweep's result from its grid and each cell's simulation, in cell order.
 new_sweep <- function(grid, results) {
   stat <- function(field) vapply(results, function(r) as.numeric(r[[field]]), numeric(1))

@@ -91,6 +91,7 @@ worker_main <- function(args) {
   written <- await_task(host_start(plan, host, hosts, options$threads, output_dir,
                                    as.character(utils::packageVersion("sagesim"))),
                         on_poll = progress_logger(host, total))
+  report_progress(host, "iterations", total, total)
   if (length(written$parts) > 0) {
     results <- lapply(written$parts, new_simulation)
     log_line(sprintf("%s: done in %.2f s on %d threads", host,
@@ -109,19 +110,15 @@ worker_main <- function(args) {
   invisible(written$path)
 }
 
-log_line <- function(text) {
-  cat(sprintf("%s %s\n", format(Sys.time(), "%Y-%m-%dT%H:%M:%S", tz = "UTC"), text))
-  flush(stdout())
-}
-
-# Progress for the logs: a line every 10 seconds, not every poll.
-progress_logger <- function(host, total, every = 10) {
+# Progress for the logs: at the start, then every progress_every() seconds
+# (not every poll), and at the end.
+progress_logger <- function(host, total) {
   last <- Sys.time()
+  report_progress(host, "iterations", 0, total)
   function(done) {
-    if (as.numeric(difftime(Sys.time(), last, units = "secs")) >= every) {
+    if (as.numeric(difftime(Sys.time(), last, units = "secs")) >= progress_every()) {
       last <<- Sys.time()
-      log_line(sprintf("%s: %.0f%% (%s of %s iterations)", host, 100 * done / total,
-                       format_count(done), format_count(total)))
+      report_progress(host, "iterations", done, total)
     }
   }
 }
@@ -244,57 +241,3 @@ split_equals <- function(args) {
   }), use.names = FALSE)
 }
 
-write_failure_message <- function(message) {
-  path <- file.path(opt_ml_root(), "output", "message")
-  try({
-    dir.create(dirname(path), recursive = TRUE, showWarnings = FALSE)
-    # SageMaker shows the first 1 KB as the job's ExitMessage.
-    writeLines(substr(message, 1, 1024), path)
-  }, silent = TRUE)
-}
-
-#' Where a processing job's files are
-#'
-#' Inside a SageMaker Processing container everything lives under `/opt/ml`;
-#' a local-mode job ([submit_processing()] with `instance_type = "local"`)
-#' sets `SAGESIM_OPT_ML` to its stand-in folder. Scripts that use these
-#' helpers run unchanged in both.
-#'
-#' * `processing_path("input", "data")` is `/opt/ml/processing/input/data`.
-#' * `processing_config()` reads `resourceconfig.json` (`current_host`,
-#'   `hosts`; a single `algo-1` when absent) and `processingjobconfig.json`
-#'   (`job`, the job's own description, or `NULL`).
-#'
-#' @param ... Path components below `/opt/ml/processing`.
-#' @return `processing_path()`: a path. `processing_config()`: a list with
-#'   `current_host`, `hosts`, `job` and `root`.
-#' @examples
-#' processing_path("input", "code")
-#' processing_config()$current_host
-#' @export
-processing_path <- function(...) file.path(opt_ml_root(), "processing", ...)
-
-#' @rdname processing_path
-#' @export
-processing_config <- function() {
-  root <- opt_ml_root()
-  resource_file <- file.path(root, "config", "resourceconfig.json")
-  job_file <- file.path(root, "config", "processingjobconfig.json")
-  resources <- if (file.exists(resource_file)) {
-    jsonlite::fromJSON(resource_file, simplifyVector = TRUE)
-  } else {
-    list(current_host = "algo-1", hosts = "algo-1")
-  }
-  if (!is.character(resources$current_host) || !resources$current_host %in% resources$hosts) {
-    abort(sprintf("%s does not name the current host among its hosts.", resource_file),
-          class = "sagesim_results_error")
-  }
-  list(current_host = resources$current_host, hosts = as.character(resources$hosts),
-       job = if (file.exists(job_file)) jsonlite::fromJSON(job_file, simplifyVector = FALSE),
-       root = root)
-}
-
-opt_ml_root <- function() {
-  root <- Sys.getenv("SAGESIM_OPT_ML")
-  if (nzchar(root)) root else "/opt/ml"
-}

@@ -1,0 +1,83 @@
+# The Processing container contract as a host sees it: where its files are
+# (/opt/ml, or SAGESIM_OPT_ML for a local host run as a plain process), its
+# config, its log lines (stdout becomes the job's CloudWatch log), its
+# progress reports and the exit message of a failure. Used by the
+# simulation worker (R/worker.R) and the map worker (R/map-worker.R).
+
+log_line <- function(text) {
+  cat(sprintf("%s %s\n", format(Sys.time(), "%Y-%m-%dT%H:%M:%S", tz = "UTC"), text))
+  flush(stdout())
+}
+
+# A host's progress as a log line of the format the core defines
+# (src/rust/aws/src/progress.rs); whoever follows the job reads it back.
+report_progress <- function(host, unit, done, total, failed = 0) {
+  cat(unwrap(progress_line(host, unit, done, total, failed)), "\n", sep = "")
+  flush(stdout())
+}
+
+# Seconds between progress reports (a host also reports its first and
+# last): the job's SAGESIM_PROGRESS_EVERY (`env =`), else 10.
+progress_every <- function() {
+  every <- suppressWarnings(as.numeric(Sys.getenv("SAGESIM_PROGRESS_EVERY", "10")))
+  if (is.na(every) || every < 0) 10 else every
+}
+
+# The exit message of a failed host, written only inside a job (where the
+# runtime laid out /opt/ml/config): run outside one, nothing is written.
+write_failure_message <- function(message) {
+  root <- opt_ml_root()
+  if (!file.exists(file.path(root, "config", "resourceconfig.json"))) return(invisible())
+  path <- file.path(root, "output", "message")
+  try({
+    dir.create(dirname(path), recursive = TRUE, showWarnings = FALSE)
+    # SageMaker shows the first 1 KB as the job's ExitMessage.
+    writeLines(substr(message, 1, 1024), path)
+  }, silent = TRUE)
+}
+
+#' Where a processing job's files are
+#'
+#' Inside a SageMaker Processing container everything lives under `/opt/ml`;
+#' a local-mode job ([submit_processing()] with `instance_type = "local"`)
+#' sets `SAGESIM_OPT_ML` to its stand-in folder. Scripts that use these
+#' helpers run unchanged in both.
+#'
+#' * `processing_path("input", "data")` is `/opt/ml/processing/input/data`.
+#' * `processing_config()` reads `resourceconfig.json` (`current_host`,
+#'   `hosts`; a single `algo-1` when absent) and `processingjobconfig.json`
+#'   (`job`, the job's own description, or `NULL`).
+#'
+#' @param ... Path components below `/opt/ml/processing`.
+#' @return `processing_path()`: a path. `processing_config()`: a list with
+#'   `current_host`, `hosts`, `job` and `root`.
+#' @examples
+#' processing_path("input", "code")
+#' processing_config()$current_host
+#' @export
+processing_path <- function(...) file.path(opt_ml_root(), "processing", ...)
+
+#' @rdname processing_path
+#' @export
+processing_config <- function() {
+  root <- opt_ml_root()
+  resource_file <- file.path(root, "config", "resourceconfig.json")
+  job_file <- file.path(root, "config", "processingjobconfig.json")
+  resources <- if (file.exists(resource_file)) {
+    jsonlite::fromJSON(resource_file, simplifyVector = TRUE)
+  } else {
+    list(current_host = "algo-1", hosts = "algo-1")
+  }
+  if (!is.character(resources$current_host) || !resources$current_host %in% resources$hosts) {
+    abort(sprintf("%s does not name the current host among its hosts.", resource_file),
+          class = "sagesim_results_error")
+  }
+  list(current_host = resources$current_host, hosts = as.character(resources$hosts),
+       job = if (file.exists(job_file)) jsonlite::fromJSON(job_file, simplifyVector = FALSE),
+       root = root)
+}
+
+opt_ml_root <- function() {
+  root <- Sys.getenv("SAGESIM_OPT_ML")
+  if (nzchar(root)) root else "/opt/ml"
+}

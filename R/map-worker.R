@@ -1,0 +1,92 @@
+# The host side of a submit_map() job: run_worker() hands a host its options
+# and the contract's config; the host runs its share of the elements, each
+# with its own random stream, reports its progress (R/contract.R) and writes
+# its results file.
+
+map_worker_main <- function(options, config) {
+  host <- config$current_host
+  hosts <- config$hosts
+  index <- match(host, hosts)
+  payload <- readRDS(options$map)
+  if (!identical(payload$format, map_format)) {
+    abort(sprintf("%s is not a sagesim map payload (%s).", options$map, map_format),
+          class = "sagesim_results_error")
+  }
+  for (package in payload$packages) {
+    loaded <- suppressPackageStartupMessages(requireNamespace(package, quietly = TRUE))
+    if (!loaded) {
+      abort(sprintf("Package %s is not installed on host %s; add it to the worker image (build_image(packages = \"%s\")).",
+                    package, host, package), class = "sagesim_map_error")
+    }
+    suppressPackageStartupMessages(library(package, character.only = TRUE))
+  }
+  list2env(payload$globals, envir = globalenv())
+  share <- unwrap(split_range(length(payload$x), length(hosts), index - 1))
+  positions <- if (share[[2]] > 0) seq(share[[1]], length.out = share[[2]]) else integer()
+  indices <- payload$indices[positions]
+  total <- length(positions)
+  log_line(sprintf("%s (host %d of %d): %s of %s elements, seed %s", host, index, length(hosts),
+                   format_count(total), format_count(payload$n), format(payload$seed)))
+  seeds <- map_seeds(payload$seed, indices)
+  values <- vector("list", total)
+  failures <- list()
+  runner <- local({
+    f <- payload$f
+    dots <- payload$dots
+    function(element) do.call(function(element, ...) f(element, ...), c(list(element), dots),
+                              quote = TRUE)
+  })
+  last_report <- Sys.time()
+  report_progress(host, "elements", 0, total, 0)
+  for (k in seq_len(total)) {
+    outcome <- run_element(runner, payload$x[[positions[[k]]]], seeds[[k]])
+    if (is.null(outcome$failure)) {
+      values[k] <- list(outcome$value)
+    } else {
+      failures[[length(failures) + 1]] <- c(list(index = indices[[k]]), outcome$failure)
+    }
+    if (k == total || as.numeric(difftime(Sys.time(), last_report, units = "secs")) >= progress_every()) {
+      last_report <- Sys.time()
+      report_progress(host, "elements", k, total, length(failures))
+    }
+  }
+  succeeded <- !indices %in% vapply(failures, function(f) f$index, integer(1))
+  result <- list(format = map_format, host = host, hosts = hosts, n = payload$n,
+                 indices = indices[succeeded], values = values[succeeded], failures = failures,
+                 names = if (index == 1) payload$names, kept = if (index == 1) payload$kept)
+  dir.create(options$output_dir, recursive = TRUE, showWarnings = FALSE)
+  path <- file.path(options$output_dir, map_results_file(host))
+  # Written whole, then renamed: never a partial file under the final name.
+  partial <- paste0(path, ".partial")
+  saveRDS(result, partial)
+  file.rename(partial, path)
+  log_line(sprintf("%s: wrote %s", host, path))
+  invisible(path)
+}
+
+# One element, with its own random stream; an error is kept with its class,
+# message, call and traceback, and does not stop the others.
+run_element <- function(runner, element, seed) {
+  assign(".Random.seed", seed, envir = globalenv())
+  calls <- NULL
+  value <- tryCatch(
+    withCallingHandlers(runner(element), error = function(e) calls <<- sys.calls()),
+    error = function(e) structure(list(condition = e), class = "sagesim_failed_element")
+  )
+  if (!inherits(value, "sagesim_failed_element")) return(list(value = value))
+  e <- value$condition
+  list(failure = list(class = class(e), message = conditionMessage(e), call = conditionCall(e),
+                      traceback = element_traceback(calls)))
+}
+
+# The calls from `f` down to where the error was raised, one line each.
+element_traceback <- function(calls) {
+  if (is.null(calls)) return(character())
+  text <- vapply(calls, function(call) paste(deparse(call, nlines = 1L), collapse = ""), "")
+  start <- match("f(element, ...)", text)
+  end <- match(TRUE, startsWith(text, ".handleSimpleError(") | startsWith(text, "h(simpleError"))
+  if (is.na(start)) start <- 1
+  if (is.na(end)) end <- length(text) + 1
+  text[seq.int(start, length.out = max(0, end - start))]
+}
+

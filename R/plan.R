@@ -1,0 +1,199 @@
+# Planning a job: the work (what it runs, from submit_processing(),
+# submit_map() or a resubmission) and its settings, checked, named, with
+# inputs and outputs named and placed, before anything is created. A backend
+# (R/backends.R) then starts it and writes its record (R/record.R).
+
+# `work`: list(kind, entrypoint, arguments, base_default, inputs, outputs,
+# and code / simulation / elements + seed). `settings`: the job settings
+# (job_setting_names), as given.
+plan_job <- function(work, settings, base_job_name = NULL, job_name = NULL) {
+  check_setting_names(settings, "settings")
+  s <- settings
+  instance_type <- s$instance_type
+  check_string(instance_type, "instance_type", pattern = "^(local|ml\\.[a-z0-9-]+\\.[a-z0-9]+)$")
+  local <- identical(instance_type, "local")
+  checked <- list(
+    image_uri = s$image_uri, role = s$role, instance_type = instance_type,
+    instance_count = check_count(s$instance_count, "instance_count", min = 1, max = 100),
+    volume_size_gb = check_count(s$volume_size_gb, "volume_size_gb", min = 1, max = 16384),
+    max_runtime = check_count(s$max_runtime, "max_runtime", min = 1, max = 777600),
+    env = check_environment(s$env), tags = check_tags(s$tags), network = s$network,
+    volume_kms_key = s$volume_kms_key, output_kms_key = s$output_kms_key, kms_key = s$kms_key
+  )
+  check_string(checked$image_uri, "image_uri", null_ok = local, max_chars = 255)
+  check_role(checked$role)
+  for (key in c("volume_kms_key", "output_kms_key", "kms_key")) {
+    check_string(checked[[key]], key, null_ok = TRUE, max_chars = 2048)
+  }
+  if (!is.null(checked$network)) {
+    check_class(checked$network, "sagesim_network_config", "network", "network_config()")
+  }
+  if (!is.null(job_name) && !is.null(base_job_name)) {
+    abort_argument("job_name", "Give `job_name` or `base_job_name`, not both.")
+  }
+  check_string(job_name, "job_name", null_ok = TRUE, pattern = job_name_pattern)
+  checked$inputs <- normalise_inputs(s$inputs)
+  checked$outputs <- normalise_outputs(s$outputs)
+  inputs <- c(work$inputs, checked$inputs)
+  outputs <- c(work$outputs, checked$outputs)
+  check_unique_names(inputs, "inputs")
+  check_unique_names(outputs, "outputs")
+  if (!local) {
+    for (output in outputs) {
+      if (!is.null(output$destination) && !is_s3_uri(output$destination)) {
+        abort_argument("outputs", sprintf("Output \"%s\": a SageMaker job writes to S3; \"%s\" is not an s3:// URI.",
+                                          output$name, output$destination))
+      }
+    }
+  }
+  if (local) check_local_emulation(inputs, outputs)
+  list(
+    name = job_name %||% job_name_from_base(base_job_name %||% work$base_default),
+    work = work, settings = checked, local = local, inputs = inputs, outputs = outputs
+  )
+}
+
+# Settings given to a resubmission (or a plan argument): every name must be
+# a job setting, so a typo is an error rather than silently ignored.
+check_setting_names <- function(settings, arg = "...") {
+  given <- names(settings)
+  if (length(settings) > 0 && (is.null(given) || any(!nzchar(given)))) {
+    abort_argument(arg, sprintf("Every job setting in `%s` must be named.", arg))
+  }
+  unknown <- setdiff(given, job_setting_names)
+  if (length(unknown) > 0) {
+    suggestion <- vapply(unknown, function(u) {
+      close <- job_setting_names[utils::adist(u, job_setting_names) <= 2]
+      if (length(close) > 0) sprintf(" (did you mean `%s`?)", close[[1]]) else ""
+    }, character(1))
+    abort_argument(arg, sprintf("Unknown job setting%s: %s. Known: %s.",
+                                if (length(unknown) > 1) "s" else "",
+                                paste0("`", unknown, "`", suggestion, collapse = ", "),
+                                paste(job_setting_names, collapse = ", ")),
+                   class = "sagesim_unknown_setting")
+  }
+  invisible(settings)
+}
+
+# Starts a planned job here or on SageMaker, and follows it when asked.
+start_job <- function(plan, wait, logs, session) {
+  check_flag(wait, "wait")
+  check_flag(logs, "logs")
+  if (!is.null(session)) check_class(session, "sagesim_session", "session", "aws_session()")
+  job <- backend_of_plan(plan)$start(plan, session)
+  if (wait) job_wait(job, logs = logs)
+  job
+}
+
+# The Python SDK names jobs after the image's repository by default.
+image_base_name <- function(image_uri) {
+  if (is.null(image_uri)) return(NULL)
+  repository <- sub(":.*$", "", sub("@.*$", "", basename(image_uri)))
+  repository <- gsub("[^a-zA-Z0-9-]+", "-", repository)
+  repository <- gsub("^-+|-+$", "", repository)
+  if (nzchar(repository)) repository
+}
+
+#' Job names as SageMaker's Python SDK makes them
+#'
+#' `{base}-{YYYY-MM-DD-HH-MM-SS-mmm}` in UTC, the base cut to 39 characters so
+#' the name stays within SageMaker's 63.
+#'
+#' @param base A name prefix: letters, digits and hyphens.
+#' @param time The time stamp to use: a `POSIXct` (or a `Date`).
+#' @return A job name.
+#' @examples
+#' job_name_from_base("sagesim")
+#' job_name_from_base("sagesim", time = as.POSIXct("2026-01-02 03:04:05", tz = "UTC"))
+#' @export
+job_name_from_base <- function(base, time = Sys.time()) {
+  check_string(base, "base_job_name", pattern = "^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
+  if (inherits(time, "Date")) time <- as.POSIXct(time)
+  if (!inherits(time, "POSIXct") || length(time) != 1 || is.na(time)) {
+    abort_argument("time", sprintf("`time` must be a single date-time (POSIXct), not %s.",
+                                   describe_type(time)))
+  }
+  seconds <- as.numeric(time)
+  stamp <- sprintf("%s-%03d", format(as.POSIXct(floor(seconds), origin = "1970-01-01", tz = "UTC"),
+                                     "%Y-%m-%d-%H-%M-%S", tz = "UTC"),
+                   as.integer(floor((seconds - floor(seconds)) * 1000)))
+  base <- sub("-+$", "", substr(base, 1, 63 - nchar(stamp) - 1))
+  paste0(base, "-", stamp)
+}
+
+# `inputs` or `outputs` as a list of channel objects: a named character
+# vector becomes one channel per element (the names naming them), a single
+# channel a list of one.
+as_channels <- function(channels, make, class, arg, what) {
+  if (is.null(channels)) return(list())
+  if (is.character(channels)) {
+    names <- names(channels) %||% rep("", length(channels))
+    channels <- unname(Map(function(path, name) make(path, name = if (nzchar(name)) name),
+                           unname(channels), names))
+  }
+  if (inherits(channels, class)) channels <- list(channels)
+  if (!is.list(channels) || !all(vapply(channels, inherits, logical(1), class))) {
+    abort_argument(arg, sprintf("`%s` must be a list of %s() or a named character vector of %s.",
+                                arg, sub("^sagesim_", "", class), what))
+  }
+  channels
+}
+
+normalise_inputs <- function(inputs) {
+  inputs <- as_channels(inputs, processing_input, "sagesim_processing_input", "inputs", "sources")
+  for (i in seq_along(inputs)) {
+    input <- inputs[[i]]
+    input$name <- input$name %||% sprintf("input-%d", i)
+    input$destination <- input$destination %||% file.path("/opt/ml/processing/input", input$name)
+    if (!is_s3_uri(input$source)) {
+      if (!file.exists(input$source)) {
+        abort_argument("inputs", sprintf("Input \"%s\": the local path \"%s\" does not exist.",
+                                         input$name, input$source))
+      }
+      input$source <- normalizePath(input$source)
+    }
+    inputs[[i]] <- input
+  }
+  inputs
+}
+
+normalise_outputs <- function(outputs) {
+  outputs <- as_channels(outputs, processing_output, "sagesim_processing_output", "outputs",
+                         "container folders")
+  for (i in seq_along(outputs)) {
+    outputs[[i]]$name <- outputs[[i]]$name %||% sprintf("output-%d", i)
+  }
+  outputs
+}
+
+# What local mode does not emulate is refused, saying what SageMaker would
+# do, rather than quietly treated as something else. (FastFile streams the
+# same files File mode copies, so it runs as File.)
+check_local_emulation <- function(inputs, outputs) {
+  refuse <- function(arg, name, what, cloud) {
+    abort_argument(arg, sprintf(
+      "%s \"%s\": local mode cannot emulate %s. On SageMaker %s. Use a SageMaker instance type, or File mode with S3Prefix inputs and EndOfJob outputs locally.",
+      if (arg == "inputs") "Input" else "Output", name, what, cloud))
+  }
+  for (input in inputs) {
+    if (identical(input$s3_input_mode, "Pipe")) {
+      refuse("inputs", input$name, "Pipe mode",
+             "the input would be streamed through a named pipe (/opt/ml/processing/input/<name>_<epoch>), not copied as files")
+    }
+    if (identical(input$s3_compression_type, "Gzip")) {
+      refuse("inputs", input$name, "Gzip compression",
+             "each object would be decompressed on its way through the pipe")
+    }
+    if (identical(input$s3_data_type, "ManifestFile")) {
+      refuse("inputs", input$name, "a ManifestFile input",
+             "the objects listed in the manifest would be downloaded, not the manifest's prefix")
+    }
+  }
+  for (output in outputs) {
+    if (identical(output$s3_upload_mode, "Continuous")) {
+      refuse("outputs", output$name, "Continuous uploads",
+             "files would be uploaded while the job runs, not once at its end")
+    }
+  }
+  invisible()
+}

@@ -1,0 +1,111 @@
+#' Run a job again, with the same settings
+#'
+#' Submits a new job that keeps every setting of `job` (image, role,
+#' instance type and count, volume size, KMS keys, network, environment,
+#' tags, maximum runtime, inputs and outputs), as its record holds them,
+#' except those given in `...`. Outputs whose destination sagesim chose get
+#' the new job's; inputs sagesim uploaded are used where they are.
+#'
+#' * A [submit_map()] job with failed elements runs only those again: with
+#'   the same function and globals, or a corrected `f`, the same seed (each
+#'   element keeps its random stream). [job_collect()] of the new job returns
+#'   the whole result, the earlier job's successes filled in.
+#' * Any other job (a script, a simulation, a sweep; a map job that failed or
+#'   was stopped before its hosts wrote results) runs again whole.
+#'
+#' A job without a record (made by the Python SDK or an older sagesim)
+#' cannot be resubmitted: its settings are not known.
+#'
+#' @param job A finished job.
+#' @param f For a map job with failed elements: `NULL` to run the same
+#'   function again, or a corrected one (its globals are found anew).
+#' @param ... Settings to change, named as in [submit_processing()]
+#'   (`instance_count`, `instance_type`, `image_uri`, `max_runtime`, ...).
+#' @param wait,logs As in [submit_processing()].
+#' @param session An [aws_session()] for SageMaker; default the job's.
+#' @return The new job.
+#' @examples
+#' options(sagesim.job_dir = tempdir())
+#' job <- submit_map(1:6, function(i) if (i == 4) stop("no four") else i, logs = FALSE)
+#' fixed <- job_resubmit(job, f = function(i) i, logs = FALSE)
+#' unlist(job_collect(fixed))
+#' @export
+job_resubmit <- function(job, f = NULL, ..., wait = TRUE, logs = TRUE, session = NULL) {
+  check_job(job)
+  if (!is.null(f) && !is.function(f)) {
+    abort_argument("f", sprintf("`f` must be NULL or a function, not %s.", describe_type(f)))
+  }
+  changes <- check_setting_names(list(...))
+  record <- job$record
+  if (is.null(record)) {
+    abort_argument("job", sprintf(
+      "Job %s has no sagesim record (it was not submitted by this version of sagesim), so its settings are not known; submit it anew with submit_processing().",
+      job$name))
+  }
+  settings <- utils::modifyList(record_settings(record), changes, keep.null = TRUE)
+  session <- session %||% job$session
+  base <- job_base_name(job$name)
+  if (identical(job$kind, "map")) {
+    failed <- failed_elements(job)
+    if (!is.null(failed)) {
+      payload <- retry_payload(job, failed$indices, failed$results, f)
+      return(start_map_job(payload, settings, base_job_name = base, wait = wait, logs = logs,
+                           session = session, resubmission_of = job$name))
+    }
+  }
+  if (!is.null(f)) {
+    abort_argument("f", sprintf("`f` replaces the function of a map job's failed elements; job %s has none to run again.",
+                                job$name))
+  }
+  work <- record_work(record)
+  if (identical(job$kind, "map")) {
+    # Nothing was collected: the whole map again, from its payload.
+    return(start_map_job(map_payload_of(job), settings, base_job_name = base, wait = wait,
+                         logs = logs, session = session, resubmission_of = job$name))
+  }
+  plan <- plan_job(work, settings, base_job_name = base)
+  plan$resubmission_of <- job$name
+  start_job(plan, wait = wait, logs = logs, session = session)
+}
+
+# The failed elements of a finished map job and its results (NULL when the
+# job has no results to collect, e.g. it failed or was stopped).
+failed_elements <- function(job) {
+  status <- job_status(job)
+  if (!identical(status$status, "Completed")) return(NULL)
+  results <- job_collect(job, errors = "return")
+  failed <- which(vapply(results, function(r) inherits(r, "condition"), logical(1)))
+  if (length(failed) == 0) {
+    abort(sprintf("No element of job %s failed: there is nothing to run again.", job$name),
+          class = "sagesim_invalid_argument", argument = "job")
+  }
+  list(indices = failed, results = results)
+}
+
+# The payload that runs `failed` again, the other results kept.
+retry_payload <- function(job, failed, results, f) {
+  payload <- map_payload_of(job)
+  if (!is.null(f)) {
+    replacement <- new_map_payload(payload$x, f, payload$dots, payload$packages, payload$seed)
+    payload[c("f", "globals", "packages")] <- replacement[c("f", "globals", "packages")]
+  }
+  kept <- setdiff(seq_len(payload$n), failed)
+  payload$kept <- list(indices = kept, values = unname(results[kept]))
+  position <- match(failed, payload$indices)
+  payload$x <- payload$x[position]
+  payload$indices <- failed
+  payload
+}
+
+# The payload a map job was given, from where its record says it is.
+map_payload_of <- function(job) {
+  source <- job$record$work$payload
+  if (!is_s3_uri(source)) return(readRDS(source))
+  target <- tempfile("sagesim-payload-")
+  on.exit(unlink(target, recursive = TRUE), add = TRUE)
+  location <- parse_s3_uri(source)
+  reply <- aws_request(default_session(job$session), "s3:DownloadPrefix", list(
+    Bucket = location$bucket, Prefix = location$key, Directory = target))
+  paths <- vapply(reply$Files, `[[`, "", "Path")
+  readRDS(paths[basename(paths) == basename(source)][[1]])
+}
