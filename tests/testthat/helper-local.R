@@ -57,8 +57,9 @@ skip_without_workshop_packages <- function() {
 opt_listing <- function() sort(list.files("/opt", all.files = TRUE, no.. = TRUE))
 
 # A stand-in container engine, first on PATH: each call's arguments are
-# kept, one per line, in a file of `calls_dir`; `docker version` answers as
-# a running daemon would, and `run` lasts `run_seconds`.
+# kept, one per line, in a file of `calls_dir` (and its environment beside
+# it, in `<file>.env`); `docker version` answers as a running daemon would,
+# and `run` lasts `run_seconds`.
 local_recording_engine <- function(name, run_seconds = 0, env = parent.frame()) {
   bin <- withr::local_tempdir("engine-", .local_envir = env)
   calls <- file.path(bin, "calls")
@@ -66,7 +67,9 @@ local_recording_engine <- function(name, run_seconds = 0, env = parent.frame()) 
   writeLines(c(
     "#!/bin/sh",
     # Named by the clock, so that the calls sort in the order they came.
-    sprintf("printf '%%s\\n' \"$@\" > \"$(mktemp %s/call-$(date +%%s%%N)-XXXXXX)\"", shQuote(calls)),
+    sprintf("call=\"$(mktemp %s/call-$(date +%%s%%N)-XXXXXX)\"", shQuote(calls)),
+    "printf '%s\\n' \"$@\" > \"$call\"",
+    "env > \"$call.env\"",
     sprintf("if [ \"$1\" = run ]; then sleep %s; fi", run_seconds),
     "exit 0"
   ), file.path(bin, name))
@@ -75,24 +78,27 @@ local_recording_engine <- function(name, run_seconds = 0, env = parent.frame()) 
   calls
 }
 
-# The recorded calls of a local_recording_engine(), each a character vector.
-engine_calls <- function(calls) {
-  lapply(sort(list.files(calls, full.names = TRUE)), readLines)
+# The recorded calls of a local_recording_engine(), each a character vector
+# (with `env = TRUE`, the environment each call had).
+engine_calls <- function(calls, env = FALSE) {
+  files <- sort(list.files(calls, full.names = TRUE, pattern = "^call-[^.]*$"))
+  lapply(if (env) paste0(files, ".env") else files, readLines)
 }
 
-# An unprivileged user (created once, as root) and a way to run an R
-# script as that user, with sagesim from a library it can read.
+# An unprivileged user (created as root, removed when the test ends) and a
+# way to run an R script as that user, with sagesim from a library it can
+# read.
 local_unprivileged_user <- function(env = parent.frame()) {
   if (!sagesim:::is_root()) skip("creating an unprivileged user needs root")
   if (!nzchar(Sys.which("setpriv"))) skip("no setpriv (util-linux)")
-  user <- "sagesim-test"
-  if (system2("id", user, stdout = FALSE, stderr = FALSE) != 0) {
-    status <- system2("useradd", c("--system", "--no-create-home", "--shell", "/usr/sbin/nologin", user),
-                      stdout = FALSE, stderr = FALSE)
-    if (status != 0) skip("could not create an unprivileged user")
-  }
-  # R's own temporary folder is private to root; this one is the user's.
-  home <- tempfile("sagesim-user-", tmpdir = dirname(tempdir()))
+  user <- sprintf("sagesim-test-%d", Sys.getpid())
+  status <- system2("useradd", c("--system", "--no-create-home", "--shell", "/usr/sbin/nologin", user),
+                    stdout = FALSE, stderr = FALSE)
+  if (status != 0) skip("could not create an unprivileged user")
+  withr::defer(system2("userdel", user, stdout = FALSE, stderr = FALSE), envir = env)
+  # R's temporary folder (and R CMD check's) may be private to root; this
+  # one, in the machine's /tmp, is the user's.
+  home <- tempfile("sagesim-user-", tmpdir = "/tmp")
   dir.create(file.path(home, "lib"), recursive = TRUE)
   withr::defer(unlink(home, recursive = TRUE), envir = env)
   file.copy(find.package("sagesim"), file.path(home, "lib"), recursive = TRUE)
@@ -101,13 +107,15 @@ local_unprivileged_user <- function(env = parent.frame()) {
   list(name = user, home = home, lib = file.path(home, "lib"))
 }
 
-# Runs `lines` of R as `user`; returns the exit status (output in `log`).
-run_r_as <- function(user, lines, log) {
+# Runs `lines` of R as `user`, for at most `timeout` seconds; returns the
+# exit status (output in `log`).
+run_r_as <- function(user, lines, log, timeout = 300) {
   script <- file.path(user$home, "script.R")
   writeLines(lines, script)
-  system2("setpriv", c("--reuid", user$name, "--regid", user$name, "--clear-groups", "--",
-                       "env", paste0("HOME=", user$home), paste0("R_LIBS=", user$lib),
-                       file.path(R.home("bin"), "Rscript"), shQuote(script)),
+  system2("timeout", c(timeout, "setpriv", "--reuid", user$name, "--regid", user$name,
+                       "--clear-groups", "--", "env", paste0("HOME=", user$home),
+                       paste0("R_LIBS=", user$lib), file.path(R.home("bin"), "Rscript"),
+                       shQuote(script)),
           stdout = log, stderr = log)
 }
 
@@ -125,3 +133,14 @@ expect_no_host_left <- function(job) {
                  integer(1))
   expect_identical(live_processes_in_groups(pids), character())
 }
+
+# Runs an R script in a new R session for at most `timeout` seconds;
+# returns its exit status (124 when it ran out of time).
+run_rscript <- function(script, args = character(), timeout = 300, stdout = FALSE,
+                        stderr = FALSE) {
+  system2("timeout", c(timeout, file.path(R.home("bin"), "Rscript"), shQuote(script), args),
+          stdout = stdout, stderr = stderr)
+}
+
+# The folder holding this test's local jobs.
+local_job_root_for_test <- function() file.path(getOption("sagesim.job_dir"), "local-jobs")

@@ -96,6 +96,8 @@ local_moto <- function(env = parent.frame()) {
     AWS_DEFAULT_REGION = NA, AWS_PROFILE = NA, AWS_CONFIG_FILE = empty,
     AWS_SHARED_CREDENTIALS_FILE = empty, AWS_EC2_METADATA_DISABLED = "true"
   ), .local_envir = env)
+  # Local jobs (listed beside SageMaker's) in a folder of the test's own.
+  use_temp_job_dir(env)
   # Quick polls, and a short look for late log lines after a job ends.
   withr::local_options(sagesim.poll_interval = 0.2, sagesim.final_log_delay = 0.5,
                        .local_envir = env)
@@ -106,14 +108,23 @@ local_moto <- function(env = parent.frame()) {
   invisible(moto$url)
 }
 
-# Every request moto received since the test began, parsed.
+# Every request moto received since the test began, parsed. (Downloaded
+# with libcurl: a recording with a large upload's body is too much for the
+# small client above.)
 recorded_requests <- function() {
-  response <- http_request(moto$port, "GET", "/moto-api/recorder/download-recording")
-  lines <- strsplit(response$body, "\n", fixed = TRUE)[[1]]
+  file <- withr::local_tempfile()
+  utils::download.file(sprintf("%s/moto-api/recorder/download-recording", moto$url), file,
+                       method = "libcurl", quiet = TRUE)
+  lines <- readLines(file, warn = FALSE)
+  # moto writes an entry and its newline separately: requests recorded at
+  # once (the parts of a multipart upload) can share a line.
+  lines <- unlist(strsplit(gsub('}{"headers"', '}\n{"headers"', lines, fixed = TRUE), "\n", fixed = TRUE))
   lapply(lines[nzchar(lines)], function(line) {
     entry <- jsonlite::fromJSON(line, simplifyVector = FALSE)
     if (isTRUE(entry$body_encoded) && is.character(entry$body)) {
-      entry$body <- rawToChar(jsonlite::base64_dec(entry$body))
+      body <- jsonlite::base64_dec(entry$body)
+      # (The parts of a binary upload stay bytes.)
+      entry$body <- if (any(body == as.raw(0))) body else rawToChar(body)
     }
     entry
   })

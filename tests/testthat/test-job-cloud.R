@@ -72,6 +72,8 @@ test_that("a new handle prints as InProgress; missing or unreadable logs do not 
   local_moto()
   session <- aws_session(role = role)
   job <- submit_simulation(session)
+  # (moto completes a job the moment it is created.)
+  set_job_status(job$name, "InProgress")
   expect_output(print(job), "status:    InProgress")
   expect_output(print(job), "elapsed:   [0-9.]+ s")
   # No log group yet (the account's first job): nothing to show, no fuss.
@@ -85,7 +87,7 @@ test_that("a new handle prints as InProgress; missing or unreadable logs do not 
   set_job_status(other$name, "InProgress")
   set_status_later(0.6, other$name, "Completed")
   class(other) <- c("sagesim_test_unreadable_logs", class(other))
-  registerS3method("poll_log_lines", "sagesim_test_unreadable_logs", function(job) {
+  registerS3method("new_log_lines", "sagesim_test_unreadable_logs", function(job, cursors = "log_cursors") {
     sagesim:::abort("AWS logs GetLogEvents failed (ThrottlingException): Rate exceeded",
                     class = c("sagesim_aws_ThrottlingException", "sagesim_aws_error"))
   }, envir = asNamespace("sagesim"))
@@ -106,10 +108,10 @@ test_that("jobs can be re-attached by name, listed, and printed", {
   Sys.sleep(0.01)
   b <- submit_processing(code = local_script(),
                          image_uri = image, base_job_name = "beta", wait = FALSE, session = session)
-  again <- attach_job(a$name, session = session)
+  again <- job_attach(a$name, session = session)
   expect_s3_class(again, "sagesim_cloud_job")
   expect_identical(again$kind, "simulation")
-  expect_identical(attach_job(b$name, session = session)$kind, "script")
+  expect_identical(job_attach(b$name, session = session)$kind, "script")
   expect_identical(again$outputs[[1]]$destination,
                    sprintf("s3://%s/%s/output/simulation", session$bucket, a$name))
   jobs <- list_jobs(session = session)
@@ -166,8 +168,10 @@ test_that("collecting a script job returns its files and output_result_mean.txt"
 
 test_that("the defaults of the cloud path: wait and logs on, the default session, attach and list", {
   local_moto()
+  # The launcher logs these a second after each job's status changed: only
+  # job_wait()'s last look, final_log_delay later, can see them.
   play_jobs(late_lines = "the very last line")
-  withr::local_options(sagesim.final_log_delay = 1)
+  withr::local_options(sagesim.final_log_delay = 2.5)
   spec <- simulation_spec(300, 200, 120, 2001)
   # No session, no wait = FALSE: the job runs while submit_processing() follows it.
   output <- capture.output(
@@ -181,7 +185,7 @@ test_that("the defaults of the cloud path: wait and logs on, the default session
   expect_identical(sum(output == "[algo-2] the very last line"), 1L)
   expect_identical(job_status(job)$status, "Completed")
   # Picked up again by name alone, with the default session.
-  again <- attach_job(job$name)
+  again <- job_attach(job$name)
   expect_identical(again$kind, "simulation")
   expect_identical(job_collect(again)$values, simulate_local(spec)$values)
   jobs <- list_jobs()
@@ -195,8 +199,11 @@ test_that("list_jobs() shows the newest jobs of a real account's size, page by p
   names <- sprintf("bulk-%03d", 1:160)
   for (name in names) {
     sagesim:::aws_request(session, "sagemaker:CreateProcessingJob", list(
-      name = name, role = role, image_uri = image, entrypoint = list("Rscript", "x.R"),
-      instance_count = 1, instance_type = "ml.m5.xlarge", volume_size_gb = 30, max_runtime = 60))
+      format = "sagesim-job/1", sagesim_version = "0.1.0", created = 1.7e9,
+      work = list(kind = "script", code = "x.R"),
+      plan = list(name = name, role = role, image_uri = image, entrypoint = list("Rscript", "x.R"),
+                  instance_count = 1, instance_type = "ml.m5.xlarge", volume_size_gb = 30,
+                  max_runtime = 60)))
   }
   http_request(moto$port, "POST", "/moto-api/recorder/reset-recording")
   expect_identical(list_jobs(5, session = session)$name, rev(names)[1:5])

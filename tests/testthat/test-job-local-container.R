@@ -21,16 +21,21 @@ for (engine in c("docker", "podman")) {
     expect_identical(job_status(job)$status, "Completed")
     expect_identical(job$runner[c("mode", "engine")], list(mode = "container", engine = engine))
     recorded <- engine_calls(calls)
+    environments <- engine_calls(calls, env = TRUE)
     for (host in c("algo-1", "algo-2")) {
       container <- sprintf("sagesim-%s-%s", job$name, host)
       root <- normalizePath(file.path(job$dir, "hosts", host, "opt", "ml"))
-      expect_identical(Filter(function(call) call[[1]] == "run" && container %in% call, recorded), list(c(
+      run <- which(vapply(recorded, function(call) call[[1]] == "run" && container %in% call, NA))
+      expect_length(run, 1)
+      expect_identical(recorded[[run]], c(
         "run", "--rm", "--name", container, "--volume", paste0(root, ":/opt/ml"),
-        "--network", "none", "--env", "GREETING=hello there",
+        "--network", "none", "--env", "GREETING",
         "--entrypoint", "Rscript", image,
         file.path("/opt/ml/processing/input/code", basename(script)),
         "/opt/ml/processing/input/data", "two words"
-      )))
+      ))
+      # The engine hands the container the value it was given to pass.
+      expect_true("GREETING=hello there" %in% environments[[run]])
       expect_true(list(c("rm", "-f", container)) %in% recorded)
     }
   })

@@ -21,9 +21,9 @@ test_that("random draws are the same for any number of hosts, locally, in the cl
                       image_uri = image, wait = FALSE, session = session)
   job_wait(cloud, logs = FALSE, timeout = 120)
   expect_identical(job_collect(cloud), expected)
-  # The whole payload went to S3 once.
-  expect_identical(bucket_keys(session, paste0(cloud$name, "/input/")),
-                   sprintf("%s/input/map/payload.rds", cloud$name))
+  # The whole payload went to S3 once, beside the job's record.
+  expect_setequal(bucket_keys(session, paste0(cloud$name, "/input/")),
+                  sprintf(c("%s/input/map/payload.rds", "%s/input/sagesim-job.json"), cloud$name))
   # A drawn seed is recorded, and set.seed() makes it repeatable.
   set.seed(99)
   first <- submit_map(1:4, draws, logs = FALSE)
@@ -31,7 +31,7 @@ test_that("random draws are the same for any number of hosts, locally, in the cl
   second <- submit_map(1:4, draws, logs = FALSE)
   expect_identical(first$seed, second$seed)
   expect_identical(job_collect(first), job_collect(second))
-  expect_identical(attach_job(first$name)$seed, first$seed)
+  expect_identical(job_attach(first$name)$seed, first$seed)
 })
 
 test_that("the globals, packages and arguments a function uses travel with it", {
@@ -96,4 +96,28 @@ test_that("what cannot travel, or is not a map, is refused before anything is cr
   expect_error(submit_map(1:3, identity, seed = 2^40), class = "sagesim_invalid_argument")
   expect_length(recorded_requests(), 0)
   expect_length(list.files(file.path(dir, "local-jobs")), 0)
+})
+
+test_that("print() of a map job started with wait = FALSE shows its hosts' progress as it runs", {
+  use_temp_job_dir()
+  f <- function(i) {
+    if (i == 2) stop("not two")
+    if (i == 6) Sys.sleep(60)
+    i
+  }
+  job <- submit_map(1:6, f, instance_count = 2, wait = FALSE,
+                    env = c(SAGESIM_PROGRESS_EVERY = "0"))
+  expected <- "progress:  5 of 6 elements done, 1 failed"
+  deadline <- Sys.time() + 60
+  repeat {
+    shown <- capture.output(print(job))
+    if (any(grepl(expected, shown, fixed = TRUE)) || Sys.time() > deadline) break
+    Sys.sleep(0.2)
+  }
+  expect_true(any(grepl(expected, shown, fixed = TRUE)), info = paste(shown, collapse = "\n"))
+  expect_true(any(grepl("status:    InProgress", shown, fixed = TRUE)))
+  # Reading progress takes no log line from job_wait(), which still shows them all.
+  expect_message(job_stop(job), "Stopped")
+  output <- capture.output(suppressWarnings(job_wait(job)))
+  expect_true(any(grepl("[algo-1] 3 of 3 elements done (1 failed)", output, fixed = TRUE)))
 })

@@ -65,7 +65,8 @@ test_that("a script job is sent exactly as ScriptProcessor would send it", {
   # The files really are where the request says.
   expect_setequal(bucket_keys(session, name), c(
     sprintf("%s/input/code/analysis.R", name),
-    sprintf("%s/input/data/one.csv", name), sprintf("%s/input/data/two.csv", name)))
+    sprintf("%s/input/data/one.csv", name), sprintf("%s/input/data/two.csv", name),
+    sprintf("%s/input/sagesim-job.json", name)))
 })
 
 test_that("a simulation job runs the installed worker with the spec's parameters", {
@@ -166,7 +167,7 @@ test_that("a job created although the create call failed (reply lost) is stopped
   expect_length(stopped, 1)
   name <- stopped[[1]]$ProcessingJobName
   expect_identical(recorded_sagemaker("CreateProcessingJob")[[1]]$ProcessingJobName, name)
-  expect_identical(job_status(attach_job(name, session = session))$status, "Stopped")
+  expect_identical(job_status(job_attach(name, session = session))$status, "Stopped")
   expect_length(bucket_keys(session, paste0(name, "/")), 0)
 
   # Someone else's job that happens to bear the name is left alone.
@@ -219,35 +220,62 @@ test_that("every seed, given or drawn, gives simulate_local()'s result locally a
   }
 })
 
-test_that("uploads are KMS-encrypted with the job's or the session's key", {
+# Every request that writes an object (a PUT of a whole object, or the
+# start of a multipart upload) under `prefix`, and whether it asked for
+# SSE-KMS with `key`. (The parts of a multipart upload carry no encryption
+# headers: the upload's start does.)
+object_writes <- function(prefix, key) {
+  writes <- Filter(function(r) {
+    grepl(prefix, r$url, fixed = TRUE) &&
+      ((identical(r$method, "PUT") && !grepl("partNumber=", r$url)) ||
+         (identical(r$method, "POST") && grepl("[?&]uploads", r$url)))
+  }, recorded_requests())
+  stats::setNames(vapply(writes, function(r) {
+    headers <- stats::setNames(r$headers, tolower(names(r$headers)))
+    identical(headers[["x-amz-server-side-encryption"]], "aws:kms") &&
+      identical(headers[["x-amz-server-side-encryption-aws-kms-key-id"]], key)
+  }, logical(1)), vapply(writes, function(r) sub("[?].*$", "", basename(r$url)), ""))
+}
+
+test_that("every upload is KMS-encrypted with the job's or the session's key", {
   local_moto()
   key <- "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
   data <- withr::local_tempdir()
   writeLines("a,b", file.path(data, "one.csv"))
-  encrypted_puts <- function() {
-    puts <- Filter(function(r) identical(r$method, "PUT") && grepl("/input/", r$url), recorded_requests())
-    vapply(puts, function(r) {
-      headers <- stats::setNames(r$headers, tolower(names(r$headers)))
-      identical(headers[["x-amz-server-side-encryption"]], "aws:kms") &&
-        identical(headers[["x-amz-server-side-encryption-aws-kms-key-id"]], key)
-    }, logical(1))
-  }
+  # Over the multipart threshold (64 MiB): sent in parts.
+  big <- file(file.path(data, "big.bin"), "wb")
+  writeBin(raw(65 * 2^20 + 1), big)
+  close(big)
   session <- aws_session(role = role)
-  submit_processing(code = local_script(), image_uri = image, inputs = c(data = data),
-                    kms_key = key, wait = FALSE, session = session)
-  expect_identical(encrypted_puts(), c(TRUE, TRUE))
-  # The session's default key, as accounts with an encryption policy set it once.
-  http_request(moto$port, "POST", "/moto-api/recorder/reset-recording")
+  job <- submit_processing(code = local_script(), image_uri = image, inputs = c(data = data),
+                           kms_key = key, wait = FALSE, session = session)
+  writes <- object_writes(paste0(job$name, "/input/"), key)
+  expect_setequal(names(writes), c(basename(job$record$work$code), "one.csv", "big.bin",
+                                   "sagesim-job.json"))
+  expect_true(all(writes))
+  # A map's payload, with the session's default key (as accounts with an
+  # encryption policy set it once).
   session <- aws_session(role = role, kms_key = key)
   expect_output(print(session), "kms key:  arn:aws:kms")
-  submit_processing(code = local_script(), image_uri = image, inputs = c(data = data),
-                    wait = FALSE, session = session)
-  expect_identical(encrypted_puts(), c(TRUE, TRUE))
+  map <- submit_map(1:3, identity, instance_type = "ml.m5.large", image_uri = image, wait = FALSE,
+                    session = session)
+  writes <- object_writes(paste0(map$name, "/input/"), key)
+  expect_setequal(names(writes), c("payload.rds", "sagesim-job.json"))
+  expect_true(all(writes))
+  # A local job's outputs sent to S3.
+  local <- submit_processing(code = local_script("writeLines('x', file.path(sagesim::processing_path('output'), 'x.txt'))"),
+                             instance_type = "local", kms_key = key, logs = FALSE, session = session,
+                             outputs = list(processing_output("/opt/ml/processing/output",
+                                                              destination = "s3://sagemaker-us-east-1-123456789012/local-out")))
+  writes <- object_writes("/local-out/", key)
+  expect_identical(names(writes), "x.txt")
+  expect_true(all(writes))
   # Without a key nothing is asked for.
-  http_request(moto$port, "POST", "/moto-api/recorder/reset-recording")
-  submit_processing(code = local_script(), image_uri = image, wait = FALSE,
-                    session = aws_session(role = role))
-  expect_identical(encrypted_puts(), FALSE)
+  plain <- submit_processing(code = local_script(), image_uri = image, wait = FALSE,
+                             session = aws_session(role = role))
+  writes <- object_writes(paste0(plain$name, "/input/"), key)
+  expect_length(writes, 2)
+  expect_false(any(writes))
 })
 
 test_that("ScriptProcessor calls port: code in S3, an explicit job name, a role name", {
@@ -274,8 +302,8 @@ test_that("ScriptProcessor calls port: code in S3, an explicit job name, a role 
   expect_identical(request$ProcessingInputs[[1]]$S3Input$S3Uri, code)
   expect_identical(unlist(request$AppSpecification$ContainerEntrypoint),
                    c("Rscript", "/opt/ml/processing/input/code/analysis.R"))
-  # Nothing was uploaded for the code.
-  expect_length(bucket_keys(session, "my-analysis-1/input/"), 0)
+  # Nothing was uploaded for the code: the job's record only.
+  expect_identical(bucket_keys(session, "my-analysis-1/input/"), "my-analysis-1/input/sagesim-job.json")
   expect_identical(job_collect(job)$result_mean, 0.25)
   # The name is taken now: refused before anything is created.
   error <- tryCatch(submit_processing(code = code, image_uri = image, role = "SageMakerRole",

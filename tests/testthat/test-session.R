@@ -43,7 +43,7 @@ test_that("explicit arguments override the chain, and credentials never print", 
   expect_false(grepl("explicit-secret-value", shown, fixed = TRUE))
   expect_false(grepl("AKIAEXPLICIT", shown, fixed = TRUE))
   expect_error(aws_session(region = "Not A Region"), class = "sagesim_invalid_argument")
-  expect_error(aws_session(role = "not-an-arn"), class = "sagesim_invalid_argument")
+  expect_error(aws_session(role = "not a role!"), class = "sagesim_invalid_argument")
 })
 
 test_that("a saved session reconnects through the chain", {
@@ -73,7 +73,7 @@ test_that("the execution role comes from the argument or a role caller", {
 test_that("AWS errors become classed conditions with code, message and request id", {
   local_moto()
   session <- aws_session()
-  error <- tryCatch(attach_job("no-such-job", session = session), error = identity)
+  error <- tryCatch(job_attach("no-such-job", session = session), error = identity)
   expect_s3_class(error, "sagesim_job_not_found")
   error <- tryCatch(
     sagesim:::aws_request(session, "s3:ListObjects", list(Bucket = "no-such-bucket", Prefix = "")),

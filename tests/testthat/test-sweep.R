@@ -101,7 +101,7 @@ test_that("a sweep job over several hosts returns what simulate_local(grid) retu
                              wait = FALSE, session = session)
   job_wait(cloud, logs = FALSE, timeout = 120)
   expect_identical(strip_timing(job_collect(cloud)), expected)
-  expect_identical(attach_job(cloud$name, session = session)$kind, "sweep")
+  expect_identical(job_attach(cloud$name, session = session)$kind, "sweep")
 })
 
 test_that("long axes travel on the command line within SageMaker's limits", {

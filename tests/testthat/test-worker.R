@@ -80,3 +80,19 @@ test_that("processing paths follow SAGESIM_OPT_ML, defaulting to /opt/ml", {
   expect_identical(config$hosts, c("algo-1", "algo-2"))
   expect_identical(config$job$ProcessingJobName, "test-job")
 })
+
+test_that("run_worker() outside a job writes nothing outside the folders it is given", {
+  root <- withr::local_tempdir()
+  withr::local_envvar(SAGESIM_OPT_ML = root)
+  out <- file.path(withr::local_tempdir(), "out")
+  expect_error(run_worker(c("--x-length", "-1", "--y-length", "1", "--num-people", "2",
+                            "--max-iterations", "1", "--output-dir", out), exit_on_error = FALSE),
+               class = "sagesim_invalid_argument")
+  # No /opt/ml/output/message (here: under SAGESIM_OPT_ML): this is not a job.
+  expect_identical(list.files(root, recursive = TRUE, all.files = TRUE), character())
+  # Inside a job (its config laid out) the message is written, for SageMaker.
+  fake_opt_ml(root, "algo-1", "algo-1")
+  expect_error(run_worker(c("--x-length", "-1", "--y-length", "1", "--num-people", "2",
+                            "--max-iterations", "1", "--output-dir", out), exit_on_error = FALSE))
+  expect_match(readLines(file.path(root, "output", "message")), "x_length")
+})
