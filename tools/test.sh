@@ -23,6 +23,9 @@ if ! command -v /usr/bin/cargo >/dev/null 2>&1; then
   echo "$out" | grep -q "sagesim: Rust not found" || { echo "$out" >&2; exit 1; }
 fi
 
+echo "== the R layout: one concept per file, none over 450 lines, no two calling each other"
+Rscript tools/check-layout.R
+
 echo "== inst/AUTHORS lists the crates of Cargo.lock"
 Rscript tools/authors.R --check
 
