@@ -81,12 +81,17 @@ stop_process_groups <- function(groups, grace) {
       system2("kill", c(paste0("-", signal), paste0("-", group)), stdout = FALSE, stderr = FALSE)
     }
   }
-  signal_groups("TERM", groups)
-  deadline <- Sys.time() + grace
-  while (length(groups_with_live_processes(groups)) > 0 && Sys.time() < deadline) {
-    Sys.sleep(0.05)
+  wait_until_gone <- function(seconds) {
+    deadline <- Sys.time() + seconds
+    while (length(groups_with_live_processes(groups)) > 0 && Sys.time() < deadline) {
+      Sys.sleep(0.05)
+    }
   }
+  signal_groups("TERM", groups)
+  wait_until_gone(grace)
   signal_groups("KILL", groups_with_live_processes(groups))
+  # A killed process is gone a moment later: the job has stopped when this returns.
+  wait_until_gone(5)
   invisible()
 }
 
