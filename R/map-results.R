@@ -16,8 +16,10 @@ read_map_results <- function(job, path, errors) {
   values <- vector("list", n)
   covered <- integer(n)
   failures <- list()
+  conditions <- list()
   element_names <- NULL
   for (part in parts) {
+    conditions[names(part$conditions)] <- part$conditions
     for (taken in list(part[c("indices", "values")], part$kept)) {
       if (length(taken$indices) == 0) next
       values[taken$indices] <- taken$values
@@ -32,6 +34,7 @@ read_map_results <- function(job, path, errors) {
                   paste(utils::head(which(covered != 1L), 10), collapse = ", ")),
           class = "sagesim_results_error")
   }
+  relay_conditions(conditions)
   label <- function(i) {
     if (!is.null(element_names) && nzchar(element_names[[i]])) {
       sprintf("%d (\"%s\")", i, element_names[[i]])
@@ -64,3 +67,17 @@ read_map_results <- function(job, path, errors) {
   values
 }
 
+# The messages and warnings elements raised, signalled again here in element
+# order, as future relays them when a value is collected.
+relay_conditions <- function(conditions) {
+  for (index in sort(as.integer(names(conditions)))) {
+    for (condition in conditions[[as.character(index)]]) {
+      if (inherits(condition, "message")) {
+        message(condition)
+      } else if (inherits(condition, "warning")) {
+        warning(condition)
+      }
+    }
+  }
+  invisible()
+}

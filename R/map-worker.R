@@ -30,6 +30,7 @@ map_worker_main <- function(options, config) {
   seeds <- map_seeds(payload$seed, indices)
   values <- vector("list", total)
   failures <- list()
+  conditions <- list()
   runner <- local({
     f <- payload$f
     dots <- payload$dots
@@ -40,6 +41,7 @@ map_worker_main <- function(options, config) {
   report_progress(host, "elements", 0, total, 0)
   for (k in seq_len(total)) {
     outcome <- run_element(runner, payload$x[[positions[[k]]]], seeds[[k]])
+    if (length(outcome$conditions) > 0) conditions[[as.character(indices[[k]])]] <- outcome$conditions
     if (is.null(outcome$failure)) {
       values[k] <- list(outcome$value)
     } else {
@@ -53,6 +55,7 @@ map_worker_main <- function(options, config) {
   succeeded <- !indices %in% vapply(failures, function(f) f$index, integer(1))
   result <- list(format = map_format, host = host, hosts = hosts, n = payload$n,
                  indices = indices[succeeded], values = values[succeeded], failures = failures,
+                 conditions = conditions,
                  names = if (index == 1) payload$names, kept = if (index == 1) payload$kept)
   dir.create(options$output_dir, recursive = TRUE, showWarnings = FALSE)
   path <- file.path(options$output_dir, map_results_file(host))
@@ -69,13 +72,22 @@ map_worker_main <- function(options, config) {
 run_element <- function(runner, element, seed) {
   assign(".Random.seed", seed, envir = globalenv())
   calls <- NULL
+  # Messages and warnings are kept, in order, to be signalled again in the
+  # session that collects the job, as future relays them.
+  conditions <- list()
+  keep <- function(restart) function(condition) {
+    conditions[[length(conditions) + 1]] <<- condition
+    invokeRestart(restart)
+  }
   value <- tryCatch(
-    withCallingHandlers(runner(element), error = function(e) calls <<- sys.calls()),
+    withCallingHandlers(runner(element), error = function(e) calls <<- sys.calls(),
+                        message = keep("muffleMessage"), warning = keep("muffleWarning")),
     error = function(e) structure(list(condition = e), class = "sagesim_failed_element")
   )
-  if (!inherits(value, "sagesim_failed_element")) return(list(value = value))
+  if (!inherits(value, "sagesim_failed_element")) return(list(value = value, conditions = conditions))
   e <- value$condition
-  list(failure = list(class = class(e), message = conditionMessage(e), call = conditionCall(e),
+  list(conditions = conditions,
+       failure = list(class = class(e), message = conditionMessage(e), call = conditionCall(e),
                       traceback = element_traceback(calls)))
 }
 

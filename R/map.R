@@ -11,8 +11,15 @@
 #'   loaded on the hosts (which must have them: see the worker image). `x`,
 #'   `f`, `...` and the globals go to the job once, as one file, however
 #'   many elements and hosts there are. Something that cannot travel to
-#'   another process (an external pointer, such as a database connection) is
-#'   refused at submission, naming it.
+#'   another process (an object holding an external pointer, such as a
+#'   connection) is refused at submission, naming it
+#'   (`sagesim_cannot_travel`), as future refuses it with
+#'   `options(future.globals.onReference = "error")`; that option's
+#'   `"warning"` or `"ignore"` relaxes the check here too. A data.table
+#'   travels (its internal pointer is restored where it arrives).
+#' * **Conditions.** Messages and warnings raised by `f` are kept with each
+#'   element and signalled again, in element order, when [job_collect()]
+#'   returns the values, as `future_lapply()` relays them.
 #' * **Random numbers.** Element `i` draws from its own L'Ecuyer-CMRG
 #'   stream: the streams `future.apply::future_lapply(x, f, future.seed =
 #'   seed)` gives, so the results are identical for any `instance_count`,
@@ -33,9 +40,6 @@
 #' @param packages Packages to attach on the hosts, besides those the
 #'   globals of `f` come from.
 #' @param seed A whole number (an R integer), or `NULL` to draw one.
-#' @param instance_count Number of hosts.
-#' @param instance_type `"local"` (the default: processes on this machine),
-#'   or an `ml.*` instance type for SageMaker.
 #' @inheritParams submit_processing
 #' @return A job handle (`sagesim_job`); see [job_status()] and
 #'   [job_collect()].
@@ -47,12 +51,13 @@
 #' job
 #' head(job_collect(job))
 #' @export
-submit_map <- function(x, f, ..., packages = NULL, seed = NULL, instance_count = 1,
-                       instance_type = "local", image_uri = NULL, role = NULL, env = NULL,
-                       network = NULL, volume_kms_key = NULL, output_kms_key = NULL,
-                       kms_key = NULL, volume_size_gb = 30, max_runtime = 86400,
-                       base_job_name = NULL, job_name = NULL, tags = NULL, wait = TRUE,
-                       logs = TRUE, session = NULL) {
+submit_map <- function(x, f, ..., packages = NULL, seed = NULL, image_uri = NULL, role = NULL,
+                       instance_count = 1,
+                       instance_type = getOption("sagesim.instance_type", "local"),
+                       volume_size_gb = 30, max_runtime = 86400, base_job_name = NULL,
+                       job_name = NULL, env = NULL, tags = NULL, network = NULL,
+                       volume_kms_key = NULL, output_kms_key = NULL, kms_key = NULL,
+                       wait = TRUE, logs = TRUE, session = NULL) {
   if (!is.function(f)) {
     abort_argument("f", sprintf("`f` must be a function, not %s.", describe_type(f)))
   }
@@ -113,16 +118,11 @@ start_map_job <- function(payload, settings, base_job_name = NULL, job_name = NU
 # Everything a host needs to run its elements: one file, sent once.
 new_map_payload <- function(x, f, dots, packages, seed) {
   found <- map_globals(f)
-  for (what in list(list(found$values, "global"), list(dots, "argument"), list(x, "element"))) {
-    pointer <- find_external_pointer(what[[1]], what[[2]])
-    if (!is.null(pointer)) {
-      abort_argument(if (what[[2]] == "element") "x" else if (what[[2]] == "argument") "..." else "f",
-                     sprintf("The %s cannot travel to the job's hosts: it holds an external pointer (a database connection, a file or a handle into this R session), which only means something here. Create it inside `f` instead.",
-                             pointer))
-    }
-  }
+  check_travel(list(list(found$values, "global", "f"), list(dots, "argument", "..."),
+                    list(x, "element", "x")))
+  classes <- class_packages(c(found$values, dots, utils::head(x, 100)))
   list(format = map_format, f = f, dots = dots, globals = found$values,
-       packages = unique(c(packages, found$packages)), seed = seed, x = unname(x),
+       packages = unique(c(packages, found$packages, classes)), seed = seed, x = unname(x),
        indices = seq_along(x), n = length(x), names = names(x), kept = NULL)
 }
 
@@ -147,6 +147,49 @@ map_globals <- function(f) {
   list(values = as.list(values), packages = packages)
 }
 
+# The packages whose methods the classes of `values` need on the hosts (a
+# data.table needs data.table loaded for `[` to be its own): the loaded
+# namespaces that define S3 methods for, or the S4 class of, each class.
+class_packages <- function(values) {
+  basic <- c("list", "numeric", "integer", "character", "logical", "complex", "function",
+             "data.frame", "factor", "matrix", "array", "environment", "NULL", "raw", "formula")
+  classes <- setdiff(unique(unlist(lapply(values, class))), basic)
+  s4 <- unlist(lapply(values, function(v) attr(class(v), "package")))
+  s3 <- unlist(lapply(classes, function(cl) {
+    info <- attr(utils::.S3methods(class = cl, envir = baseenv()), "info")
+    unique(info$from)
+  }))
+  packages <- intersect(unique(c(s4, s3)), loadedNamespaces())
+  setdiff(packages, default_packages)
+}
+
+# What cannot travel to another process is refused, as future refuses it
+# with `options(future.globals.onReference = "error")`: an object holding an
+# external pointer (a connection, a database handle, a pointer into this R
+# session), which would arrive pointing at nothing. A data.table's
+# `.internal.selfref` is not one: data.table restores it where the table
+# arrives. `future.globals.onReference` relaxes this as it does for future:
+# "warning" warns instead, "ignore" does not look. `what`: list(values,
+# kind, argument) triples.
+check_travel <- function(what) {
+  action <- getOption("future.globals.onReference", "error")
+  check_choice(action, c("error", "warning", "ignore"), "future.globals.onReference")
+  if (identical(action, "ignore")) return(invisible())
+  for (item in what) {
+    pointer <- find_external_pointer(item[[1]], item[[2]])
+    if (is.null(pointer)) next
+    message <- sprintf("The %s cannot travel to the job's hosts: it holds an external pointer (a connection, a database handle or a pointer into this R session), which only means something here. Create it inside `f` instead, or set options(future.globals.onReference = \"ignore\") if it is not used on the hosts.",
+                       pointer)
+    if (identical(action, "warning")) {
+      warning(structure(class = c("sagesim_cannot_travel", "warning", "condition"),
+                        list(message = message, call = user_call())))
+    } else {
+      abort_argument(item[[3]], message, class = "sagesim_cannot_travel")
+    }
+  }
+  invisible()
+}
+
 # The name of the first external pointer inside `x` (a list of named
 # things), looking through lists, attributes, closures' and other
 # environments (not global or package ones), or NULL.
@@ -169,7 +212,9 @@ find_external_pointer <- function(x, what) {
       return(visit(parent.env(value), depth + 1))
     }
     if (is.function(value)) return(!is.primitive(value) && visit(environment(value), depth + 1))
-    for (attribute in attributes(value)) if (visit(attribute, depth + 1)) return(TRUE)
+    attrs <- attributes(value)
+    if (inherits(value, "data.table")) attrs[[".internal.selfref"]] <- NULL
+    for (attribute in attrs) if (visit(attribute, depth + 1)) return(TRUE)
     if (is.list(value)) for (item in value) if (visit(item, depth + 1)) return(TRUE)
     FALSE
   }

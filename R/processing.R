@@ -55,7 +55,11 @@
 #' @param arguments Character vector passed to the script (at most 256, each
 #'   at most 256 characters).
 #' @param instance_count Number of hosts (1 to 100).
-#' @param instance_type An `ml.*` instance type, or `"local"`.
+#' @param instance_type An `ml.*` instance type for SageMaker, or `"local"`
+#'   to run the job on this machine; default
+#'   `getOption("sagesim.instance_type", "local")`, so nothing runs (or costs)
+#'   in the cloud unless asked: set the option to, say, `"ml.m5.xlarge"` to
+#'   make SageMaker the default.
 #' @param volume_size_gb Storage volume per host, GB.
 #' @param max_runtime Seconds before SageMaker (or local mode) stops the job.
 #' @param base_job_name Prefix of the job name; the name is
@@ -86,7 +90,7 @@
 #'                          instance_type = "ml.m5.xlarge", arguments = c("--n", "10"))
 #' # The built-in simulation on two hosts, merged on collection:
 #' job <- submit_processing(simulation = simulation_spec(1000, 1000, 1000, 1e6, seed = 42),
-#'                          image_uri = uri, instance_count = 2)
+#'                          image_uri = uri, instance_count = 2, instance_type = "ml.c5.xlarge")
 #' job_collect(job)
 #' }
 #' # Locally, as two hosts, with no AWS at all:
@@ -97,7 +101,8 @@
 #' @export
 submit_processing <- function(code = NULL, simulation = NULL, image_uri = NULL, role = NULL,
                               command = "Rscript", arguments = NULL, instance_count = 1,
-                              instance_type = "ml.m5.xlarge", volume_size_gb = 30,
+                              instance_type = getOption("sagesim.instance_type", "local"),
+                              volume_size_gb = 30,
                               max_runtime = 86400, base_job_name = NULL, job_name = NULL,
                               inputs = NULL, outputs = NULL, env = NULL, tags = NULL,
                               network = NULL, volume_kms_key = NULL, output_kms_key = NULL,

@@ -73,7 +73,8 @@ job_resubmit <- function(job, f = NULL, ..., wait = TRUE, logs = TRUE, session =
 failed_elements <- function(job) {
   status <- job_status(job)
   if (!identical(status$status, "Completed")) return(NULL)
-  results <- job_collect(job, errors = "return")
+  # (Its messages and warnings were shown when it was collected.)
+  results <- suppressMessages(suppressWarnings(job_collect(job, errors = "return")))
   failed <- which(vapply(results, function(r) inherits(r, "condition"), logical(1)))
   if (length(failed) == 0) {
     abort(sprintf("No element of job %s failed: there is nothing to run again.", job$name),

@@ -224,12 +224,18 @@ print.summary.sagesim_simulation <- function(x, ...) {
   cat(sprintf("iterations %s to %s of %s, seed %s\n\n", format_count(x$iterations[["first"]]),
               format_count(x$iterations[["last"]]), format_count(x$spec$max_iterations),
               format_count(x$spec$seed)))
-  print(signif(x$statistics, 6))
+  # Each number to its own six significant digits, not padded to the others'.
+  show <- function(values) {
+    text <- vapply(values, function(v) format(signif(v, 6), drop0trailing = TRUE), "")
+    cat(sprintf("  %-9s %s\n", names(values), text), sep = "")
+  }
+  show(x$statistics)
   if (!is.null(x$quantiles)) {
     cat("\nper-iteration values:\n")
-    print(signif(x$quantiles, 6))
+    show(x$quantiles)
   }
-  cat(sprintf("\n%s s of computation on %s thread(s)\n", signif(x$elapsed, 3), x$threads))
+  cat(sprintf("\n%s s of computation on %s\n", format(signif(x$elapsed, 3)),
+              if (x$threads == 1) "1 thread" else sprintf("%d threads", as.integer(x$threads))))
   invisible(x)
 }
 

@@ -40,7 +40,8 @@ simulation_grid <- function(x_length, y_length, num_people, max_iterations, dist
     }
   }
   seed <- if (is.null(seed)) draw_seed() else check_number(seed, "seed", finite = FALSE)
-  new_grid(axes, seed)
+  # Integers (100L) are numbers too; the core takes doubles.
+  new_grid(lapply(axes, as.numeric), seed)
 }
 
 # The one expansion of axes into cells, for simulation_grid() and for the

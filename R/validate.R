@@ -6,6 +6,7 @@
 describe_type <- function(x) {
   if (is.null(x)) return("NULL")
   if (is.function(x)) return("a function")
+  if (length(x) == 1 && is.atomic(x) && is.na(x)) return("NA, a missing value")
   kind <- if (is.list(x)) "list" else if (is.factor(x)) "factor" else typeof(x)
   if (length(x) == 1) sprintf("a %s value", kind) else sprintf("a %s vector of length %d", kind, length(x))
 }

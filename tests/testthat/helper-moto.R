@@ -96,8 +96,11 @@ local_moto <- function(env = parent.frame()) {
     AWS_DEFAULT_REGION = NA, AWS_PROFILE = NA, AWS_CONFIG_FILE = empty,
     AWS_SHARED_CREDENTIALS_FILE = empty, AWS_EC2_METADATA_DISABLED = "true"
   ), .local_envir = env)
-  # Local jobs (listed beside SageMaker's) in a folder of the test's own.
+  # Local jobs (listed beside SageMaker's) in a folder of the test's own,
+  # and SageMaker the default instance type, as a user who works in the cloud
+  # sets it (the default default is "local": test-processing.R checks it).
   use_temp_job_dir(env)
+  withr::local_options(sagesim.instance_type = "ml.m5.xlarge", .local_envir = env)
   # Quick polls, and a short look for late log lines after a job ends.
   withr::local_options(sagesim.poll_interval = 0.2, sagesim.final_log_delay = 0.5,
                        .local_envir = env)

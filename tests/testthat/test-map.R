@@ -10,7 +10,8 @@ test_that("random draws are the same for any number of hosts, locally, in the cl
   future::plan(future::sequential)
   expected <- future.apply::future_lapply(x, draws, n = 3, future.seed = 2024)
   for (hosts in c(1, 2, 5)) {
-    job <- submit_map(x, draws, n = 3, seed = 2024, instance_count = hosts, logs = FALSE)
+    job <- submit_map(x, draws, n = 3, seed = 2024, instance_count = hosts, instance_type = "local",
+                      logs = FALSE)
     expect_identical(job_collect(job), expected, info = paste(hosts, "hosts"))
   }
   expect_identical(job$seed, 2024)
@@ -26,9 +27,9 @@ test_that("random draws are the same for any number of hosts, locally, in the cl
                   sprintf(c("%s/input/map/payload.rds", "%s/input/sagesim-job.json"), cloud$name))
   # A drawn seed is recorded, and set.seed() makes it repeatable.
   set.seed(99)
-  first <- submit_map(1:4, draws, logs = FALSE)
+  first <- submit_map(1:4, draws, instance_type = "local", logs = FALSE)
   set.seed(99)
-  second <- submit_map(1:4, draws, logs = FALSE)
+  second <- submit_map(1:4, draws, instance_type = "local", logs = FALSE)
   expect_identical(first$seed, second$seed)
   expect_identical(job_collect(first), job_collect(second))
   expect_identical(job_attach(first$name)$seed, first$seed)
@@ -120,4 +121,81 @@ test_that("print() of a map job started with wait = FALSE shows its hosts' progr
   expect_message(job_stop(job), "Stopped")
   output <- capture.output(suppressWarnings(job_wait(job)))
   expect_true(any(grepl("[algo-1] 3 of 3 elements done (1 failed)", output, fixed = TRUE)))
+})
+
+test_that("a data.table travels, as a global, an argument and an element, as under future", {
+  skip_if_not_installed("data.table")
+  skip_if_not_installed("future.apply")
+  dir <- use_temp_job_dir()
+  # A script as a user writes it at the console (data.table's `[` works in
+  # code whose top environment is the global one), run in an R session of its own.
+  script <- local_script(c(
+    "suppressPackageStartupMessages({library(sagesim); library(data.table); library(future)})",
+    sprintf("options(sagesim.job_dir = %s)", deparse(dir)),
+    "dt <- as.data.table(mtcars)",
+    "by_cylinders <- function(column, table) {",
+    "  list(global = dt[, mean(mpg), by = cyl],",
+    "       argument = table[, list(value = mean(.SD[[1]])), by = cyl, .SDcols = column])",
+    "}",
+    "plan(sequential)",
+    "expected <- future.apply::future_lapply(c('mpg', 'hp'), by_cylinders, table = dt, future.seed = 1)",
+    "job <- submit_map(c('mpg', 'hp'), by_cylinders, table = dt, seed = 1, instance_count = 2, logs = FALSE)",
+    "collected <- job_collect(job)",
+    "parts <- submit_map(split(dt, by = 'cyl'), function(part) part[, mean(mpg)], logs = FALSE)",
+    "saveRDS(list(expected = expected, collected = collected, parts = job_collect(parts),",
+    "             parts_expected = lapply(split(dt, by = 'cyl'), function(part) part[, mean(mpg)])),",
+    "        'result.rds')"))
+  withr::local_dir(withr::local_tempdir())
+  expect_identical(run_rscript(script, stdout = "log", stderr = "log"), 0L,
+                   info = paste(readLines("log"), collapse = "\n"))
+  got <- readRDS("result.rds")
+  expect_equal(got$collected, got$expected, ignore_attr = ".internal.selfref")
+  expect_s3_class(got$collected[[2]]$global, "data.table")
+  expect_identical(got$collected[[2]]$argument$value[got$collected[[2]]$argument$cyl == 6],
+                   mean(mtcars$hp[mtcars$cyl == 6]))
+  expect_identical(got$parts, got$parts_expected)
+})
+
+test_that("what really cannot travel is refused, and future's option relaxes the check", {
+  use_temp_job_dir()
+  connection <- file(withr::local_tempfile(), "w")
+  on.exit(close(connection), add = TRUE)
+  writes <- function(i) writeLines(as.character(i), connection)
+  expect_error(submit_map(1:2, writes), class = "sagesim_cannot_travel")
+  expect_error(submit_map(list(connection), identity), "element 1 cannot travel")
+  withr::local_options(future.globals.onReference = "warning")
+  uses_nothing <- function(i) {
+    if (i < 0) writeLines("never", connection)   # a global that is never used on the hosts
+    i
+  }
+  expect_warning(job <- submit_map(1:2, uses_nothing, logs = FALSE), class = "sagesim_cannot_travel")
+  expect_identical(job_collect(job), list(1L, 2L))
+  withr::local_options(future.globals.onReference = "ignore")
+  expect_no_warning(submit_map(1:2, uses_nothing, logs = FALSE))
+})
+
+test_that("messages and warnings raised by f reach the session, in element order, as under future", {
+  use_temp_job_dir()
+  noisy <- function(i) {
+    message("element ", i, " starts")
+    if (i %% 2 == 0) warning("even element ", i)
+    i
+  }
+  job <- submit_map(1:4, noisy, instance_count = 2, logs = FALSE)
+  messages <- character()
+  warnings <- character()
+  values <- withCallingHandlers(job_collect(job),
+    message = function(m) {
+      messages <<- c(messages, conditionMessage(m))
+      invokeRestart("muffleMessage")
+    },
+    warning = function(w) {
+      warnings <<- c(warnings, conditionMessage(w))
+      invokeRestart("muffleWarning")
+    })
+  expect_identical(values, as.list(1:4))
+  expect_identical(messages, sprintf("element %d starts\n", 1:4))
+  expect_identical(warnings, c("even element 2", "even element 4"))
+  # Not in the hosts' logs instead.
+  expect_false(any(grepl("element 1 starts", job_logs(job)$message)))
 })

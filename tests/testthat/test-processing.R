@@ -377,3 +377,49 @@ test_that("local mode refuses what it cannot emulate, saying what SageMaker woul
                            inputs = list(processing_input(data, name = "data", s3_input_mode = "FastFile")))
   expect_identical(job_status(job)$status, "Completed")
 })
+
+test_that("jobs run locally unless another instance type is asked for, by argument or option", {
+  use_temp_job_dir()
+  withr::local_options(sagesim.instance_type = NULL)
+  job <- submit_processing(simulation = simulation_spec(50, 50, 10, 5, seed = 1), logs = FALSE)
+  expect_s3_class(job, "sagesim_local_job")
+  map <- submit_map(1:2, identity, logs = FALSE)
+  expect_identical(map$instance_type, "local")
+  # The option makes SageMaker the default: here that asks for an image first.
+  withr::local_options(sagesim.instance_type = "ml.m5.xlarge")
+  expect_error(submit_processing(simulation = simulation_spec(50, 50, 10, 5, seed = 1)),
+               "image_uri", class = "sagesim_invalid_argument")
+  expect_error(submit_map(1:2, identity), "image_uri", class = "sagesim_invalid_argument")
+})
+
+test_that("former names still work, saying what replaced them", {
+  use_temp_job_dir()
+  job <- submit_processing(simulation = simulation_spec(50, 50, 10, 5, seed = 1),
+                           instance_type = "local", logs = FALSE)
+  expect_message(again <- attach_job(job$name), "attach_job\\(\\) is deprecated; use job_attach\\(\\)",
+                 class = "sagesim_deprecated")
+  expect_identical(again$name, job$name)
+  expect_message(listed <- list_jobs(local = TRUE), class = "sagesim_deprecated")
+  expect_identical(listed$name, job$name)
+})
+
+test_that("small things read right: integer grids, NA, time stamps, summaries, channels", {
+  expect_identical(simulation_grid(100L, 100, 10L, 10L, seed = 1)$cells$x_length, 100)
+  expect_match(conditionMessage(tryCatch(simulation_spec(NA, 1, 1, 1), error = identity)),
+               "NA, a missing value")
+  expect_error(job_name_from_base("x", time = "yesterday"), "single date-time",
+               class = "sagesim_invalid_argument")
+  expect_match(job_name_from_base("x", time = as.Date("2026-01-02")), "^x-2026-01-02-00-00-00-000$")
+  sim <- simulate_local(1000, 1000, 1000, 50, seed = 3, threads = 1)
+  shown <- capture.output(summary(sim))
+  expect_true(any(grepl("on 1 thread$", shown)))
+  expect_false(any(grepl("thread\\(s\\)", shown)))
+  mean_line <- grep("^  mean ", shown, value = TRUE)
+  expect_identical(mean_line, sprintf("  mean      %s", format(signif(sim$mean, 6), drop0trailing = TRUE)))
+  expect_false(any(grepl("0{4,}$", shown)))
+  expect_output(print(processing_input("s3://my-bucket/data/", name = "data")),
+                "source:       s3://my-bucket/data/")
+  expect_output(print(processing_output("/opt/ml/processing/output")), "upload:       EndOfJob")
+  expect_output(print(network_config("subnet-1", "sg-1", enable_network_isolation = TRUE)),
+                "network isolation: on")
+})
