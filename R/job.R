@@ -70,6 +70,10 @@ job_wait <- function(job, logs = TRUE, poll = NULL, timeout = getOption("sagesim
     message(sprintf("Stopped waiting; job %s goes on. Pick it up with attach_job(\"%s\"), or job_stop() it.",
                     job$name, job$name))
   }, add = TRUE)
+  # RStudio's Jobs pane (R/rstudio.R; NULL elsewhere), followed in the
+  # background if the wait ends before the job.
+  pane <- pane_open(job)
+  on.exit(if (!is.null(pane) && !pane$done) pane_follow(job), add = TRUE)
   # Logs are a courtesy: trouble reading them (throttling, a stream not
   # there yet) is reported once and the wait goes on.
   logs_failed <- FALSE
@@ -92,6 +96,7 @@ job_wait <- function(job, logs = TRUE, poll = NULL, timeout = getOption("sagesim
   repeat {
     status <- job_status(job)
     new_lines <- if (follow) print_new_logs() else 0
+    pane_update(pane, status, final = FALSE)
     if (status$status %in% terminal_statuses) break
     if (as.numeric(difftime(Sys.time(), started, units = "secs")) > timeout) {
       finished <- TRUE # the error says all there is to say
@@ -111,6 +116,7 @@ job_wait <- function(job, logs = TRUE, poll = NULL, timeout = getOption("sagesim
       print_new_logs()
     }
   }
+  pane_update(pane, status)
   finished <- TRUE
   check_job_outcome(status, job)
   invisible(job)

@@ -213,7 +213,7 @@ start_job <- function(plan, wait, logs, session) {
   check_flag(logs, "logs")
   if (!is.null(session)) check_class(session, "sagesim_session", "session", "aws_session()")
   job <- if (plan$local) start_local_job(plan, session) else start_cloud_job(plan, default_session(session))
-  if (wait) job_wait(job, logs = logs)
+  if (wait) job_wait(job, logs = logs) else pane_follow(job) # R/rstudio.R
   job
 }
 
