@@ -168,7 +168,9 @@ find_external_pointer <- function(x, what) {
       if (!is.null(seen[[key]])) return(FALSE)
       seen[[key]] <- TRUE
       for (name in ls(value, all.names = TRUE)) {
-        if (visit(get(name, envir = value), depth + 1)) return(TRUE)
+        # `...` of a function's frame, or a missing argument, has no value.
+        item <- tryCatch(get(name, envir = value), error = function(e) NULL)
+        if (visit(item, depth + 1)) return(TRUE)
       }
       return(visit(parent.env(value), depth + 1))
     }

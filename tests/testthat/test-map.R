@@ -97,3 +97,13 @@ test_that("what cannot travel, or is not a map, is refused before anything is cr
   expect_length(recorded_requests(), 0)
   expect_length(list.files(file.path(dir, "local-jobs")), 0)
 })
+
+test_that("a function made inside a function with `...` travels", {
+  use_temp_job_dir()
+  outer <- function(...) {
+    k <- 2
+    f <- function(i) i * k
+    job_collect(submit_map(1:3, f, logs = FALSE))
+  }
+  expect_identical(outer(), list(2, 4, 6))
+})
