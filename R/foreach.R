@@ -46,12 +46,14 @@
 #' @return A `sagesim_dopar` handle, invisibly (accepted by
 #'   `parallel::stopCluster()`).
 #' @seealso [sagemaker] for the future backend.
-#' @examples
+#' @examplesIf requireNamespace("foreach", quietly = TRUE) && requireNamespace("iterators", quietly = TRUE)
 #' options(sagesim.job_dir = tempdir())
 #' library(foreach)
 #' cl <- registerDoSageMaker(instance_count = 2, instance_type = "local", seed = 42)
 #' side <- 100
-#' x <- foreach(i = 1:6, .combine = c) %dopar% mean(runif(10, 0, side)) + i
+#' x <- foreach(i = 1:6, .combine = c) %dopar% {
+#'   mean(runif(10, 0, side)) + i
+#' }
 #' x
 #' last_dopar_job()$seed
 #' parallel::stopCluster(cl)

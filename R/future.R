@@ -52,14 +52,14 @@
 #'   yourself.
 #' @seealso `vignette("future-1-overview", package = "future")`;
 #'   [registerDoSageMaker()] for foreach.
-#' @examples
+#' @examplesIf requireNamespace("future", quietly = TRUE)
 #' options(sagesim.job_dir = tempdir())
 #' library(future)
 #' old <- plan(sagesim::sagemaker, instance_type = "local", workers = 2)
-#' scale <- 10
+#' centre <- 10
 #' f <- future({
 #'   cat("drawing on", Sys.getpid(), "\n")
-#'   mean(rnorm(100, mean = scale))
+#'   mean(rnorm(100, mean = centre))
 #' }, seed = 42)
 #' value(f)
 #' f$job$name
