@@ -161,7 +161,7 @@ pane_refresh <- function(entry, status, final) {
 # submitting function has returned (and the handle knows how many elements
 # the job has: the pane's total is fixed when the entry is added).
 pane_follow <- function(job) {
-  if (!requireNamespace("later", quietly = TRUE) || !pane_enabled()) return(invisible(NULL))
+  if (!pane_enabled() || !requireNamespace("later", quietly = TRUE)) return(invisible(NULL))
   interval <- getOption("sagesim.poll_interval") %||%
     if (identical(job$instance_type, "local")) 0.5 else 5
   failures <- 0

@@ -162,8 +162,12 @@ test_that("outside RStudio nothing changes", {
   use_temp_job_dir()
   record <- local_fake_rstudio(rstudio = FALSE)
   expect_false(rstudioapi::isAvailable())
-  job <- submit_map(1:3, identity, logs = FALSE)
-  later::run_now(0.2)
+  # Updates left over from earlier tests end (their jobs have ended).
+  pump_until(later::loop_empty)
+  job <- submit_map(1:3, identity, logs = FALSE, wait = FALSE)
+  # Nothing follows the job in the background.
+  expect_true(later::loop_empty())
+  job_wait(job, logs = FALSE)
   expect_length(record$calls, 0)
   expect_identical(job_collect(job), as.list(1:3))
 })
