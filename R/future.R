@@ -192,7 +192,9 @@ nbrOfWorkers.sagemaker <- function(evaluator) {
 #' @exportS3Method future::nbrOfFreeWorkers
 nbrOfFreeWorkers.sagemaker <- function(evaluator, background = FALSE, ...) {
   workers <- nbrOfWorkers.sagemaker(evaluator)
-  max(0L, workers - length(running_futures()))
+  running <- Filter(function(f) identical(f$state, "running") && !job_finished(f),
+                    running_futures())
+  max(0L, workers - length(running))
 }
 
 # --- launching --------------------------------------------------------------

@@ -130,6 +130,29 @@ test_that("resolved() does not wait; a stopped or killed job is a FutureError na
   error <- tryCatch(future::value(g), error = identity)
   expect_s3_class(error, "sagesim_future_error")
   expect_match(conditionMessage(error), sprintf("SageMaker job %s, .* failed: algo-1", g$job$name))
+
+  # A host that cannot even start evaluating the future: a package this
+  # session has and the job's hosts lack (their R_LIBS leaves it out).
+  lib <- withr::local_tempdir()
+  source <- file.path(withr::local_tempdir(), "sagesimhostless")
+  dir.create(source)
+  writeLines(c("Package: sagesimhostless", "Version: 0.0.1", "Title: Only Here",
+               "Description: Installed here only.", "License: MIT",
+               "Authors@R: person('A', 'B', role = c('aut', 'cre'), email = 'a@b.org')"),
+             file.path(source, "DESCRIPTION"))
+  writeLines("", file.path(source, "NAMESPACE"))
+  status <- system2("timeout", c("120", file.path(R.home("bin"), "R"), "CMD", "INSTALL", "-l",
+                                 shQuote(lib), shQuote(source)), stdout = FALSE, stderr = FALSE)
+  expect_identical(status, 0L)
+  hosts_libs <- paste(.libPaths(), collapse = ":")
+  withr::local_libpaths(lib, action = "prefix")
+  future::plan(sagesim::sagemaker, instance_type = "local", workers = 2,
+               env = c(R_LIBS = hosts_libs))
+  h <- future::future(1, packages = "sagesimhostless")
+  error <- tryCatch(future::value(h), error = identity)
+  expect_s3_class(error, "sagesim_future_error")
+  expect_match(conditionMessage(error),
+               sprintf("SageMaker job %s could not evaluate future .*sagesimhostless", h$job$name))
 })
 
 test_that("nbrOfWorkers() jobs run at once: one more future waits for one to finish", {
@@ -147,6 +170,7 @@ test_that("nbrOfWorkers() jobs run at once: one more future waits for one to fin
   # The third job was created only once one of the first two had ended.
   expect_true(any(ended <= started))
   expect_identical(future::value(c(fs, list(third))), list(1L, 2L, 3))
+  expect_identical(future::nbrOfFreeWorkers(), 2L)
 })
 
 test_that("wrong plan arguments and globals that cannot travel are refused, creating nothing", {
