@@ -2,7 +2,7 @@
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/sagesim/cargo-target
 export PATH := $(PATH):$(HOME)/.cargo/bin
 
-.PHONY: setup setup-r install demo test check-container bench docs authors
+.PHONY: setup setup-r install demo test check-container bench docs authors future-tests
 
 setup:            ## install R, its packages and (for the tests) moto where missing
 	sh tools/setup.sh all
@@ -25,6 +25,9 @@ check-container: ## build the worker image (podman) and run the job contract in 
 bench: install    ## speed and memory of simulate_local() against plain R; map overhead
 	Rscript bench/bench.R
 	Rscript bench/map.R
+
+future-tests: install ## the futureverse's conformance suite (future.tests, if installed) on plan(sagesim::sagemaker)
+	Rscript tools/future-tests.R
 
 authors:          ## regenerate inst/AUTHORS from src/rust/Cargo.lock
 	Rscript tools/authors.R

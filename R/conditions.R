@@ -28,6 +28,9 @@
 #'   `job_name`, `failed` (their positions) and `conditions` (each one's
 #'   condition, with `traceback` and `element`). `sagesim_map_error` when a
 #'   map job's host cannot run at all (a package is missing).
+#' * `sagesim_future_error`: the job of a future (`plan(sagesim::sagemaker)`)
+#'   failed, was stopped, or could not evaluate the future; also a
+#'   [future::FutureError]; field `job_name`.
 #' * `sagesim_local_job_error`: a local-mode job could not be run.
 #' * `sagesim_no_mount_namespace` (a warning): a local job's hosts run
 #'   without `/opt/ml` at its real path; field `tried` says what was tried.

@@ -169,17 +169,22 @@ class_packages <- function(values) {
 # session), which would arrive pointing at nothing. A data.table's
 # `.internal.selfref` is not one: data.table restores it where the table
 # arrives. `future.globals.onReference` relaxes this as it does for future:
-# "warning" warns instead, "ignore" does not look. `what`: list(values,
-# kind, argument) triples.
-check_travel <- function(what) {
-  action <- getOption("future.globals.onReference", "error")
-  check_choice(action, c("error", "warning", "ignore"), "future.globals.onReference")
+# "warning" warns instead, "ignore" does not look. Without the option,
+# `pointers` is what happens to pointers other than connections ("ignore" is
+# future's own default, which the future backend keeps); a connection is
+# refused unless the option says otherwise. `what`: list(values, kind,
+# argument) triples.
+check_travel <- function(what, inside = "`f`", pointers = "error") {
+  option <- getOption("future.globals.onReference")
+  if (!is.null(option)) check_choice(option, c("error", "warning", "ignore"), "future.globals.onReference")
+  action <- option %||% "error"
+  only_connections <- is.null(option) && identical(pointers, "ignore")
   if (identical(action, "ignore")) return(invisible())
   for (item in what) {
-    pointer <- find_external_pointer(item[[1]], item[[2]])
+    pointer <- find_external_pointer(item[[1]], item[[2]], only_connections)
     if (is.null(pointer)) next
-    message <- sprintf("The %s cannot travel to the job's hosts: it holds an external pointer (a connection, a database handle or a pointer into this R session), which only means something here. Create it inside `f` instead, or set options(future.globals.onReference = \"ignore\") if it is not used on the hosts.",
-                       pointer)
+    message <- sprintf("The %s cannot travel to the job's hosts: it holds an external pointer (a connection, a database handle or a pointer into this R session), which only means something here. Create it inside %s instead, or set options(future.globals.onReference = \"ignore\") if it is not used on the hosts.",
+                       pointer, inside)
     if (identical(action, "warning")) {
       warning(structure(class = c("sagesim_cannot_travel", "warning", "condition"),
                         list(message = message, call = user_call())))
@@ -192,12 +197,14 @@ check_travel <- function(what) {
 
 # The name of the first external pointer inside `x` (a list of named
 # things), looking through lists, attributes, closures' and other
-# environments (not global or package ones), or NULL.
-find_external_pointer <- function(x, what) {
+# environments (not global or package ones), or NULL. With
+# `only_connections`, only connections count.
+find_external_pointer <- function(x, what, only_connections = FALSE) {
   seen <- new.env(parent = emptyenv())
   visit <- function(value, depth = 0) {
     if (depth > 50) return(FALSE)
-    if (typeof(value) == "externalptr") return(TRUE)
+    if (inherits(value, "connection")) return(TRUE)
+    if (typeof(value) == "externalptr") return(!only_connections)
     if (is.environment(value)) {
       if (identical(value, globalenv()) || identical(value, emptyenv()) ||
           isNamespace(value) || environmentName(value) %in% c("base", search())) {
@@ -207,7 +214,9 @@ find_external_pointer <- function(x, what) {
       if (!is.null(seen[[key]])) return(FALSE)
       seen[[key]] <- TRUE
       for (name in ls(value, all.names = TRUE)) {
-        if (visit(get(name, envir = value), depth + 1)) return(TRUE)
+        # `...` of a function's frame, or a missing argument, has no value.
+        item <- tryCatch(get(name, envir = value), error = function(e) NULL)
+        if (visit(item, depth + 1)) return(TRUE)
       }
       return(visit(parent.env(value), depth + 1))
     }

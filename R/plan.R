@@ -81,7 +81,7 @@ start_job <- function(plan, wait, logs, session) {
   check_flag(logs, "logs")
   if (!is.null(session)) check_class(session, "sagesim_session", "session", "aws_session()")
   job <- backend_of_plan(plan)$start(plan, session)
-  if (wait) job_wait(job, logs = logs)
+  if (wait) job_wait(job, logs = logs) else pane_follow(job) # R/rstudio.R
   job
 }
 

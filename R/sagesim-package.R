@@ -14,6 +14,8 @@
 #' * `sagesim.final_log_delay`: seconds [job_wait()] waits after a job ends
 #'   before reading its logs a last time (default 5 for SageMaker, 0 for
 #'   local jobs).
+#' * `sagesim.rstudio_jobs`: show jobs in RStudio's Jobs pane (default
+#'   `TRUE`; only inside RStudio).
 #'
 #' @keywords internal
 #' @useDynLib sagesim, .registration = TRUE

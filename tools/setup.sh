@@ -13,8 +13,10 @@ what="${1:-all}"
 # bubblewrap: local jobs give each host /opt/ml at its real path in a mount
 # namespace of its own.
 r_packages="r-base-core r-base-dev r-cran-cli r-cran-jsonlite r-cran-globals r-cran-testthat r-cran-roxygen2 r-cran-withr r-cran-future r-cran-future.apply bubblewrap"
-# What the tests' workshop script (tests/testthat/fixtures/workshop.R) uses.
-test_packages="r-cran-foreach r-cran-doparallel"
+# What the tests' workshop script (tests/testthat/fixtures/workshop.R) uses,
+# and what the tests of the RStudio Jobs pane use (rstudioapi's dispatch, and
+# later for the updates that run while the console is idle).
+test_packages="r-cran-foreach r-cran-doparallel r-cran-rstudioapi r-cran-later"
 
 apt_install() {
   missing=""

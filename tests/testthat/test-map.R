@@ -199,3 +199,13 @@ test_that("messages and warnings raised by f reach the session, in element order
   # Not in the hosts' logs instead.
   expect_false(any(grepl("element 1 starts", job_logs(job)$message)))
 })
+
+test_that("a function made inside a function with `...` travels", {
+  use_temp_job_dir()
+  outer <- function(...) {
+    k <- 2
+    f <- function(i) i * k
+    job_collect(submit_map(1:3, f, logs = FALSE))
+  }
+  expect_identical(outer(), list(2, 4, 6))
+})
