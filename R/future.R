@@ -223,8 +223,10 @@ run.SageMakerFuture <- function(future, ...) {
   old <- options(future.globals.onReference = "ignore")
   on.exit(options(old), add = TRUE)
   job <- do.call(submit_map, c(
+    # A future whose job the cloud fails is a FutureError (future decides
+    # what happens next), not a job sagesim runs again.
     list(x = list(1L), f = evaluate_future, bundle = bundle, seed = stealth_seed(),
-         instance_count = 1, job_name = name, wait = FALSE, logs = FALSE),
+         instance_count = 1, job_name = name, wait = FALSE, logs = FALSE, retries = 0),
     settings[setdiff(names(settings), "base_job_name")]
   ))
   future$job <- job

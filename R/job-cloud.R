@@ -78,9 +78,13 @@ start_cloud_job <- function(plan, session) {
   # exists: a job sagesim created always has one.
   uploading <- TRUE
   upload_record(session, bucket, record, kms_key)
-  created <- NA # from here the job may exist even if the call does not return
-  tryCatch(
-    aws_request(session, "sagemaker:CreateProcessingJob", record$json, json = TRUE),
+  repeat {
+    created <- NA # from here the job may exist even if the call does not return
+    refused <- tryCatch({
+      aws_request(session, "sagemaker:CreateProcessingJob", record$json, json = TRUE)
+      NULL
+    },
+    sagesim_aws_ResourceLimitExceeded = function(e) e,
     sagesim_aws_error = function(e) {
       # The service refused the request (4xx): no job to clean up. But "name
       # in use" can answer a retry whose first attempt created the job (its
@@ -90,13 +94,48 @@ start_cloud_job <- function(plan, session) {
         !identical(e$code, "ResourceInUse")
       if (refused) created <<- FALSE
       stop(e)
-    }
-  )
+    })
+    if (is.null(refused)) break
+    # The account's instance limit is smaller than the job: nothing was created.
+    created <- FALSE
+    plan <- fewer_hosts(plan, refused)
+    record <- new_job_record(plan, role, inputs, outputs, defaulted)
+    upload_record(session, bucket, record, kms_key)
+  }
   created <- TRUE
   job <- new_job(plan$name, "cloud", record, session = session)
   # What SageMaker reports for a job just created, so the handle prints it.
   job$last_status <- new_job_status(plan$name, "InProgress", creation_time = as.numeric(Sys.time()))
   job
+}
+
+# A simulation, sweep or map job refused for the account's instance limit
+# runs on as many hosts as the limit leaves (its results do not depend on
+# their number), saying so; a script job, whose hosts may each matter, stops.
+fewer_hosts <- function(plan, refusal) {
+  numbers <- regmatches(refusal$aws_message, regexec(
+    "'([^']*)' is ([0-9]+) Instances?, with current utilization of ([0-9]+) Instances?",
+    refusal$aws_message))[[1]]
+  quota <- if (length(numbers) == 4) sprintf("'%s'", numbers[[2]]) else "of instances"
+  limit <- if (length(numbers) == 4) as.integer(numbers[[3]]) else NA_integer_
+  available <- if (length(numbers) == 4) limit - as.integer(numbers[[4]]) else NA_integer_
+  wanted <- plan$settings$instance_count
+  raise <- sprintf("Ask for more in the Service Quotas console (Amazon SageMaker, %s), or with `aws service-quotas request-service-quota-increase --service-code sagemaker`.", quota)
+  if (identical(plan$work$kind, "script") || is.na(available) || available < 1) {
+    abort(c(sprintf("The account's quota %s is too small for job %s's %d instance%s: %s",
+                    quota, plan$name, wanted, if (wanted == 1) "" else "s", refusal$aws_message),
+            if (identical(plan$work$kind, "script")) "A script job runs on the hosts it was given: give it fewer (`instance_count`), or raise the quota.",
+            raise),
+          class = "sagesim_quota_exceeded", job_name = plan$name, quota = quota, limit = limit)
+  }
+  hosts <- min(available, wanted)
+  warning(structure(class = c("sagesim_quota_reduced", "warning", "condition"), list(
+    message = sprintf("The account's quota %s is %d instance%s (%d free): job %s runs on %d host%s instead of %d; its results are the same. %s",
+                      quota, limit, if (limit == 1) "" else "s", available, plan$name,
+                      hosts, if (hosts == 1) "" else "s", wanted, raise),
+    call = NULL, job_name = plan$name, quota = quota, limit = limit, instance_count = hosts)))
+  plan$settings$instance_count <- hosts
+  plan
 }
 
 upload_record <- function(session, bucket, record, kms_key) {
@@ -230,11 +269,11 @@ list_cloud_jobs <- function(session, n, name_contains, status, details = FALSE) 
 }
 
 update_cloud_status <- function(job, d) {
+  # A job sagesim made knows its hosts from its record; another, from its
+  # description (when the service gives them).
   cluster <- d$ProcessingResources$ClusterConfig
-  if (!is.null(cluster)) {
-    job$instance_count <- cluster$InstanceCount
-    job$instance_type <- cluster$InstanceType
-  }
+  job$instance_count <- job$instance_count %||% cluster$InstanceCount
+  job$instance_type <- job$instance_type %||% cluster$InstanceType
   job$last_status <- new_job_status(
     job$name, d$ProcessingJobStatus, d$FailureReason, d$ExitMessage,
     creation_time = d$CreationTime, start_time = d$ProcessingStartTime,

@@ -129,8 +129,18 @@ local_status <- function(job) {
     host <- failed[[1]]
     message <- read_small_file(file.path(host_opt_ml(dir, host), "output", "message")) %||%
       r_error_line(dir, host)
+    # A host killed by a signal, or gone without an exit status, was lost
+    # (run out of memory, killed): for the job, an internal error, as when
+    # SageMaker loses an instance. Outputs uploaded as written are kept.
+    lost <- is.na(exit_codes[[host]]) || (exit_codes[[host]] > 128L && is.null(message))
+    if (lost) {
+      tryCatch(deliver_local_outputs(job, failed = TRUE), error = function(e) NULL)
+    }
     reason <- if (is.na(exit_codes[[host]])) {
-      sprintf("%s ended without an exit status", host)
+      sprintf("InternalServerError: %s was lost: it ended without an exit status", host)
+    } else if (lost) {
+      sprintf("InternalServerError: %s was lost: it was ended by signal %d", host,
+              exit_codes[[host]] - 128L)
     } else if (exit_codes[[host]] == 124L && is.null(message)) {
       sprintf("MaxRuntimeExceeded: %s ran longer than max_runtime", host)
     } else {
@@ -171,9 +181,10 @@ r_error_line <- function(dir, host) {
   substr(paste(trimws(lines[start:(halted - 1)]), collapse = " "), 1, 1024)
 }
 
-# Once every host succeeded, the outputs go to their destinations, exactly
-# once even if several R sessions look.
-deliver_local_outputs <- function(job) {
+# Once every host succeeded (or, `failed`, a host was lost: then Continuous
+# outputs only), the outputs go to their destinations, exactly once even if
+# several R sessions look.
+deliver_local_outputs <- function(job, failed = FALSE) {
   marker <- file.path(job$dir, "outputs-delivered")
   if (file.exists(marker)) return(invisible())
   lock <- file.path(job$dir, "outputs-delivering")
@@ -185,7 +196,7 @@ deliver_local_outputs <- function(job) {
   needs_s3 <- any(vapply(job$outputs, function(o) is_s3_uri(o$destination), logical(1)))
   if (needs_s3) job$session <- default_session(job$session)
   deliver_outputs(record_job_config(job$record), job$dir, job$hosts, job$session,
-                  kms_key = job$record$upload_kms_key)
+                  kms_key = job$record$upload_kms_key, failed = failed)
   file.create(marker)
   invisible()
 }

@@ -81,13 +81,25 @@ job_collect <- function(job, path = NULL, errors = c("stop", "return")) {
   check_string(path, "path", null_ok = TRUE)
   errors <- match_choice(errors, "errors")
   status <- job_status(job)
-  if (identical(status$status, "Failed")) check_job_outcome(status, job)
-  if (status$status %in% c("Stopped", "Stopping")) {
+  # A map job whose hosts did not all finish still has what they finished:
+  # with errors = "return", that, and each unfinished element as a condition.
+  partial <- identical(job$kind, "map") && identical(errors, "return") &&
+    status$status %in% c("Failed", "Stopped")
+  if (partial) {
+    warning(structure(class = c("sagesim_partial_results", "warning", "condition"), list(
+      message = sprintf("Job %s is %s%s: the elements its hosts finished are returned; the others are sagesim_element_unfinished conditions (job_resubmit() runs them).",
+                        job$name, status$status,
+                        if (!is.null(status$failure_reason)) sprintf(" (%s)", status$failure_reason) else ""),
+      call = NULL, job_name = job$name)))
+  } else if (identical(status$status, "Failed")) {
+    check_job_outcome(status, job)
+  }
+  if (!partial && status$status %in% c("Stopped", "Stopping")) {
     abort(sprintf("Job %s was stopped before it completed: it has no results to collect. Run it again with job_resubmit().",
                   job$name),
           class = "sagesim_job_not_finished", job_name = job$name, job = job)
   }
-  if (!identical(status$status, "Completed")) {
+  if (!partial && !identical(status$status, "Completed")) {
     abort(sprintf("Job %s is %s; wait for it to complete (job_wait()) before collecting.",
                   job$name, status$status),
           class = "sagesim_job_not_finished", job_name = job$name, job = job)
@@ -101,7 +113,7 @@ job_collect <- function(job, path = NULL, errors = c("stop", "return")) {
   on.exit(unlink(staging, recursive = TRUE), add = TRUE)
   dir.create(staging, recursive = TRUE, showWarnings = FALSE)
   fetch_outputs(job, staging)
-  result <- collected_results(job, staging, errors)
+  result <- collected_results(job, staging, errors, partial)
   unlink(path, recursive = TRUE)
   dir.create(dirname(path), recursive = TRUE, showWarnings = FALSE)
   if (!file.rename(staging, path)) {
@@ -136,23 +148,22 @@ print.sagesim_job <- function(x, ...) {
   if (!is.null(x$record$resubmission_of)) {
     cat(sprintf("  reruns:    %s\n", x$record$resubmission_of))
   }
+  attempts <- x$record$attempts
+  if (length(attempts) > 0) {
+    cat(sprintf("  attempts:  %d (the cloud failed the first %d)\n", length(attempts) + 1,
+                length(attempts)))
+    for (attempt in attempts) {
+      cat(sprintf("    %s: %s, %s; %s\n", attempt$name, attempt$status,
+                  attempt$failure_reason %||% "no reason given",
+                  if (identical(attempt$rerun, "all")) "run again whole" else "its missing share run again"))
+    }
+  }
   for (output in x$outputs) {
     cat(sprintf("  output:    %s -> %s\n", output$name, output$destination))
   }
   invisible(x)
 }
 
-
-# What each backend implements (R/job-cloud.R, R/job-local.R).
-# The lines logged since the last call, kept apart per cursor set: job_wait()
-# shows "log_cursors", progress reading uses "progress_cursors".
-new_log_lines <- function(job, cursors = "log_cursors") UseMethod("new_log_lines")
-all_log_lines <- function(job) UseMethod("all_log_lines")
-fetch_outputs <- function(job, path) UseMethod("fetch_outputs")
-default_poll_interval <- function(job) UseMethod("default_poll_interval")
-final_log_delay <- function(job) UseMethod("final_log_delay")
-# The wait after a poll that brought `new_lines` lines.
-next_poll_delay <- function(job, delay, new_lines) UseMethod("next_poll_delay")
 
 # The job's status and its hosts' progress, read from their logs without
 # taking the lines job_wait() shows.
@@ -184,14 +195,16 @@ check_job_outcome <- function(status, job = NULL) {
 # What job_collect() returns: for a simulation or sweep job its result,
 # merged over hosts (never a part of it), for a map job the list of values;
 # otherwise the files themselves.
-collected_results <- function(job, path, errors) {
+collected_results <- function(job, path, errors, partial = FALSE) {
   if (job$kind %in% c("simulation", "sweep")) {
+    # A follow-up of a job that lost hosts completes the results it left.
+    fetch_earlier_results(job, path)
     grid <- if (identical(job$kind, "sweep")) record_simulation(job$record)
     return(read_job_results(path, hosts = job_hosts(job), location = results_location(job),
                             grid = grid))
   }
   if (identical(job$kind, "map")) {
-    return(read_map_results(job, path, errors))
+    return(read_map_results(job, path, errors, partial))
   }
   files <- list.files(path, recursive = TRUE, all.files = FALSE)
   mean_file <- files[basename(files) == "output_result_mean.txt"]

@@ -1,40 +1,77 @@
-# Collecting a submit_map() job: every host's results file, checked to cover
-# each element once, merged into the list lapply() would return.
+# Collecting a submit_map() job: the hosts' results files, checked to cover
+# each element once, merged into the list lapply() would return. A host
+# writes its results as they come, a file per report
+# (map-results-<host>-<k>.rds), the last one marked final: a host that dies
+# leaves what it finished, which a follow-up job keeps (R/retry.R).
 
-map_results_file <- function(host) sprintf("map-results-%s.rds", host)
+map_results_file <- function(host, chunk) sprintf("map-results-%s-%05d.rds", host, chunk)
 
-read_map_results <- function(job, path, errors) {
-  location <- results_location(job, "map")
-  files <- list.files(path, pattern = "^map-results-.*\\.rds$", recursive = TRUE,
-                      full.names = TRUE)
-  if (length(files) == 0) abort_missing_results(job_hosts(job), job_hosts(job), location)
+map_results_pattern <- "^map-results-.*[.]rds$"
+
+# What the results files under `path` hold, finished or not: every element
+# covered (values, failures, conditions), what earlier attempts kept, the
+# hosts and which of them finished.
+read_map_parts <- function(path) {
+  files <- sort(list.files(path, pattern = map_results_pattern, recursive = TRUE,
+                           full.names = TRUE))
   parts <- lapply(files, readRDS)
-  hosts <- parts[[1]]$hosts
-  missing <- setdiff(hosts, vapply(parts, `[[`, "", "host"))
-  if (length(missing) > 0) abort_missing_results(missing, hosts, location)
-  n <- parts[[1]]$n
-  values <- vector("list", n)
-  covered <- integer(n)
-  failures <- list()
-  conditions <- list()
-  element_names <- NULL
+  if (length(parts) == 0) return(NULL)
+  merged <- list(hosts = parts[[1]]$hosts, n = parts[[1]]$n, finished = character(),
+                 indices = integer(), values = list(), failures = list(), conditions = list(),
+                 names = NULL)
   for (part in parts) {
-    conditions[names(part$conditions)] <- part$conditions
-    for (taken in list(part[c("indices", "values")], part$kept)) {
-      if (length(taken$indices) == 0) next
-      values[taken$indices] <- taken$values
-      covered[taken$indices] <- covered[taken$indices] + 1L
+    taken <- list(part[c("indices", "values", "failures", "conditions")], part$kept)
+    for (t in Filter(Negate(is.null), taken)) {
+      merged$indices <- c(merged$indices, t$indices)
+      merged$values <- c(merged$values, t$values)
+      merged$failures <- c(merged$failures, t$failures)
+      merged$conditions[names(t$conditions)] <- t$conditions
     }
-    for (failure in part$failures) covered[failure$index] <- covered[failure$index] + 1L
-    failures <- c(failures, part$failures)
-    element_names <- element_names %||% part$names
+    if (isTRUE(part$final)) merged$finished <- c(merged$finished, part$host)
+    merged$names <- merged$names %||% part$names
   }
+  merged
+}
+
+# The indices the merged parts cover, each once: values and failures.
+covered_indices <- function(parts) {
+  c(parts$indices, vapply(parts$failures, function(f) as.integer(f$index), integer(1)))
+}
+
+# `partial`: a job whose hosts did not all finish (errors = "return"): the
+# elements no host finished are sagesim_element_unfinished conditions.
+read_map_results <- function(job, path, errors, partial = FALSE) {
+  location <- results_location(job, "map")
+  parts <- read_map_parts(path)
+  if (is.null(parts) && partial) {
+    payload <- map_payload_of(job)
+    parts <- list(hosts = job_hosts(job), n = payload$n, finished = character(),
+                  indices = payload$kept$indices, values = payload$kept$values,
+                  failures = payload$kept$failures, conditions = payload$kept$conditions,
+                  names = payload$names)
+  }
+  if (is.null(parts)) abort_missing_results(job_hosts(job), job_hosts(job), location)
+  hosts <- parts$hosts
+  missing <- setdiff(hosts, parts$finished)
+  if (length(missing) > 0 && !partial) abort_missing_results(missing, hosts, location)
+  n <- parts$n
+  if (partial) {
+    unfinished <- setdiff(seq_len(n), covered_indices(parts))
+    parts$failures <- c(parts$failures, lapply(unfinished, function(i) list(
+      index = i, class = c("sagesim_element_unfinished", "error", "condition"),
+      message = sprintf("Element %d was not finished: job %s ended before its host did.", i, job$name),
+      call = NULL, traceback = character())))
+  }
+  covered <- tabulate(covered_indices(parts), nbins = n)
   if (any(covered != 1L)) {
     abort(sprintf("The results in %s do not cover every element once (elements %s).", location,
                   paste(utils::head(which(covered != 1L), 10), collapse = ", ")),
           class = "sagesim_results_error")
   }
-  relay_conditions(conditions)
+  values <- vector("list", n)
+  values[parts$indices] <- parts$values
+  relay_conditions(parts$conditions)
+  element_names <- parts$names
   label <- function(i) {
     if (!is.null(element_names) && nzchar(element_names[[i]])) {
       sprintf("%d (\"%s\")", i, element_names[[i]])
@@ -42,6 +79,7 @@ read_map_results <- function(job, path, errors) {
       as.character(i)
     }
   }
+  failures <- parts$failures
   conditions <- lapply(failures, function(failure) {
     structure(class = failure$class,
               list(message = failure$message, call = failure$call, traceback = failure$traceback,

@@ -28,42 +28,55 @@ map_worker_main <- function(options, config) {
   log_line(sprintf("%s (host %d of %d): %s of %s elements, seed %s", host, index, length(hosts),
                    format_count(total), format_count(payload$n), format(payload$seed)))
   seeds <- map_seeds(payload$seed, indices)
-  values <- vector("list", total)
-  failures <- list()
-  conditions <- list()
   runner <- local({
     f <- payload$f
     dots <- payload$dots
     function(element) do.call(function(element, ...) f(element, ...), c(list(element), dots),
                               quote = TRUE)
   })
+  dir.create(options$output_dir, recursive = TRUE, showWarnings = FALSE)
+  # Results are written as they come, a file per report: a host that dies
+  # keeps what it finished (the job's map output is uploaded continuously).
+  done <- list(indices = integer(), values = list(), failures = list(), conditions = list())
+  chunk <- 0L
+  failed <- 0L
+  write_chunk <- function(final) {
+    first <- index == 1 && chunk == 0L
+    result <- c(list(format = map_format, host = host, hosts = hosts, n = payload$n,
+                     chunk = chunk, final = final), done,
+                list(names = if (first) payload$names, kept = if (first) payload$kept))
+    path <- file.path(options$output_dir, map_results_file(host, chunk))
+    # Written whole, then renamed: never a partial file under the final name.
+    partial <- paste0(path, ".partial")
+    saveRDS(result, partial)
+    file.rename(partial, path)
+    done <<- list(indices = integer(), values = list(), failures = list(), conditions = list())
+    chunk <<- chunk + 1L
+    path
+  }
   last_report <- Sys.time()
   report_progress(host, "elements", 0, total, 0)
   for (k in seq_len(total)) {
     outcome <- run_element(runner, payload$x[[positions[[k]]]], seeds[[k]])
-    if (length(outcome$conditions) > 0) conditions[[as.character(indices[[k]])]] <- outcome$conditions
-    if (is.null(outcome$failure)) {
-      values[k] <- list(outcome$value)
-    } else {
-      failures[[length(failures) + 1]] <- c(list(index = indices[[k]]), outcome$failure)
+    if (length(outcome$conditions) > 0) {
+      done$conditions[[as.character(indices[[k]])]] <- outcome$conditions
     }
-    if (k == total || as.numeric(difftime(Sys.time(), last_report, units = "secs")) >= progress_every()) {
+    if (is.null(outcome$failure)) {
+      done$indices <- c(done$indices, indices[[k]])
+      done$values[length(done$indices)] <- list(outcome$value)
+    } else {
+      failed <- failed + 1L
+      done$failures[[length(done$failures) + 1]] <- c(list(index = indices[[k]]), outcome$failure)
+    }
+    if (k < total && as.numeric(difftime(Sys.time(), last_report, units = "secs")) >= progress_every()) {
       last_report <- Sys.time()
-      report_progress(host, "elements", k, total, length(failures))
+      write_chunk(final = FALSE)
+      report_progress(host, "elements", k, total, failed)
     }
   }
-  succeeded <- !indices %in% vapply(failures, function(f) f$index, integer(1))
-  result <- list(format = map_format, host = host, hosts = hosts, n = payload$n,
-                 indices = indices[succeeded], values = values[succeeded], failures = failures,
-                 conditions = conditions,
-                 names = if (index == 1) payload$names, kept = if (index == 1) payload$kept)
-  dir.create(options$output_dir, recursive = TRUE, showWarnings = FALSE)
-  path <- file.path(options$output_dir, map_results_file(host))
-  # Written whole, then renamed: never a partial file under the final name.
-  partial <- paste0(path, ".partial")
-  saveRDS(result, partial)
-  file.rename(partial, path)
-  log_line(sprintf("%s: wrote %s", host, path))
+  path <- write_chunk(final = TRUE)
+  report_progress(host, "elements", total, total, failed)
+  log_line(sprintf("%s: wrote %s", host, dirname(path)))
   invisible(path)
 }
 

@@ -57,7 +57,8 @@ submit_map <- function(x, f, ..., packages = NULL, seed = NULL, image_uri = NULL
                        volume_size_gb = 30, max_runtime = 86400, base_job_name = NULL,
                        job_name = NULL, env = NULL, tags = NULL, network = NULL,
                        volume_kms_key = NULL, output_kms_key = NULL, kms_key = NULL,
-                       wait = TRUE, logs = TRUE, session = NULL) {
+                       retries = getOption("sagesim.retries", 2), wait = TRUE, logs = TRUE,
+                       session = NULL) {
   if (!is.function(f)) {
     abort_argument("f", sprintf("`f` must be a function, not %s.", describe_type(f)))
   }
@@ -75,7 +76,7 @@ submit_map <- function(x, f, ..., packages = NULL, seed = NULL, image_uri = NULL
                    image_uri = image_uri, role = role, env = env, network = network,
                    volume_kms_key = volume_kms_key, output_kms_key = output_kms_key,
                    kms_key = kms_key, volume_size_gb = volume_size_gb, max_runtime = max_runtime,
-                   tags = tags)
+                   tags = tags, retries = retries)
   start_map_job(payload, settings, base_job_name = base_job_name, job_name = job_name,
                 wait = wait, logs = logs, session = session)
 }
@@ -90,7 +91,8 @@ map_payload_file <- "payload.rds"
 # the payload is written once, to a folder that becomes the job's "map"
 # input.
 start_map_job <- function(payload, settings, base_job_name = NULL, job_name = NULL, wait = TRUE,
-                          logs = TRUE, session = NULL, resubmission_of = NULL) {
+                          logs = TRUE, session = NULL, resubmission_of = NULL,
+                          attempts = NULL) {
   check_flag(wait, "wait")
   staging <- tempfile("sagesim-map-")
   dir.create(staging)
@@ -104,11 +106,13 @@ start_map_job <- function(payload, settings, base_job_name = NULL, job_name = NU
                   flag_arguments("output_dir", map_output_dir)),
     base_default = "sagesim-map",
     inputs = list(processing_input(staging, destination = map_input_dir, name = "map")),
-    outputs = list(processing_output(map_output_dir, name = "map")),
+    # Uploaded as written: a host that dies leaves what it finished.
+    outputs = list(processing_output(map_output_dir, name = "map", s3_upload_mode = "Continuous")),
     elements = length(payload$x), seed = payload$seed
   )
   plan <- plan_job(work, settings, base_job_name = base_job_name, job_name = job_name)
   plan$resubmission_of <- resubmission_of
+  plan$attempts <- attempts
   job <- start_job(plan, wait = FALSE, logs = logs, session = session)
   unlink(staging, recursive = TRUE)
   if (wait) job_wait(job, logs = logs)
@@ -264,3 +268,15 @@ map_seeds <- function(seed, indices) {
   seeds
 }
 
+# The payload a map job was given, from where its record says it is.
+map_payload_of <- function(job) {
+  source <- job$record$work$payload
+  if (!is_s3_uri(source)) return(readRDS(source))
+  target <- tempfile("sagesim-payload-")
+  on.exit(unlink(target, recursive = TRUE), add = TRUE)
+  location <- parse_s3_uri(source)
+  reply <- aws_request(default_session(job$session), "s3:DownloadPrefix", list(
+    Bucket = location$bucket, Prefix = location$key, Directory = target))
+  paths <- vapply(reply$Files, `[[`, "", "Path")
+  readRDS(paths[basename(paths) == basename(source)][[1]])
+}

@@ -18,7 +18,8 @@ plan_job <- function(work, settings, base_job_name = NULL, job_name = NULL) {
     volume_size_gb = check_count(s$volume_size_gb, "volume_size_gb", min = 1, max = 16384),
     max_runtime = check_count(s$max_runtime, "max_runtime", min = 1, max = 777600),
     env = check_environment(s$env), tags = check_tags(s$tags), network = s$network,
-    volume_kms_key = s$volume_kms_key, output_kms_key = s$output_kms_key, kms_key = s$kms_key
+    volume_kms_key = s$volume_kms_key, output_kms_key = s$output_kms_key, kms_key = s$kms_key,
+    retries = check_count(s$retries %||% getOption("sagesim.retries", 2), "retries", min = 0, max = 10)
   )
   check_string(checked$image_uri, "image_uri", null_ok = local, max_chars = 255)
   check_role(checked$role)
@@ -168,7 +169,8 @@ normalise_outputs <- function(outputs) {
 
 # What local mode does not emulate is refused, saying what SageMaker would
 # do, rather than quietly treated as something else. (FastFile streams the
-# same files File mode copies, so it runs as File.)
+# same files File mode copies, so it runs as File; Continuous outputs are
+# delivered at the end, also when the job fails, which is what they leave.)
 check_local_emulation <- function(inputs, outputs) {
   refuse <- function(arg, name, what, cloud) {
     abort_argument(arg, sprintf(
@@ -187,12 +189,6 @@ check_local_emulation <- function(inputs, outputs) {
     if (identical(input$s3_data_type, "ManifestFile")) {
       refuse("inputs", input$name, "a ManifestFile input",
              "the objects listed in the manifest would be downloaded, not the manifest's prefix")
-    }
-  }
-  for (output in outputs) {
-    if (identical(output$s3_upload_mode, "Continuous")) {
-      refuse("outputs", output$name, "Continuous uploads",
-             "files would be uploaded while the job runs, not once at its end")
     }
   }
   invisible()

@@ -78,6 +78,10 @@
 #'   volume and the outputs.
 #' @param kms_key KMS key id or ARN with which every file sagesim uploads
 #'   (code, inputs) is encrypted (SSE-KMS); default the session's `kms_key`.
+#' @param retries How many times [job_wait()] runs the job again when the
+#'   cloud fails it, not its code: no capacity, an internal error, a host
+#'   lost (see "When the cloud fails" in the README); default
+#'   `getOption("sagesim.retries", 2)`.
 #' @param wait Wait for the job to finish (`FALSE` returns at once; pick the
 #'   job up later with [job_attach()], even from a new R session).
 #' @param logs Stream the job's logs while waiting.
@@ -106,13 +110,14 @@ submit_processing <- function(code = NULL, simulation = NULL, image_uri = NULL, 
                               max_runtime = 86400, base_job_name = NULL, job_name = NULL,
                               inputs = NULL, outputs = NULL, env = NULL, tags = NULL,
                               network = NULL, volume_kms_key = NULL, output_kms_key = NULL,
-                              kms_key = NULL, wait = TRUE, logs = TRUE, session = NULL) {
+                              kms_key = NULL, retries = getOption("sagesim.retries", 2),
+                              wait = TRUE, logs = TRUE, session = NULL) {
   work <- processing_work(code, simulation, image_uri, command, arguments)
   settings <- list(image_uri = image_uri, role = role, instance_count = instance_count,
                    instance_type = instance_type, volume_size_gb = volume_size_gb,
                    max_runtime = max_runtime, inputs = inputs, outputs = outputs, env = env,
                    tags = tags, network = network, volume_kms_key = volume_kms_key,
-                   output_kms_key = output_kms_key, kms_key = kms_key)
+                   output_kms_key = output_kms_key, kms_key = kms_key, retries = retries)
   plan <- plan_job(work, settings, base_job_name = base_job_name, job_name = job_name)
   start_job(plan, wait = wait, logs = logs, session = session)
 }
@@ -140,7 +145,9 @@ processing_work <- function(code, simulation, image_uri, command, arguments) {
       arguments = worker_arguments(simulation, simulation_output_dir),
       base_default = if (sweep) "sagesim-sweep" else "sagesim-simulation",
       inputs = list(),
-      outputs = list(processing_output(simulation_output_dir, name = "simulation")),
+      # Uploaded as written: a host that is lost leaves the other hosts' results.
+      outputs = list(processing_output(simulation_output_dir, name = "simulation",
+                                       s3_upload_mode = "Continuous")),
       simulation = simulation
     ))
   }

@@ -9,7 +9,7 @@
 # arguments of plan_job() other than the work and the name.
 job_setting_names <- c("image_uri", "role", "instance_count", "instance_type", "volume_size_gb",
                        "max_runtime", "inputs", "outputs", "env", "tags", "network",
-                       "volume_kms_key", "output_kms_key", "kms_key")
+                       "volume_kms_key", "output_kms_key", "kms_key", "retries")
 
 # The record of a planned job whose inputs and outputs are where they really
 # are (`inputs`, `outputs`: channel lists with final sources and
@@ -53,7 +53,9 @@ new_job_record <- function(plan, role, inputs, outputs, default_destinations, ru
     upload_kms_key = settings$kms_key,
     default_destinations = as.list(default_destinations),
     hosts = if (!is.null(runner)) lapply(runner, function(x) if (length(x) > 1) as.list(x) else x),
-    resubmission_of = plan$resubmission_of
+    resubmission_of = plan$resubmission_of,
+    retries = settings$retries,
+    attempts = lapply(plan$attempts, function(a) a[!vapply(a, is.null, logical(1))])
   ))
   if (!is.null(record$hosts$tried)) record$hosts$tried <- as.list(unname(record$hosts$tried))
   json <- jsonlite::toJSON(record, auto_unbox = TRUE, digits = NA, null = "null")
@@ -162,7 +164,8 @@ record_settings <- function(record) {
     },
     volume_kms_key = plan$volume_kms_key,
     output_kms_key = plan$output_kms_key,
-    kms_key = record$upload_kms_key
+    kms_key = record$upload_kms_key,
+    retries = record$retries
   )
 }
 

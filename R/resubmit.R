@@ -10,8 +10,9 @@
 #'   the same function and globals, or a corrected `f`, the same seed (each
 #'   element keeps its random stream). [job_collect()] of the new job returns
 #'   the whole result, the earlier job's successes filled in.
-#' * Any other job (a script, a simulation, a sweep; a map job that failed or
-#'   was stopped before its hosts wrote results) runs again whole.
+#' * A map job that failed or was stopped runs what its hosts did not
+#'   finish; what they finished is kept.
+#' * Any other job (a script, a simulation, a sweep) runs again whole.
 #'
 #' A job without a record (made by the Python SDK or an older sagesim)
 #' cannot be resubmitted: its settings are not known.
@@ -59,9 +60,10 @@ job_resubmit <- function(job, f = NULL, ..., wait = TRUE, logs = TRUE, session =
   }
   work <- record_work(record)
   if (identical(job$kind, "map")) {
-    # Nothing was collected: the whole map again, from its payload.
-    return(start_map_job(map_payload_of(job), settings, base_job_name = base, wait = wait,
-                         logs = logs, session = session, resubmission_of = job$name))
+    # A map that did not complete: what its hosts did not finish, the rest kept.
+    return(rerun_missing_elements(job, NULL, base, settings = settings,
+                                  resubmission_of = job$name, wait = wait, logs = logs,
+                                  session = session))
   }
   plan <- plan_job(work, settings, base_job_name = base)
   plan$resubmission_of <- job$name
@@ -96,17 +98,4 @@ retry_payload <- function(job, failed, results, f) {
   payload$x <- payload$x[position]
   payload$indices <- failed
   payload
-}
-
-# The payload a map job was given, from where its record says it is.
-map_payload_of <- function(job) {
-  source <- job$record$work$payload
-  if (!is_s3_uri(source)) return(readRDS(source))
-  target <- tempfile("sagesim-payload-")
-  on.exit(unlink(target, recursive = TRUE), add = TRUE)
-  location <- parse_s3_uri(source)
-  reply <- aws_request(default_session(job$session), "s3:DownloadPrefix", list(
-    Bucket = location$bucket, Prefix = location$key, Directory = target))
-  paths <- vapply(reply$Files, `[[`, "", "Path")
-  readRDS(paths[basename(paths) == basename(source)][[1]])
 }

@@ -106,11 +106,15 @@ copy_into <- function(source, target) {
 # Once every host succeeded, each output's files from every host go to its
 # destination (a folder, or S3 encrypted with `kms_key`). Where hosts wrote
 # files of the same name, the last host's copy is kept, as SageMaker keeps
-# the last object written to a key, with a warning naming them.
-deliver_outputs <- function(config, dir, hosts, session = NULL, kms_key = NULL) {
+# the last object written to a key, with a warning naming them. When the job
+# failed (`failed`), only Continuous outputs go: SageMaker uploads those as
+# they are written, so what the hosts wrote before the end is there; here it
+# is delivered at the end, which is when the stand-in differs.
+deliver_outputs <- function(config, dir, hosts, session = NULL, kms_key = NULL, failed = FALSE) {
   request <- jsonlite::fromJSON(config, simplifyVector = FALSE)
   for (output in request$ProcessingOutputConfig$Outputs) {
     s3 <- output$S3Output
+    if (failed && !identical(s3$S3UploadMode, "Continuous")) next
     sources <- vapply(hosts, function(h) local_container_path(host_opt_ml(dir, h), s3$LocalPath),
                       character(1))
     sources <- sources[dir.exists(sources)]
@@ -163,7 +167,8 @@ warn_overwritten_outputs <- function(output, sources) {
 #'   `processingjobconfig.json` and writes each host's `run.sh` (runner:
 #'   `{"mode": "namespace"}` by default, or a container runner; `env.json`:
 #'   variables added to the request's Environment).
-#' * `deliver <config.json> <dir>`: delivers every output of the hosts.
+#' * `deliver <config.json> <dir> [failed]`: delivers every output of the
+#'   hosts (of a failed job, its Continuous outputs only).
 #'
 #' @param args The command line.
 #' @return `NULL`, invisibly.
@@ -186,7 +191,7 @@ processing_runtime <- function(args = commandArgs(trailingOnly = TRUE)) {
       write_host_script(request, dir, host, runner, extra_env = extra)
     }
   } else if (identical(command, "deliver")) {
-    deliver_outputs(config, dir, hosts)
+    deliver_outputs(config, dir, hosts, failed = identical(args[4], "failed"))
   } else {
     abort_argument("args", sprintf("Unknown runtime command \"%s\"; known: stage, deliver.", command))
   }

@@ -39,7 +39,12 @@ aws_session <- function(region = NULL, profile = NULL, role = NULL, bucket = NUL
   check_string(bucket, "bucket", null_ok = TRUE, pattern = "^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
   check_string(endpoint_url, "endpoint_url", null_ok = TRUE, pattern = "^https?://")
   check_string(kms_key, "kms_key", null_ok = TRUE, max_chars = 2048)
-  config <- list(region = region, profile = profile, endpoint_url = endpoint_url)
+  # Each AWS call is tried up to this many times (throttling, a server
+  # error, a lost connection), with the SDK's backoff.
+  attempts <- getOption("sagesim.aws_max_attempts")
+  if (!is.null(attempts)) attempts <- check_count(attempts, "sagesim.aws_max_attempts", min = 1, max = 20)
+  config <- list(region = region, profile = profile, endpoint_url = endpoint_url,
+                 max_attempts = attempts)
   if (!is.null(credentials)) {
     if (!is.list(credentials) || is.null(credentials$access_key_id) ||
         is.null(credentials$secret_access_key)) {
@@ -54,7 +59,7 @@ aws_session <- function(region = NULL, profile = NULL, role = NULL, bucket = NUL
   # What reconnecting needs after the pointer is lost (saveRDS, a new R
   # session). Explicit credentials live only in the Rust session, never in
   # an R object that could be printed or saved.
-  session$.config <- config[c("region", "profile", "endpoint_url")]
+  session$.config <- config[c("region", "profile", "endpoint_url", "max_attempts")]
   session$.config <- session$.config[!vapply(session$.config, is.null, logical(1))]
   session$explicit_credentials <- !is.null(credentials)
   connect(session, config = config[!vapply(config, is.null, logical(1))])

@@ -43,7 +43,11 @@ job_wait <- function(job, logs = TRUE, poll = NULL, timeout = getOption("sagesim
     status <- job_status(job)
     new_lines <- if (follow) print_new_logs() else 0
     pane_update(pane, status, final = FALSE)
-    if (status$status %in% terminal_statuses) break
+    if (status$status %in% terminal_statuses) {
+      # The cloud failed it, not its code: the handle follows a new attempt.
+      if (retry_failed_job(job, status)) next
+      break
+    }
     if (as.numeric(difftime(Sys.time(), started, units = "secs")) > timeout) {
       finished <- TRUE # the error says all there is to say
       abort(sprintf("Job %s is still %s after %s s of waiting.", job$name, status$status, timeout),

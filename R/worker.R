@@ -64,18 +64,38 @@ worker_main <- function(args) {
     abort_argument("seed", "--seed is required when a job has several hosts: they must share one random stream.")
   }
   simulation <- simulation_of_options(options)
+  output_dir <- options$output_dir
+  dir.create(output_dir, recursive = TRUE, showWarnings = FALSE)
+  if (length(options$lost_hosts) == 0) {
+    return(invisible(run_host_share(simulation, host, hosts, options, output_dir, host)))
+  }
+  # A follow-up job: its hosts run, between them, the shares of an earlier
+  # attempt's lost hosts, as those hosts would have (their result files bear
+  # their names, so they merge with the others' as one clean run).
+  earlier <- sprintf("algo-%d", seq_len(options$lost_of))
+  mine <- options$lost_hosts[(seq_along(options$lost_hosts) - 1) %% length(hosts) + 1 ==
+                               match(host, hosts)]
+  paths <- vapply(mine, function(lost) {
+    run_host_share(simulation, lost, earlier, options, output_dir, host)
+  }, character(1))
+  if (length(mine) == 0) log_line(sprintf("%s: no lost host's share to run", host))
+  invisible(paths)
+}
+
+# Runs the share of `role` among `hosts` on this host (`host`) and writes
+# its result file (and output_result_mean, as the original workflow did).
+run_host_share <- function(simulation, role, hosts, options, output_dir, host) {
   sweep <- inherits(simulation, "sagesim_grid")
   specs <- if (sweep) grid_specs(simulation) else list(simulation)
   plan <- lapply(specs, unclass)
-  index <- match(host, hosts)
+  index <- match(role, hosts)
   share <- unwrap(host_share(plan, length(hosts), index - 1))
-  log_line(sprintf("%s (host %d of %d): %s, seed %s", host, index, length(hosts),
+  log_line(sprintf("%s (host %d of %d%s): %s, seed %s", host, index, length(hosts),
+                   if (role != host) sprintf(", running the share of %s", role) else "",
                    if (sweep) sprintf("a sweep of %d cells", length(specs)) else
                      sprintf("%s; %s iterations", describe_spec(simulation),
                              format_count(simulation$max_iterations)),
                    format_count(simulation$seed)))
-  output_dir <- options$output_dir
-  dir.create(output_dir, recursive = TRUE, showWarnings = FALSE)
   total <- sum(share$iterations)
   if (total == 0) {
     log_line(sprintf("%s: no iterations to run (more hosts than iterations)", host))
@@ -88,7 +108,7 @@ worker_main <- function(args) {
   }
   # Rust runs the share and writes the host's result file from the run's
   # own numbers (every host writes one, an empty share too).
-  written <- await_task(host_start(plan, host, hosts, options$threads, output_dir,
+  written <- await_task(host_start(plan, role, hosts, options$threads, output_dir,
                                    as.character(utils::packageVersion("sagesim"))),
                         on_poll = progress_logger(host, total))
   report_progress(host, "iterations", total, total)
@@ -102,12 +122,12 @@ worker_main <- function(args) {
       log_line(sprintf("%s: mean %s (exact expectation %s)", host, format(result$mean, digits = 10),
                        format(result$expected, digits = 10)))
       mean_text <- sprintf("%.17g\n", result$mean)
-      writeLines(mean_text, file.path(output_dir, sprintf("output_result_mean-%s.txt", host)), sep = "")
+      writeLines(mean_text, file.path(output_dir, sprintf("output_result_mean-%s.txt", role)), sep = "")
       if (length(hosts) == 1) writeLines(mean_text, file.path(output_dir, "output_result_mean.txt"), sep = "")
     }
   }
   log_line(sprintf("%s: wrote %s", host, written$path))
-  invisible(written$path)
+  written$path
 }
 
 # Progress for the logs: at the start, then every progress_every() seconds
@@ -131,7 +151,7 @@ worker_entrypoint <- c("Rscript", "-e", "sagesim::run_worker()")
 worker_flags <- c(x_length = "--x-length", y_length = "--y-length", num_people = "--num-people",
                   max_iterations = "--max-iterations", distance = "--distance", seed = "--seed",
                   sweep = "--sweep", map = "--map", threads = "--threads",
-                  output_dir = "--output-dir")
+                  output_dir = "--output-dir", lost_hosts = "--lost-hosts", lost_of = "--lost-of")
 spec_fields <- c("x_length", "y_length", "num_people", "max_iterations", "distance", "seed")
 axis_fields <- setdiff(spec_fields, "seed")
 
@@ -212,7 +232,9 @@ parse_worker_args <- function(args) {
   c(axes, list(seed = if (!is.null(values$seed)) single("seed"),
                sweep = identical(values$sweep, "true"),
                threads = single("threads", 0),
-               output_dir = values$output_dir[[1]] %||% processing_path("output", "simulation")))
+               output_dir = values$output_dir[[1]] %||% processing_path("output", "simulation"),
+               lost_hosts = values$lost_hosts,
+               lost_of = if (!is.null(values$lost_hosts)) single("lost_of")))
 }
 
 # The simulation_spec() or simulation_grid() a worker's options describe

@@ -167,3 +167,7 @@ bucket_keys <- function(session, prefix = "", bucket = session$bucket) {
   reply <- sagesim:::aws_request(session, "s3:ListObjects", list(Bucket = bucket, Prefix = prefix))
   vapply(reply$Objects, `[[`, character(1), "Key")
 }
+
+# Faults of the service, from now on (until the next local_moto()): see
+# fixtures/moto_launcher.py, POST /faults.
+inject_faults <- function(...) control("/faults", stats::setNames(list(...), names(list(...)) %||% character()))

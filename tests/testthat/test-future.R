@@ -129,7 +129,8 @@ test_that("resolved() does not wait; a stopped or killed job is a FutureError na
   system2("kill", c("-KILL", paste0("-", readLines(pid_file))))
   error <- tryCatch(future::value(g), error = identity)
   expect_s3_class(error, "sagesim_future_error")
-  expect_match(conditionMessage(error), sprintf("SageMaker job %s, .* failed: algo-1", g$job$name))
+  expect_match(conditionMessage(error),
+               sprintf("SageMaker job %s, .* failed: InternalServerError: algo-1 was lost", g$job$name))
 
   # A host that cannot even start evaluating the future: a package this
   # session has and the job's hosts lack (their R_LIBS leaves it out).
@@ -159,8 +160,9 @@ test_that("nbrOfWorkers() jobs run at once: one more future waits for one to fin
   use_temp_job_dir()
   local_sagemaker_plan(instance_type = "local", workers = 2)
   expect_identical(future::nbrOfWorkers(), 2L)
+  # Long enough that neither ends before the check, on a busy machine too.
   fs <- lapply(1:2, function(k) future::future({
-    Sys.sleep(2)
+    Sys.sleep(6)
     k
   }))
   expect_identical(future::nbrOfFreeWorkers(), 0L)

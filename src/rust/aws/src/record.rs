@@ -51,6 +51,35 @@ pub struct JobRecord {
     /// The job this one reran (`job_resubmit()`), if any.
     #[serde(default)]
     pub resubmission_of: Option<String>,
+    /// How many times sagesim runs the job again when the infrastructure
+    /// fails it (no capacity, an internal error, a host lost).
+    #[serde(default = "default_retries")]
+    pub retries: u32,
+    /// The attempts before this one, oldest first: a retry's record carries
+    /// its predecessors', so the last attempt knows them all.
+    #[serde(default)]
+    pub attempts: Vec<Attempt>,
+}
+
+fn default_retries() -> u32 {
+    2
+}
+
+/// An earlier attempt at a job, and how it ended.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Attempt {
+    pub name: String,
+    pub status: String,
+    #[serde(default)]
+    pub failure_reason: Option<String>,
+    pub instance_count: u32,
+    /// What the next attempt ran: "all" of the work again, or the "missing"
+    /// share (the results this attempt left are kept).
+    pub rerun: String,
+    /// Where this attempt's results went (an `s3://` prefix or a folder).
+    #[serde(default)]
+    pub results: Option<String>,
 }
 
 /// What a job computes.
@@ -157,6 +186,14 @@ impl JobRecord {
                 ));
             }
         }
+        for attempt in &self.attempts {
+            if !["all", "missing"].contains(&attempt.rerun.as_str()) {
+                return Err(format_error(
+                    "ReadJobRecord",
+                    format!("attempt {} reran {:?}", attempt.name, attempt.rerun),
+                ));
+            }
+        }
         for name in &self.default_destinations {
             if !self.plan.has_output(name) {
                 return Err(format_error(
@@ -251,6 +288,24 @@ mod tests {
             assert_eq!(parsed.work.kind(), kind);
             assert_eq!(JobRecord::from_json(&parsed.to_json()).unwrap(), parsed);
         }
+    }
+
+    #[test]
+    fn attempts_and_retries_read_back_with_their_defaults() {
+        let parsed = JobRecord::from_value(record()).unwrap();
+        assert_eq!(parsed.retries, 2);
+        assert!(parsed.attempts.is_empty());
+        let mut value = record();
+        value["retries"] = json!(0);
+        value["attempts"] = json!([{"name": "j-1", "status": "Failed",
+                                    "failure_reason": "CapacityError: none left",
+                                    "instance_count": 4, "rerun": "all"}]);
+        let parsed = JobRecord::from_value(value.clone()).unwrap();
+        assert_eq!(parsed.retries, 0);
+        assert_eq!(parsed.attempts[0].instance_count, 4);
+        assert_eq!(JobRecord::from_json(&parsed.to_json()).unwrap(), parsed);
+        value["attempts"][0]["rerun"] = json!("some");
+        assert!(JobRecord::from_value(value).is_err());
     }
 
     #[test]

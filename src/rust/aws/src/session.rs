@@ -6,6 +6,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_types::region::Region;
@@ -28,6 +29,9 @@ pub struct SessionConfig {
     pub secret_access_key: Option<String>,
     pub session_token: Option<String>,
     pub endpoint_url: Option<String>,
+    /// How many times a call is tried (throttling, a server error, a lost
+    /// connection), with the SDK's exponential backoff; default 5.
+    pub max_attempts: Option<u32>,
 }
 
 // Never print secrets, even by accident in a debug log.
@@ -49,9 +53,13 @@ impl std::fmt::Debug for SessionConfig {
                 &self.session_token.as_ref().map(|_| "<set>"),
             )
             .field("endpoint_url", &self.endpoint_url)
+            .field("max_attempts", &self.max_attempts)
             .finish()
     }
 }
+
+/// Tries of one call when none is configured.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
 
 /// A loaded AWS session: configuration and clients.
 pub struct AwsSession {
@@ -106,6 +114,10 @@ impl AwsSession {
         if let Some(ep) = &endpoint {
             loader = loader.endpoint_url(ep.clone());
         }
+        // The SDK's standard retry strategy: throttling and transient errors
+        // are tried again with exponential backoff and jitter.
+        let attempts = cfg.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS).max(1);
+        loader = loader.retry_config(RetryConfig::standard().with_max_attempts(attempts));
         let config = loader.load().await;
 
         let region = config.region().map(|r| r.to_string()).ok_or_else(|| {
