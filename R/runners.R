@@ -267,15 +267,23 @@ write_host_script <- function(request, dir, host, runner, extra_env = NULL) {
     setup <- c(exports(env),
                sprintf("if [ -f %s ]; then set -a; . %s; set +a; rm -f %s; fi", credentials,
                        credentials, credentials),
-               "passed=''",
-               sprintf("for name in %s; do eval \"[ -n \\\"\\${$name+x}\\\" ]\" && passed=\"$passed --env $name\"; done",
-                       paste(passed, collapse = " ")),
+               # The variables set, as the engine's arguments: docker and podman
+               # take a name's value from their own environment (off the
+               # command line); buildah needs name=value.
+               "set --",
+               sprintf("for name in %s; do eval \"[ -n \\\"\\${$name+x}\\\" ]\" && %s; done",
+                       paste(passed, collapse = " "),
+                       if (runner$engine == "buildah") {
+                         "eval \"set -- \\\"\\$@\\\" --env \\\"$name=\\${$name}\\\"\""
+                       } else {
+                         "set -- \"$@\" --env \"$name\""
+                       }),
                # The container outlives a killed `run` client (docker, podman) or is
                # left behind by a killed buildah: it is removed however the host ends.
                sprintf("cleanup() { %s %s %s > /dev/null 2>&1; }", engine, remove, q(container)),
                "trap 'cleanup; exit 143' TERM INT HUP")
     args <- container_run_args(runner, container, root, entrypoint, arguments, no_network)
-    run <- paste(c(q(c(timeout, runner$engine_path, args$before)), "$passed", q(args$after)),
+    run <- paste(c(q(c(timeout, runner$engine_path, args$before)), "\"$@\"", q(args$after)),
                  collapse = " ")
     if (runner$engine == "buildah") {
       run <- sprintf("{ %s from --quiet --name %s %s > /dev/null && %s; }", engine, q(container),
