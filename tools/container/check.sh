@@ -132,7 +132,7 @@ phase_start "image build"
 # (phase 5), whose build then takes every layer up to the packages from cache.
 build_args=(
   --isolation chroot
-  --file "$repo/Dockerfile"
+  --file "$repo/inst/docker/Dockerfile"
   --ignorefile "$repo/.dockerignore"
 )
 build_arg_values=()
@@ -143,6 +143,7 @@ add_build_arg() {
 add_build_arg "BUILD_IMAGE=$BUILD_IMAGE"
 add_build_arg "RUNTIME_IMAGE=$RUNTIME_IMAGE"
 add_build_arg "SRC_DIR=$SRC"
+add_build_arg "SAGESIM_FROM=source"
 cache_volumes=()
 case $CARGO_CACHE in
   host)
@@ -205,8 +206,8 @@ else
   # own, and the full build (no volumes) then takes that stage from the layer
   # cache: the runtime stage never sees the mounts.
   build_log="$LOG_DIR/build-$stamp-stage-build.log"
-  log "podman build --target build (log: $build_log)"
-  if ! podman build "${build_args[@]}" "${cache_volumes[@]}" --target build --tag "$build_tag" "$context" >"$build_log" 2>&1; then
+  log "podman build --target source (log: $build_log)"
+  if ! podman build "${build_args[@]}" "${cache_volumes[@]}" --target source --tag "$build_tag" "$context" >"$build_log" 2>&1; then
     tail -n 60 "$build_log" >&2
     fail "podman build (build stage) failed (log: $build_log)"
   fi
