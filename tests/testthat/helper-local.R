@@ -91,14 +91,29 @@ local_unprivileged_user <- function(env = parent.frame()) {
                       stdout = FALSE, stderr = FALSE)
     if (status != 0) skip("could not create an unprivileged user")
   }
-  # R's own temporary folder is private to root; this one is the user's.
-  home <- tempfile("sagesim-user-", tmpdir = dirname(tempdir()))
+  # R's own temporary folder is private to root, and so may be the folder
+  # that holds it (R CMD check --as-cran sets TMPDIR inside its own private
+  # temporary folder): the user's home goes where the user can reach it.
+  home <- tempfile("sagesim-user-", tmpdir = reachable_by_all(dirname(tempdir())))
   dir.create(file.path(home, "lib"), recursive = TRUE)
   withr::defer(unlink(home, recursive = TRUE), envir = env)
   file.copy(find.package("sagesim"), file.path(home, "lib"), recursive = TRUE)
   system2("chown", c("-R", paste0(user, ":"), shQuote(home)))
   Sys.chmod(home, "755")
   list(name = user, home = home, lib = file.path(home, "lib"))
+}
+
+# The longest leading part of `path` that every user can enter: each
+# folder on the way has the others' execute bit.
+reachable_by_all <- function(path) {
+  reachable <- ""
+  for (part in strsplit(normalizePath(path), "/", fixed = TRUE)[[1]][-1]) {
+    next_dir <- paste0(reachable, "/", part)
+    mode <- file.info(next_dir)$mode
+    if (is.na(mode) || bitwAnd(as.integer(mode), 1L) == 0L) break
+    reachable <- next_dir
+  }
+  if (nzchar(reachable)) reachable else "/"
 }
 
 # Runs `lines` of R as `user`; returns the exit status (output in `log`).
