@@ -86,7 +86,7 @@ if [ -f rust/vendor.tar.xz ]; then
   export CARGO_HOME
   mkdir -p "${CARGO_HOME}"
   set -- "$@" --offline --locked \
-    --config rust/.cargo/vendored.toml \
+    --config rust/vendor-config.toml \
     --config "source.vendored-sources.directory=\"${vendor}\""
 fi
 

@@ -38,7 +38,7 @@ echo "== cargo test (release, on the tarball's vendored crates: the same build R
 key=$(cksum <src/rust/Cargo.lock | cut -d' ' -f1)
 vendor=$(sh tools/build-rust.sh --vendor-dir "dist/.vendor-$key.tar.xz" src/rust/Cargo.lock)
 cargo test --release --manifest-path src/rust/Cargo.toml --workspace --jobs 2 --offline --locked \
-  --config src/rust/.cargo/vendored.toml --config "source.vendored-sources.directory=\"$vendor\""
+  --config src/rust/vendor-config.toml --config "source.vendored-sources.directory=\"$vendor\""
 
 echo "== R CMD check --as-cran"
 work=$(mktemp -d)
