@@ -29,9 +29,11 @@ what="${1:-all}"
 r_packages="cli jsonlite globals"
 r_commands="R:r-base-core Rscript:r-base-core bwrap:bubblewrap"
 r_dev_debs="r-base-dev"
-# The tests, and what the tests' workshop script (tests/testthat/fixtures/workshop.R) uses.
+# The tests, and what the tests' workshop script (tests/testthat/fixtures/workshop.R) uses;
+# R CMD check --as-cran reads configure and cleanup with checkbashisms and
+# NEWS.md with pandoc.
 test_packages="testthat withr future future.apply foreach doParallel"
-test_commands="python3:python3 xz:xz-utils"
+test_commands="python3:python3 xz:xz-utils checkbashisms:devscripts pandoc:pandoc"
 # The container check (tools/container/check.sh).
 container_commands="podman:podman buildah:buildah debootstrap:debootstrap docker-registry:docker-registry curl:curl"
 
