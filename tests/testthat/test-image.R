@@ -171,7 +171,7 @@ test_that("publish_image builds with the packages too", {
                        packages = "doParallel", repos = c(CRAN = "https://cran.example.org")) |>
     suppressMessages()
   expect_identical(engine_calls(calls)[[1]], c(
-    "build", "-t", "sagesim-worker:v2", "--build-arg", "R_PACKAGES=doParallel",
+    "build", "-t", "sagesim-worker:v2", "--build-arg", "SAGESIM_FROM=source", "--build-arg", "R_PACKAGES=doParallel",
     "--build-arg", "R_REPOS=https://cran.example.org", context))
   expect_identical(engine_calls(calls)[[length(engine_calls(calls))]], c("push", uri))
   expect_error(publish_image(context, build = FALSE, packages = "doParallel", engine = "docker"),
