@@ -144,7 +144,12 @@ put_job_logs <- function(job_name, host, messages) {
 # fixtures/moto_launcher.py, POST /play-jobs). `late_lines` are logged by
 # every host just after the job's status changed.
 play_jobs <- function(late_lines = NULL) {
-  control("/play-jobs", list(Environment = list(R_LIBS = paste(.libPaths(), collapse = ":")),
+  # The hosts' Rscript is this R's, as a container's is the image's: R CMD
+  # check --as-cran puts a folder first on PATH whose R and Rscript only
+  # refuse to run (_R_CHECK_R_ON_PATH_), and the launcher's environment is
+  # this session's.
+  control("/play-jobs", list(Environment = list(R_LIBS = paste(.libPaths(), collapse = ":"),
+                                                PATH = paste(R.home("bin"), Sys.getenv("PATH"), sep = ":")),
                              LateLines = as.list(late_lines)))
 }
 
