@@ -29,7 +29,8 @@ else
   echo "check-dist: cannot make a network namespace (needs root for unshare -n, or bwrap)" >&2
   exit 1
 fi
-devices=$($isolate ls /sys/class/net | tr '\n' ' ')
+# /proc/net/dev lists the devices of the reader's network namespace.
+devices=$($isolate awk -F: 'NR > 2 { gsub(/ /, "", $1); print $1 }' /proc/net/dev | tr '\n' ' ')
 [ "$devices" = "lo " ] || { echo "check-dist: the namespace has network devices: $devices" >&2; exit 1; }
 echo "== a namespace with network devices: $devices(via ${isolate%% *})"
 

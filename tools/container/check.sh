@@ -73,8 +73,12 @@ mkdir -p "$LOG_DIR"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/sagesim-check.XXXXXX")
 containers=()
+background_pids=()
 cleanup() {
-  local rc=$? c
+  local rc=$? c p
+  for p in "${background_pids[@]}"; do
+    kill "$p" 2>/dev/null || true
+  done
   for c in "${containers[@]}"; do
     buildah umount "$c" >/dev/null 2>&1 || true
     buildah rm "$c" >/dev/null 2>&1 || true
@@ -108,15 +112,42 @@ phase_end() {
 }
 fail() { die "$phase_name: $*"; }
 
-# Sets $ctr to a new working container of $IMAGE (removed on exit).
+# Sets $ctr to a new working container of $1 (default $IMAGE; removed on exit).
 new_container() {
-  ctr=$(buildah from --pull-never --quiet "$IMAGE")
+  ctr=$(buildah from --pull-never --quiet "${1:-$IMAGE}")
   containers+=("$ctr")
 }
 
 # --- 1. tools -------------------------------------------------------------------
 phase_start "tools"
 ensure_tools
+phase_end
+
+# --- 1b. dist: the source tarball and the binary package ---------------------------
+# Phases 3 (the vendored crates, so the image's cargo build runs offline and
+# shares the host's), 9, 10 and 11 use them. Made again when a tracked file
+# is newer than the tarball.
+phase_start "dist"
+version=$(awk -F': *' '$1 == "Version" { print $2 }' "$SRC/DESCRIPTION")
+dist_tarball="$SRC/dist/sagesim_${version}.tar.gz"
+stale=""
+if [[ -f $dist_tarball ]] && ls "$SRC"/dist/sagesim_"${version}"_R_*.tar.gz >/dev/null 2>&1; then
+  made=$(stat -c %Y "$dist_tarball")
+  stale=$(cd "$SRC" && git ls-files -z 2>/dev/null | xargs -0 -r stat -c '%Y %n' 2>/dev/null |
+    awk -v made="$made" '$1 > made { print $2 }' | head -n 3 || true)
+else
+  stale="no dist/ packages"
+fi
+if [[ -n $stale ]]; then
+  log "making dist/ ($(echo "$stale" | tr '\n' ' '))"
+  sh "$SRC/tools/dist.sh" >"$LOG_DIR/dist.log" 2>&1 || { tail -n 30 "$LOG_DIR/dist.log" >&2; fail "make dist failed (log: $LOG_DIR/dist.log)"; }
+else
+  log "dist/ is up to date"
+fi
+dist_binary=$(ls "$SRC"/dist/sagesim_"${version}"_R_*.tar.gz | head -n 1)
+vendor_archive="$SRC/dist/.vendor-$(cksum <"$SRC/src/rust/Cargo.lock" | cut -d' ' -f1).tar.xz"
+[[ -f $vendor_archive ]] || fail "no $vendor_archive after make dist"
+log "source package $(du -h "$dist_tarball" | cut -f1), binary package $(du -h "$dist_binary" | cut -f1)"
 phase_end
 
 # --- 2. stand-in base images ------------------------------------------------------
@@ -181,6 +212,10 @@ else
     tar -C "$context" -xf - || tar_rc=$?
 fi
 ((tar_rc <= 1)) || fail "could not snapshot $SRC (tar exit $tar_rc)"
+# The crates, vendored: the build stage compiles offline, as from the source
+# tarball, and names the same crate paths (in the shared target dir) as the
+# host's builds of the tarball, so it reuses what they compiled.
+cp "$vendor_archive" "$context/src/rust/vendor.tar.xz"
 log "build context: snapshot of $SRC ($(du -sh "$context" | cut -f1))"
 add_build_arg "SAGESIM_VERSION=$(awk -F': *' '$1 == "Version" { print $2 }' "$context/DESCRIPTION")"
 printf '%s\n' "${build_arg_values[@]}" >"$work/build-args"
@@ -382,51 +417,58 @@ run_in() { # ctr ml_dir cmd... ; SageMaker runs the container as root with /opt/
   buildah run --isolation chroot --volume "$ml:/opt/ml" --env SAGESIM_CHECK=1 "$c" -- "$@"
 }
 
-merged="$work/merged"
-mkdir -p "$merged"
-for host in "${HOSTS[@]}"; do
-  phase_start "contract $host"
-  ml="$work/$host/ml"
-  write_job_config "$ml" "$host"
-  new_container
+# The contract, host by host, in $1; each host's result files are copied to
+# $2; $3 labels the phases (empty for the image built here).
+run_contract() {
+  local image=$1 merged_dir=$2 label=${3:-} host ml out rc simdir f
+  mkdir -p "$merged_dir"
+  for host in "${HOSTS[@]}"; do
+    phase_start "contract $host$label"
+    ml="$work/$host$label/ml"
+    write_job_config "$ml" "$host"
+    new_container "$image"
 
-  log "$host: worker: Rscript -e 'sagesim::run_worker()' ${WORKER_ARGS[*]}"
-  out="$work/$host/worker.out"
-  rc=0
-  run_in "$ctr" "$ml" Rscript -e 'sagesim::run_worker()' "${WORKER_ARGS[@]}" >"$out" 2>"$work/$host/worker.err" || rc=$?
-  sed 's/^/    | /' "$out" | tail -n 12 >&2
-  if ((rc != 0)); then
-    sed 's/^/    ! /' "$work/$host/worker.err" | tail -n 20 >&2
-    [[ -s $ml/output/message ]] && log "/opt/ml/output/message: $(head -c 1024 "$ml/output/message")"
-    fail "worker exited $rc"
-  fi
-  [[ -s $out ]] || fail "worker printed no progress to stdout"
-  simdir="$ml/processing/output/simulation"
-  for f in "sagesim-result-$host.json" "output_result_mean-$host.txt"; do
-    [[ -s $simdir/$f ]] || fail "worker did not write $f (got: $(ls "$simdir"))"
+    log "$host: worker: Rscript -e 'sagesim::run_worker()' ${WORKER_ARGS[*]}"
+    out="$work/$host$label/worker.out"
+    rc=0
+    run_in "$ctr" "$ml" Rscript -e 'sagesim::run_worker()' "${WORKER_ARGS[@]}" >"$out" 2>"$work/$host$label/worker.err" || rc=$?
+    sed 's/^/    | /' "$out" | tail -n 12 >&2
+    if ((rc != 0)); then
+      sed 's/^/    ! /' "$work/$host$label/worker.err" | tail -n 20 >&2
+      [[ -s $ml/output/message ]] && log "/opt/ml/output/message: $(head -c 1024 "$ml/output/message")"
+      fail "worker exited $rc"
+    fi
+    [[ -s $out ]] || fail "worker printed no progress to stdout"
+    simdir="$ml/processing/output/simulation"
+    for f in "sagesim-result-$host.json" "output_result_mean-$host.txt"; do
+      [[ -s $simdir/$f ]] || fail "worker did not write $f (got: $(ls "$simdir"))"
+    done
+    if ((${#HOSTS[@]} > 1)) && [[ -e $simdir/output_result_mean.txt ]]; then
+      fail "output_result_mean.txt written although there are ${#HOSTS[@]} hosts"
+    fi
+    if [[ -s $ml/output/message ]]; then fail "successful worker left /opt/ml/output/message"; fi
+    log "$host: worker wrote $(cd "$simdir" && echo *)"
+    cp "$simdir"/* "$merged_dir/"
+
+    log "$host: user script: Rscript /opt/ml/processing/input/code/report.R arg1 arg2"
+    run_in "$ctr" "$ml" Rscript /opt/ml/processing/input/code/report.R arg1 arg2 >&2 ||
+      fail "user script failed"
+    [[ -s $ml/processing/output/report/report-$host.csv ]] || fail "user script wrote no report-$host.csv"
+
+    log "$host: failing worker: ${FAILING_ARGS[*]}"
+    rm -f "$ml/output/message"
+    rc=0
+    run_in "$ctr" "$ml" Rscript -e 'sagesim::run_worker()' "${FAILING_ARGS[@]}" \
+      >"$work/$host$label/fail.out" 2>"$work/$host$label/fail.err" || rc=$?
+    ((rc != 0)) || fail "failing worker exited 0"
+    [[ -s $ml/output/message ]] || fail "failing worker exited $rc but left no /opt/ml/output/message"
+    log "$host: failing worker exited $rc; /opt/ml/output/message: $(head -c 300 "$ml/output/message" | tr '\n' ' ')"
+    phase_end
   done
-  if ((${#HOSTS[@]} > 1)) && [[ -e $simdir/output_result_mean.txt ]]; then
-    fail "output_result_mean.txt written although there are ${#HOSTS[@]} hosts"
-  fi
-  if [[ -s $ml/output/message ]]; then fail "successful worker left /opt/ml/output/message"; fi
-  log "$host: worker wrote $(cd "$simdir" && echo *)"
-  cp "$simdir"/* "$merged/"
+}
 
-  log "$host: user script: Rscript /opt/ml/processing/input/code/report.R arg1 arg2"
-  run_in "$ctr" "$ml" Rscript /opt/ml/processing/input/code/report.R arg1 arg2 >&2 ||
-    fail "user script failed"
-  [[ -s $ml/processing/output/report/report-$host.csv ]] || fail "user script wrote no report-$host.csv"
-
-  log "$host: failing worker: ${FAILING_ARGS[*]}"
-  rm -f "$ml/output/message"
-  rc=0
-  run_in "$ctr" "$ml" Rscript -e 'sagesim::run_worker()' "${FAILING_ARGS[@]}" \
-    >"$work/$host/fail.out" 2>"$work/$host/fail.err" || rc=$?
-  ((rc != 0)) || fail "failing worker exited 0"
-  [[ -s $ml/output/message ]] || fail "failing worker exited $rc but left no /opt/ml/output/message"
-  log "$host: failing worker exited $rc; /opt/ml/output/message: $(head -c 300 "$ml/output/message" | tr '\n' ' ')"
-  phase_end
-done
+merged="$work/merged"
+run_contract "$IMAGE" "$merged"
 
 # --- 6. merge on the host and compare with a local run ---------------------------------------
 phase_start "host merge check"
@@ -483,6 +525,171 @@ phase_start "local jobs in images"
       testthat::test_dir(".", package = "sagesim", load_package = "installed",
                          filter = "job-local-container|workshop|image", reporter = "summary")'
 ) >&2 || fail "local jobs in the images failed (see above)"
+phase_end
+
+# --- 9. the binary package in a clean container ------------------------------------------------
+# Debian bookworm with R and sagesim's R dependencies only: no Rust, no
+# compiler. The binary package installs there in seconds, with no network,
+# and runs a simulation and a 2-host local job.
+phase_start "binary package, R only"
+R_ONLY_IMAGE=${SAGESIM_R_ONLY_IMAGE:-localhost/sagesim-check/r-only:bookworm}
+r_only_id="base=$(podman image inspect --format '{{.Id}}' "$RUNTIME_IMAGE")"
+if [[ $(podman image inspect --format '{{ index .Labels "org.sagesim.r-only.id" }}' "$R_ONLY_IMAGE" 2>/dev/null || true) != "$r_only_id" ]]; then
+  log "building $R_ONLY_IMAGE: $RUNTIME_IMAGE + r-base-core and sagesim's R dependencies"
+  new_container "$RUNTIME_IMAGE"
+  buildah run --isolation chroot "$ctr" -- sh -ec '
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends r-base-core r-cran-cli r-cran-jsonlite r-cran-globals >/dev/null
+    rm -rf /var/lib/apt/lists/*' >&2 || fail "could not install R in $RUNTIME_IMAGE"
+  buildah config --label org.sagesim.r-only.id="$r_only_id" "$ctr"
+  podman rmi -f "$R_ONLY_IMAGE" >/dev/null 2>&1 || true
+  buildah commit --quiet "$ctr" "$R_ONLY_IMAGE" >/dev/null
+fi
+new_container "$R_ONLY_IMAGE"
+binary_in_ctr="/tmp/$(basename "$dist_binary")"
+buildah copy --quiet "$ctr" "$dist_binary" "$binary_in_ctr" >/dev/null
+# shellcheck disable=SC2016  # expanded by the container's shell
+buildah run --isolation chroot --env BINARY="$binary_in_ctr" "$ctr" -- unshare -n sh -ec '
+  for tool in cargo rustc cc gcc make; do
+    if command -v "$tool" >/dev/null 2>&1; then echo "found $tool: $(command -v "$tool")"; exit 1; fi
+  done
+  [ "$(ls /sys/class/net)" = lo ] || { echo "network devices: $(ls /sys/class/net)"; exit 1; }
+  echo "no Rust, no compiler, no network; $(Rscript --version 2>&1)"
+  t0=$(date +%s%N)
+  R CMD INSTALL "$BINARY" >/tmp/install.log 2>&1 || { cat /tmp/install.log; exit 1; }
+  echo "R CMD INSTALL of the binary package: $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+  grep -q "installing \*binary\* package" /tmp/install.log || { cat /tmp/install.log; echo "not installed as a binary package"; exit 1; }
+  cd "$(mktemp -d)"
+  Rscript -e "
+    library(sagesim)
+    sim <- simulate_local(1000, 1000, 1000, 500, seed = 42, progress = FALSE)
+    stopifnot(length(sim\$values) == 500)
+    cat(\"simulate_local():\", format(sim\$mean), \"\\n\")
+    options(sagesim.job_dir = tempdir())
+    spec <- simulation_spec(x_length = 1000, y_length = 1000, num_people = 1000, max_iterations = 500, seed = 42)
+    job <- submit_processing(simulation = spec, instance_type = \"local\", instance_count = 2, logs = FALSE)
+    result <- job_collect(job)
+    stopifnot(identical(result\$values, sim\$values), length(job\$hosts) == 2)
+    cat(\"2-host local job:\", length(result\$values), \"values, the same as simulate_local()\\n\")"
+' >&2 || fail "the binary package does not install or run in $R_ONLY_IMAGE"
+phase_end
+
+# --- 10. the worker image from the installed package --------------------------------------------
+# A user's view: sagesim installed from the source tarball into a library of
+# its own, and a fresh folder with no source tree in it. build_image()
+# builds the image from the installed package (buildah); the workshop's
+# script runs in it as a 2-host local container job.
+phase_start "image from installed package"
+user_lib="$work/user-lib"
+user_dir="$work/user-project"
+mkdir -p "$user_lib" "$user_dir"
+R CMD INSTALL -l "$user_lib" "$dist_tarball" >"$LOG_DIR/user-install.log" 2>&1 ||
+  { tail -n 30 "$LOG_DIR/user-install.log" >&2; fail "R CMD INSTALL of the source tarball failed"; }
+cp "$SRC/tests/testthat/fixtures/workshop.R" "$user_dir/workshop.R"
+USER_IMAGE=${SAGESIM_USER_IMAGE:-localhost/sagesim-check/user:workshop}
+# shellcheck disable=SC2016  # R code, not shell
+(
+  cd "$user_dir"
+  [[ ! -e DESCRIPTION && ! -e Dockerfile ]] || fail "the user's folder has package sources"
+  BUILDAH_ISOLATION=chroot R_LIBS="$user_lib" SAGESIM_RUNTIME_IMAGE="$RUNTIME_IMAGE" SAGESIM_TAG="$USER_IMAGE" Rscript -e '
+    library(sagesim)
+    stopifnot(startsWith(find.package("sagesim"), Sys.getenv("R_LIBS")))
+    t0 <- Sys.time()
+    tag <- build_image(packages = "doParallel", tag = Sys.getenv("SAGESIM_TAG"), engine = "buildah",
+                       build_args = c(RUNTIME_IMAGE = Sys.getenv("SAGESIM_RUNTIME_IMAGE")))
+    cat(sprintf("build_image() from the installed package in %.0f s\n", as.numeric(Sys.time() - t0, units = "secs")))
+    options(sagesim.container_engine = "buildah", sagesim.job_dir = tempdir())
+    job <- submit_processing(code = "workshop.R", arguments = c("100", "100", "100", "300"),
+                             image_uri = tag, instance_type = "local", instance_count = 2,
+                             outputs = c(result = "/opt/ml/processing/output"))
+    stopifnot(identical(job$runner$mode, "container"))
+    files <- job_collect(job, path = file.path(tempdir(), "out"))
+    expected <- expected_violations(100, 100, 100)
+    se <- simulate_local(100, 100, 100, 300, seed = 1, progress = FALSE)$se
+    stopifnot(abs(files$result_mean - expected) < 5 * se)
+    cat("the workshop script as a 2-host local job in", tag, ": mean", format(files$result_mean),
+        "(exact", format(expected), ")\n")'
+) >&2 || fail "build_image() from the installed package, or the workshop job in its image, failed"
+phase_end
+
+# --- 11. a real push: publish_image() to a registry standing in for ECR --------------------------
+# Debian's docker-registry (the Distribution registry) on a loopback port,
+# run as nobody, stands in for the account's ECR endpoint
+# (options(sagesim.ecr_registry = )); the ECR API calls (CreateRepository,
+# GetAuthorizationToken) go to moto. publish_image() builds from the
+# installed package and pushes; the image is pulled back by digest and runs
+# the processing contract.
+phase_start "push to a registry"
+registry_dir="$work/registry"
+mkdir -p "$registry_dir/data"
+registry_port=$((20000 + RANDOM % 20000))
+printf 'version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
+  "$registry_dir/data" "$registry_port" >"$registry_dir/config.yml"
+chown -R nobody: "$registry_dir/data"
+chmod 755 "$work" "$registry_dir"
+setpriv --reuid nobody --regid nogroup --clear-groups -- \
+  docker-registry serve "$registry_dir/config.yml" >"$LOG_DIR/registry.log" 2>&1 &
+registry_pid=$!
+background_pids+=("$registry_pid")
+registry="127.0.0.1:$registry_port"
+for _ in $(seq 50); do curl -fs "http://$registry/v2/" >/dev/null 2>&1 && break; sleep 0.2; done
+curl -fs "http://$registry/v2/" >/dev/null || { cat "$LOG_DIR/registry.log" >&2; fail "docker-registry did not start"; }
+log "docker-registry (pid $registry_pid, as nobody) on $registry"
+# The engine reaches it over plain HTTP: a registries.conf of the check's own.
+printf '[[registry]]\nlocation = "%s"\ninsecure = true\n' "$registry" >"$registry_dir/registries.conf"
+# moto for the ECR API.
+python=${SAGESIM_PYTHON:-}
+venv_python="${XDG_CACHE_HOME:-$HOME/.cache}/sagesim/python/bin/python3"
+if [[ -z $python ]]; then
+  if [[ -x $venv_python ]]; then python=$venv_python; else python=python3; fi
+fi
+env -u LD_LIBRARY_PATH "$python" "$SRC/tests/testthat/fixtures/moto_launcher.py" --port-file "$work/moto-port" \
+  >"$LOG_DIR/moto.log" 2>&1 &
+background_pids+=("$!")
+for _ in $(seq 150); do [[ -s $work/moto-port ]] && break; sleep 0.2; done
+[[ -s $work/moto-port ]] || { cat "$LOG_DIR/moto.log" >&2; fail "moto did not start"; }
+moto_port=$(sed -n 's/.*"port": *\([0-9]*\).*/\1/p' "$work/moto-port")
+: >"$work/aws-empty"
+publish_log="$LOG_DIR/publish.log"
+# shellcheck disable=SC2016  # R code, not shell
+(
+  cd "$user_dir"
+  CONTAINERS_REGISTRIES_CONF="$registry_dir/registries.conf" BUILDAH_ISOLATION=chroot R_LIBS="$user_lib" \
+    AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port" AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing-secret \
+    AWS_REGION=us-east-1 AWS_CONFIG_FILE="$work/aws-empty" AWS_SHARED_CREDENTIALS_FILE="$work/aws-empty" \
+    AWS_EC2_METADATA_DISABLED=true REGISTRY="$registry" SAGESIM_RUNTIME_IMAGE="$RUNTIME_IMAGE" \
+    SAGESIM_PUSHED="$work/pushed" Rscript -e '
+    options(sagesim.ecr_registry = Sys.getenv("REGISTRY"))
+    uri <- sagesim::publish_image(repository = "sagesim-check", tag = "pushed", engine = "podman",
+                                  packages = "doParallel",
+                                  build_args = c(RUNTIME_IMAGE = Sys.getenv("SAGESIM_RUNTIME_IMAGE")))
+    writeLines(uri, Sys.getenv("SAGESIM_PUSHED"))'
+) >"$publish_log" 2>&1 || { tail -n 30 "$publish_log" >&2; fail "publish_image() failed (log: $publish_log)"; }
+pushed=$(cat "$work/pushed")
+[[ $pushed == "$registry/sagesim-check:pushed" ]] || fail "publish_image() returned '$pushed'"
+grep -q "Pushed $pushed" "$publish_log" || fail "publish_image() did not say it pushed"
+digest=$(curl -fsI -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+  -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+  "http://$registry/v2/sagesim-check/manifests/pushed" | tr -d '\r' |
+  awk -F': ' 'tolower($1) == "docker-content-digest" { print $2 }')
+[[ $digest == sha256:* ]] || fail "the registry has no manifest for sagesim-check:pushed"
+log "the registry holds $pushed at $digest ($(du -sh "$registry_dir/data" | cut -f1))"
+local_id=$(podman image inspect --format '{{.Id}}' "$pushed")
+# Only what the registry has: drop the local copies, pull by digest.
+podman rmi -f "$pushed" "localhost/sagesim-check:pushed" >/dev/null 2>&1 || true
+pulled="$registry/sagesim-check@$digest"
+CONTAINERS_REGISTRIES_CONF="$registry_dir/registries.conf" podman pull --quiet "$pulled" >/dev/null ||
+  fail "podman pull $pulled failed"
+pulled_id=$(podman image inspect --format '{{.Id}}' "$pulled")
+[[ $pulled_id == "$local_id" ]] || fail "pulled image $pulled_id is not the pushed $local_id"
+log "pulled $pulled: image $pulled_id, the one publish_image() built and pushed"
+phase_end
+run_contract "$pulled" "$work/merged-pulled" " (pulled)"
+phase_start "pulled image merge check"
+SAGESIM_MERGED_DIR="$work/merged-pulled" R_LIBS="$user_lib" Rscript -e "$MERGE_CHECK_R" >&2 ||
+  fail "the pulled image's merged outputs differ from a local run"
+podman rmi -f "$pulled" >/dev/null 2>&1 || true
 phase_end
 
 # --- summary ----------------------------------------------------------------------------------
