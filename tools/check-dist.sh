@@ -75,7 +75,7 @@ exported=$(nm -D --defined-only "$so" | awk '$2 ~ /^[TDBRVW]$/ { print $3 }' | g
 [ "$exported" = "R_init_sagesim " ] || { echo "check-dist: sagesim.so exports: $exported" >&2; exit 1; }
 echo "   sagesim.so exports: $exported"
 # Stripped: no debug sections, no local symbols (global and undefined ones stay).
-if readelf -S "$so" | grep -q '\.debug_' || [ -n "$(nm "$so" | awk '$2 ~ /^[tdbr]$/' | head -n 1)" ]; then
+if readelf -S "$so" | grep -q '\.debug_' || [ -n "$(nm "$so" 2>/dev/null | awk '$2 ~ /^[tdbr]$/' | head -n 1)" ]; then
   echo "check-dist: sagesim.so is not stripped" >&2; exit 1
 fi
 # shellcheck disable=SC2016  # R code
