@@ -554,7 +554,8 @@ buildah run --isolation chroot --env BINARY="$binary_in_ctr" "$ctr" -- unshare -
   for tool in cargo rustc cc gcc make; do
     if command -v "$tool" >/dev/null 2>&1; then echo "found $tool: $(command -v "$tool")"; exit 1; fi
   done
-  [ "$(ls /sys/class/net)" = lo ] || { echo "network devices: $(ls /sys/class/net)"; exit 1; }
+  devices=$(awk -F: "NR > 2 { gsub(/ /, \"\", \$1); print \$1 }" /proc/net/dev)
+  [ "$devices" = lo ] || { echo "network devices: $devices"; exit 1; }
   echo "no Rust, no compiler, no network; $(Rscript --version 2>&1)"
   t0=$(date +%s%N)
   R CMD INSTALL "$BINARY" >/tmp/install.log 2>&1 || { cat /tmp/install.log; exit 1; }
