@@ -529,7 +529,8 @@ phase_end
 
 # --- 9. the binary package in a clean container ------------------------------------------------
 # Debian bookworm with R and sagesim's R dependencies only: no Rust, no
-# compiler. The binary package installs there in seconds, with no network,
+# compiler. The binary package installs there in seconds, with no network
+# (unshare -n),
 # and runs a simulation and a 2-host local job.
 phase_start "binary package, R only"
 R_ONLY_IMAGE=${SAGESIM_R_ONLY_IMAGE:-localhost/sagesim-check/r-only:bookworm}
@@ -550,7 +551,9 @@ new_container "$R_ONLY_IMAGE"
 binary_in_ctr="/tmp/$(basename "$dist_binary")"
 buildah copy --quiet "$ctr" "$dist_binary" "$binary_in_ctr" >/dev/null
 # shellcheck disable=SC2016  # expanded by the container's shell
-buildah run --isolation chroot --env BINARY="$binary_in_ctr" "$ctr" -- unshare -n sh -ec '
+# buildah itself in a network namespace of its own: a chroot-isolated
+# container has the network of the process that runs it.
+unshare -n buildah run --isolation chroot --env BINARY="$binary_in_ctr" "$ctr" -- sh -ec '
   for tool in cargo rustc cc gcc make; do
     if command -v "$tool" >/dev/null 2>&1; then echo "found $tool: $(command -v "$tool")"; exit 1; fi
   done
@@ -698,7 +701,7 @@ phase_end
   echo
   echo "sagesim container check passed: $IMAGE ($size bytes), $PACKAGES_IMAGE ($packages_size bytes)"
   for i in "${!phase_names[@]}"; do
-    printf '  %-20s %8s s\n' "${phase_names[$i]}" "${phase_secs[$i]}"
+    printf '  %-32s %8s s\n' "${phase_names[$i]}" "${phase_secs[$i]}"
   done
-  printf '  %-20s %8s s\n' "total" "$(elapsed "$t_total")"
+  printf '  %-32s %8s s\n' "total" "$(elapsed "$t_total")"
 } >&2
