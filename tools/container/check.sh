@@ -13,7 +13,7 @@
 #   SAGESIM_CARGO_CACHE    host  = bind the host cargo target dir + registry (default)
 #                          none  = no host cache (buildah's own cache mount only)
 #   SAGESIM_HOST_CARGO_TARGET  host target dir for "host"
-#                          (default: $CARGO_TARGET_DIR, else /work/cargo-target)
+#                          (default: $CARGO_TARGET_DIR, else ~/.cache/sagesim/cargo-target)
 #   SAGESIM_NO_CACHE=1     cold build: drop this image's layers and sagesim's buildah
 #                          cache mounts first (combine with SAGESIM_CARGO_CACHE=none)
 #   SAGESIM_SKIP_BUILD=1   use the existing $SAGESIM_IMAGE (and $SAGESIM_PACKAGES_IMAGE
@@ -40,7 +40,7 @@ PACKAGES_IMAGE=${SAGESIM_PACKAGES_IMAGE:-$IMAGE-packages}
 BUILD_IMAGE=${SAGESIM_BUILD_IMAGE:-$STANDIN_RUST}
 RUNTIME_IMAGE=${SAGESIM_RUNTIME_IMAGE:-$STANDIN_DEBIAN}
 CARGO_CACHE=${SAGESIM_CARGO_CACHE:-host}
-HOST_CARGO_TARGET=${SAGESIM_HOST_CARGO_TARGET:-${CARGO_TARGET_DIR:-/work/cargo-target}}
+HOST_CARGO_TARGET=${SAGESIM_HOST_CARGO_TARGET:-${CARGO_TARGET_DIR:-$HOME/.cache/sagesim/cargo-target}}
 HOST_CARGO_HOME=${CARGO_HOME:-$HOME/.cargo}
 HOST_LIB=${SAGESIM_HOST_LIB:-image}
 HOSTS=(algo-1 algo-2)
@@ -275,7 +275,7 @@ entrypoint=$(podman image inspect --format '{{json .Config.Entrypoint}}' "$IMAGE
 [[ $entrypoint == '["Rscript"]' ]] || fail "ENTRYPOINT is $entrypoint, want [\"Rscript\"] (exec form)"
 new_container
 # shellcheck disable=SC2016  # expanded by the container's shell
-buildah run --isolation chroot --env HOST_CARGO_TARGET="$HOST_CARGO_TARGET" "$ctr" -- sh -ec '
+buildah run --isolation chroot --env HOST_CARGO_TARGET="$HOST_CARGO_TARGET" --env SRC_DIR="$SRC" "$ctr" -- sh -ec '
   bad=0
   for tool in cargo rustc rustup; do
     if command -v "$tool" >/dev/null 2>&1; then echo "found $tool on PATH: $(command -v "$tool")"; bad=1; fi
@@ -286,11 +286,11 @@ buildah run --isolation chroot --env HOST_CARGO_TARGET="$HOST_CARGO_TARGET" "$ct
   hits=$(find / -xdev \( -path /proc -o -path /sys -o -path /dev \) -prune -o \
     \( -name cargo -o -name rustc -o -name rustup -o -name .rustup -o -name .cargo \
        -o -name "*.rs" -o -name Cargo.toml -o -name Cargo.lock -o -name "*.rlib" \
-       -o -name "lib*.a" -path "*sagesim*" -o -name DESCRIPTION -path "/work/*" \) -print | head -n 20)
+       -o -name "lib*.a" -path "*sagesim*" -o -name DESCRIPTION -path "$SRC_DIR/*" -o -name DESCRIPTION -path "/usr/src/sagesim/*" \) -print | head -n 20)
   if [ -n "$hits" ]; then echo "build tools or sources in the runtime image:"; echo "$hits"; bad=1; fi
   pkg=/usr/local/lib/R/site-library/sagesim
   [ -d "$pkg" ] || { echo "no $pkg"; exit 1; }
-  for d in src tests /opt/sagesim /work; do
+  for d in src tests /opt/sagesim "$SRC_DIR" /usr/src/sagesim; do
     case $d in /*) p=$d ;; *) p=$pkg/$d ;; esac
     if [ -e "$p" ]; then echo "unexpected $p in the runtime image"; bad=1; fi
   done
