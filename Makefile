@@ -1,23 +1,32 @@
-# Entry points; each is one command. See README.md.
+# Entry points; each is one command. See README.md ("Installing").
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/sagesim/cargo-target
 export PATH := $(PATH):$(HOME)/.cargo/bin
 
-.PHONY: setup setup-r install demo test check-container bench docs authors future-tests
+.PHONY: setup setup-r install demo test dist check-dist check-container bench docs authors future-tests
 
-setup:            ## install R, its packages and (for the tests) moto where missing
+setup:            ## install what is missing (apt, pip; root or sudo): R, its packages, moto, container tools
 	sh tools/setup.sh all
 
 setup-r:          ## install R and its packages where missing
 	sh tools/setup.sh r
 
-install: setup-r  ## build the Rust core and install the R package
+install:          ## build the Rust core and install the R package from this checkout
+	sh tools/setup.sh --check r
 	R CMD INSTALL --no-docs .
 
 demo: install     ## the reference workload as a two-host local job
 	Rscript tools/demo.R
 
-test: setup       ## cargo tests, then R CMD check with testthat
+test:             ## cargo tests, then R CMD check --as-cran of the source tarball with testthat
+	sh tools/setup.sh --check test
 	sh tools/test.sh
+
+dist:             ## dist/: the source tarball (crates vendored, builds offline) and the binary package
+	sh tools/setup.sh --check r
+	sh tools/dist.sh
+
+check-dist:       ## install dist/'s tarball with no network and an empty CARGO_HOME (root or bwrap)
+	sh tools/check-dist.sh
 
 check-container: ## build the worker image (podman) and run the job contract in it
 	sh tools/container/check.sh

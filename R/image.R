@@ -6,6 +6,16 @@
 #' job (`submit_processing(instance_type = "local")` then runs each host in
 #' it), or push it with [publish_image()].
 #'
+#' Without `context` (the default), the image gets the sagesim you have
+#' installed, copied as it is: no source folder, Rust or compiler is needed,
+#' and it works from any working directory. The Dockerfile is the one
+#' installed with the package (`system.file("docker", package = "sagesim")`).
+#' The installed package must be one built for the image's R and platform
+#' (Debian bookworm's R 4.2 on Linux, unless `build_args` names another
+#' `RUNTIME_IMAGE`); the build checks that it loads there. With `context`,
+#' the sagesim source folder, sagesim is compiled from it in the image's build
+#' stage instead.
+#'
 #' Each R package comes from Debian's `r-cran-<name>` when Debian has it
 #' (a binary: fast, no compiler), else from `install.packages()` with
 #' `repos`, compiled in the image (the compilers are removed again
@@ -22,7 +32,8 @@
 #' `r-base-core`, and the build stage `BUILD_IMAGE` the same R version with
 #' Rust).
 #'
-#' @param context The sagesim source folder (holding the Dockerfile).
+#' @param context `NULL` (the default) for the installed sagesim, or the
+#'   sagesim source folder (holding the Dockerfile) to compile it from.
 #' @param packages R packages to add to the image, e.g. `c("doParallel", "data.table")`.
 #' @param system_packages Debian packages to add, e.g. `"libxml2-dev"`.
 #' @param tag The image's tag.
@@ -38,25 +49,33 @@
 #' @return The image's tag, invisibly.
 #' @examples
 #' \dontrun{
-#' tag <- build_image("~/src/sagesim", packages = c("doParallel", "data.table"))
+#' # From any folder, with the installed sagesim:
+#' tag <- build_image(packages = c("doParallel", "data.table"))
 #' # Rehearse a job in the image, each host with its own /opt/ml:
 #' job <- submit_processing(code = "analysis.R", image_uri = tag, instance_type = "local",
 #'                          instance_count = 2)
+#' # From the source folder, compiling sagesim in the image:
+#' build_image("~/src/sagesim", packages = "doParallel")
 #' }
 #' @export
-build_image <- function(context = ".", packages = NULL, system_packages = NULL,
+build_image <- function(context = NULL, packages = NULL, system_packages = NULL,
                         tag = "sagesim:latest", engine = NULL, repos = getOption("repos"),
                         build_args = NULL) {
-  check_string(context, "context")
+  if (!is.null(context)) check_string(context, "context")
   check_image_packages(packages, system_packages)
   check_string(tag, "tag", pattern = image_tag_pattern, max_chars = 255)
   build_args <- check_strings(build_args, "build_args", named = TRUE)
   check_strings(repos, "repos")
-  if (!file.exists(file.path(context, "Dockerfile"))) {
-    abort_argument("context", sprintf("`context` must be the sagesim source folder with its Dockerfile; %s has none.",
-                                      normalizePath(context, mustWork = FALSE)))
-  }
+  check_source_context(context)
   engine <- container_engine(engine, c("docker", "podman", "buildah"), what = "build images")
+  # The Dockerfile's stage sagesim comes from; always named, as podman and
+  # buildah (1.28) skip the stage an ARG's default names.
+  from <- if (is.null(context)) "binary" else "source"
+  if (is.null(context)) {
+    context <- installed_package_context()
+    on.exit(unlink(context, recursive = TRUE), add = TRUE)
+  }
+  build_args <- c(build_args[names(build_args) != "SAGESIM_FROM"], SAGESIM_FROM = from)
   build_args <- c(build_args, package_build_args(packages, system_packages, repos))
   command <- c("build", "-t", tag,
                if (length(build_args) > 0) {
@@ -79,6 +98,38 @@ build_image <- function(context = ".", packages = NULL, system_packages = NULL,
   invisible(tag)
 }
 
+check_source_context <- function(context) {
+  if (!is.null(context) && !file.exists(file.path(context, "Dockerfile"))) {
+    abort_argument("context", sprintf(paste(
+      "`context` must be the sagesim source folder with its Dockerfile; %s has none.",
+      "Leave `context` out to build the image from the installed sagesim."),
+      normalizePath(context, mustWork = FALSE)))
+  }
+  invisible()
+}
+
+# A build context made of the installed package: the Dockerfile and the
+# packages' installer as installed with sagesim (inst/docker), at the paths
+# the Dockerfile names, and the installed package itself in sagesim/, which
+# the Dockerfile's `binary` stage copies into the image.
+installed_package_context <- function() {
+  installed <- find.package("sagesim")
+  docker <- file.path(installed, "docker")
+  if (!file.exists(file.path(docker, "Dockerfile"))) {
+    abort(sprintf("The installed sagesim (%s) has no docker/Dockerfile; reinstall it, or pass `context =` the source folder.",
+                  installed), class = "sagesim_engine_error")
+  }
+  context <- tempfile("sagesim-context-")
+  dir.create(file.path(context, "inst", "docker"), recursive = TRUE)
+  file.copy(file.path(docker, "Dockerfile"), file.path(context, "Dockerfile"))
+  file.copy(file.path(docker, "install-packages.sh"), file.path(context, "inst", "docker"))
+  if (!all(file.copy(installed, context, recursive = TRUE))) {
+    abort(sprintf("Could not copy the installed sagesim (%s) into the image's build context.", installed),
+          class = "sagesim_engine_error")
+  }
+  context
+}
+
 # [registry[:port]/]name[:tag], without anything a shell would read.
 image_tag_pattern <- "^[A-Za-z0-9][A-Za-z0-9._/:@-]*$"
 
@@ -99,7 +150,7 @@ check_image_packages <- function(packages, system_packages) {
 }
 
 # The Dockerfile's build arguments for the extra packages (see
-# tools/container/install-packages.sh); none at all without packages, so
+# inst/docker/install-packages.sh); none at all without packages, so
 # an image without them shares every layer with a plain build.
 package_build_args <- function(packages, system_packages, repos) {
   repos <- unique(unname(repos[!is.na(repos) & repos != "@CRAN@"]))
@@ -117,6 +168,18 @@ package_build_args <- function(packages, system_packages, repos) {
 #' [submit_processing()] needs as `image_uri`. From a terminal:
 #' `tools/publish-image.sh [repository] [tag]`.
 #'
+#' Like [build_image()], it builds from the installed sagesim unless
+#' `context` names the source folder.
+#'
+#' The registry's host is the one ECR names for the account
+#' (`{account}.dkr.ecr.{region}.amazonaws.com`). The option
+#' `sagesim.ecr_registry` (`"host[:port]"`) names another host to log in to
+#' and push to instead, with the same repository path and the same ECR
+#' authorization token: a registry that stands in for the account's ECR
+#' endpoint, such as a local registry in tests. The ECR calls
+#' (CreateRepository, GetAuthorizationToken) go to the session's ECR
+#' endpoint either way.
+#'
 #' @inheritParams build_image
 #' @param repository ECR repository name.
 #' @param tag Image tag.
@@ -126,17 +189,18 @@ package_build_args <- function(packages, system_packages, repos) {
 #' @param build Build the image first (`FALSE` pushes an existing local
 #'   `repository:tag`).
 #' @param session An [aws_session()].
-#' @return The pushed image's URI, `{account}.dkr.ecr.{region}.amazonaws.com/{repository}:{tag}`.
+#' @return The pushed image's URI, `{account}.dkr.ecr.{region}.amazonaws.com/{repository}:{tag}`
+#'   (with the host of `getOption("sagesim.ecr_registry")` when set).
 #' @examples
 #' \dontrun{
-#' uri <- publish_image("~/src/sagesim", packages = "doParallel")
+#' uri <- publish_image(packages = "doParallel")
 #' job <- submit_processing(code = "workshop.R", image_uri = uri, instance_count = 2)
 #' }
 #' @export
-publish_image <- function(context = ".", repository = "sagesim", tag = "latest", engine = NULL,
+publish_image <- function(context = NULL, repository = "sagesim", tag = "latest", engine = NULL,
                           build = TRUE, packages = NULL, system_packages = NULL,
                           repos = getOption("repos"), build_args = NULL, session = NULL) {
-  check_string(context, "context")
+  if (!is.null(context)) check_string(context, "context")
   check_string(repository, "repository", pattern = "^[a-z0-9]+([._/-][a-z0-9]+)*$",
                max_chars = 256)
   check_string(tag, "tag", pattern = "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
@@ -146,10 +210,11 @@ publish_image <- function(context = ".", repository = "sagesim", tag = "latest",
   if (!build && length(packages) + length(system_packages) > 0) {
     abort_argument("packages", "`packages` and `system_packages` are installed while building; with `build = FALSE` nothing is built.")
   }
-  if (build && !file.exists(file.path(context, "Dockerfile"))) {
-    abort_argument("context", sprintf("`context` must be the sagesim source folder with its Dockerfile; %s has none.",
-                                      normalizePath(context, mustWork = FALSE)))
+  registry <- getOption("sagesim.ecr_registry")
+  if (!is.null(registry)) {
+    check_string(registry, "sagesim.ecr_registry", pattern = "^[A-Za-z0-9.-]+(:[0-9]+)?$", max_chars = 255)
   }
+  if (build) check_source_context(context)
   # ECR's login goes through docker or podman.
   engine <- container_engine(engine, c("docker", "podman"), what = "build and push images")
   local_image <- sprintf("%s:%s", repository, tag)
@@ -159,8 +224,10 @@ publish_image <- function(context = ".", repository = "sagesim", tag = "latest",
   }
   session <- default_session(session)
   ecr <- aws_request(session, "ecr:EnsureRepository", list(RepositoryName = repository))
-  aws_request(session, "ecr:Login", list(Engine = engine))
-  remote_image <- sprintf("%s:%s", ecr$RepositoryUri, tag)
+  aws_request(session, "ecr:Login", c(list(Engine = engine), if (!is.null(registry)) list(Registry = registry)))
+  repository_uri <- ecr$RepositoryUri
+  if (!is.null(registry)) repository_uri <- sub("^[^/]+", registry, repository_uri)
+  remote_image <- sprintf("%s:%s", repository_uri, tag)
   run_engine(engine, c("tag", local_image, remote_image))
   run_engine(engine, c("push", remote_image))
   message(sprintf("Pushed %s", remote_image))

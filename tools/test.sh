@@ -1,7 +1,10 @@
 #!/bin/sh
-# Every test: the Rust crates' own tests, then R CMD check (which installs the
-# package and runs testthat). One cargo target dir serves both, so the
-# crate is compiled once; moto must be installed (tools/setup.sh).
+# Every test: the source tarball and binary package (make dist), the Rust
+# crates' own tests, then R CMD check --as-cran of the tarball (which
+# installs it offline from its vendored crates and runs testthat). One cargo
+# target dir serves all three, with the vendored crates unpacked at one path
+# inside it, so the crates are compiled once; moto must be installed
+# (tools/setup.sh).
 set -eu
 cd "$(dirname "$0")/.."
 : "${CARGO_TARGET_DIR:=$HOME/.cache/sagesim/cargo-target}"
@@ -29,21 +32,27 @@ Rscript tools/check-layout.R
 echo "== inst/AUTHORS lists the crates of Cargo.lock"
 Rscript tools/authors.R --check
 
-echo "== cargo test (release: the same build R CMD INSTALL uses)"
-cargo test --release --manifest-path src/rust/Cargo.toml --workspace --jobs 2
+echo "== make dist: the source tarball and the binary package"
+sh tools/dist.sh
+version=$(sed -n 's/^Version: //p' DESCRIPTION)
+tarball="dist/sagesim_${version}.tar.gz"
 
-echo "== R CMD build"
+echo "== cargo test (release, on the tarball's vendored crates: the same build R CMD INSTALL made)"
+key=$(cksum <src/rust/Cargo.lock | cut -d' ' -f1)
+vendor=$(sh tools/build-rust.sh --vendor-dir "dist/.vendor-$key.tar.xz" src/rust/Cargo.lock)
+cargo test --release --manifest-path src/rust/Cargo.toml --workspace --jobs 2 --offline --locked \
+  --config src/rust/vendor-config.toml --config "source.vendored-sources.directory=\"$vendor\""
+
+echo "== R CMD check --as-cran"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-version=$(sed -n 's/^Version: //p' DESCRIPTION)
-R CMD build --no-build-vignettes --no-manual . >"$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
-mv "sagesim_${version}.tar.gz" "$work/"
-
-echo "== R CMD check"
+cp "$tarball" "$work/"
 check_status=0
 # A hung test fails the run after 45 minutes instead of eating CI's budget.
+# No network here: the incoming checks that ask CRAN's servers are off.
 (cd "$work" && _R_CHECK_FORCE_SUGGESTS_=false _R_CHECK_SYSTEM_CLOCK_=0 \
-  timeout 2700 R CMD check --no-manual "sagesim_${version}.tar.gz") || check_status=$?
+  _R_CHECK_CRAN_INCOMING_REMOTE_=false \
+  timeout 2700 R CMD check --as-cran --no-manual "sagesim_${version}.tar.gz") || check_status=$?
 log="$work/sagesim.Rcheck/00check.log"
 if [ -f "$work/sagesim.Rcheck/tests/testthat.Rout.fail" ]; then
   cat "$work/sagesim.Rcheck/tests/testthat.Rout.fail"
@@ -52,4 +61,13 @@ if [ "$check_status" -ne 0 ] || grep -q -E "^Status:.*(ERROR|WARNING)" "$log"; t
   echo "R CMD check reported errors or warnings (see above)" >&2
   exit 1
 fi
+# Every NOTE left must be one cran-comments.md names and justifies.
+grep -E '^\* checking .* \.\.\. NOTE$' "$log" | sed -e 's/^\* checking //' -e 's/ \.\.\. NOTE$//' |
+  while IFS= read -r note; do
+    grep -qF "$note" cran-comments.md || { echo "R CMD check NOTE not in cran-comments.md: $note" >&2; exit 1; }
+  done
+grep -E '^Status:' "$log"
+tests=$(grep -oE '\[ FAIL [0-9]+ \| WARN [0-9]+ \| SKIP [0-9]+ \| PASS [0-9]+ \]' \
+  "$work/sagesim.Rcheck/tests/testthat.Rout" | tail -n 1 || true)
+echo "testthat: $tests"
 echo "== all tests passed in $(( $(date +%s) - start )) s"

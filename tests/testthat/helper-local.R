@@ -112,10 +112,14 @@ local_unprivileged_user <- function(env = parent.frame()) {
 run_r_as <- function(user, lines, log, timeout = 300) {
   script <- file.path(user$home, "script.R")
   writeLines(lines, script)
+  # A fresh environment, as a user's login has: the session's is root's, and
+  # under R CMD check --as-cran it names no site library (R_LIBS_SITE=NULL)
+  # and a library in the check's private temporary folder.
   system2("timeout", c(timeout, "setpriv", "--reuid", user$name, "--regid", user$name,
-                       "--clear-groups", "--", "env", paste0("HOME=", user$home),
-                       paste0("R_LIBS=", user$lib), file.path(R.home("bin"), "Rscript"),
-                       shQuote(script)),
+                       "--clear-groups", "--", "env", "-i",
+                       "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                       "LANG=C.UTF-8", paste0("HOME=", user$home), paste0("R_LIBS=", user$lib),
+                       file.path(R.home("bin"), "Rscript"), shQuote(script)),
           stdout = log, stderr = log)
 }
 

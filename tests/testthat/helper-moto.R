@@ -41,7 +41,11 @@ moto_start <- function() {
   log_file <- tempfile("moto-log-")
   launcher <- normalizePath(test_path("fixtures", "moto_launcher.py"))
   # Our pipe is the launcher's stdin: when this R process ends, it ends too.
-  command <- paste(shQuote(c(python3_command(), launcher)), collapse = " ")
+  # It runs the runtime stand-in with this R's Rscript: R CMD check
+  # --as-cran puts a folder first on PATH whose R and Rscript only refuse to
+  # run (_R_CHECK_R_ON_PATH_).
+  command <- paste(shQuote(c("env", paste0("SAGESIM_RSCRIPT=", file.path(R.home("bin"), "Rscript")),
+                             python3_command(), launcher)), collapse = " ")
   moto$stdin <- pipe(sprintf("exec %s --port-file %s --watch-stdin > %s 2>&1",
                              command, shQuote(port_file), shQuote(log_file)), open = "w")
   deadline <- Sys.time() + 60
@@ -158,6 +162,8 @@ put_job_logs <- function(job_name, host, messages) {
 # fixtures/moto_launcher.py, POST /play-jobs). `late_lines` are logged by
 # every host just after the job's status changed.
 play_jobs <- function(late_lines = NULL) {
+  # The hosts find sagesim where this session does (the runtime stand-in
+  # gives them this R's Rscript: see moto_start()).
   control("/play-jobs", list(Environment = list(R_LIBS = paste(.libPaths(), collapse = ":")),
                              LateLines = as.list(late_lines)))
 }

@@ -26,7 +26,7 @@ test_that("publish_image builds, creates the repository, logs in on stdin, tags 
                  "Pushed")
   expect_identical(uri, "123456789012.dkr.ecr.us-east-1.amazonaws.com/sagesim-worker:v1")
   calls <- readLines(record)
-  expect_identical(calls[[1]], sprintf("build -t sagesim-worker:v1 --build-arg RUNTIME_IMAGE=debian:x %s", context))
+  expect_identical(calls[[1]], sprintf("build -t sagesim-worker:v1 --build-arg RUNTIME_IMAGE=debian:x --build-arg SAGESIM_FROM=source %s", context))
   login <- grep("^login", calls, value = TRUE)
   expect_identical(login, "login --username AWS --password-stdin 123456789012.dkr.ecr.us-east-1.amazonaws.com")
   # The password arrived on stdin (a non-empty digest) and never as an argument.
@@ -39,13 +39,34 @@ test_that("publish_image builds, creates the repository, logs in on stdin, tags 
                                  build = FALSE) |> suppressMessages(), uri)
 })
 
+test_that("sagesim.ecr_registry names the registry to log in and push to; the ECR calls stay", {
+  local_moto()
+  record <- local_fake_engine("podman")
+  withr::local_options(sagesim.ecr_registry = "127.0.0.1:5999")
+  expect_message(uri <- publish_image(repository = "sagesim-worker", tag = "v1", engine = "podman",
+                                      build = FALSE),
+                 "Pushed 127.0.0.1:5999/sagesim-worker:v1")
+  expect_identical(uri, "127.0.0.1:5999/sagesim-worker:v1")
+  calls <- readLines(record)
+  expect_identical(grep("^login", calls, value = TRUE),
+                   "login --username AWS --password-stdin 127.0.0.1:5999")
+  expect_match(grep("^stdin:", calls, value = TRUE), "^stdin:[0-9a-f]{64}$")
+  expect_identical(calls[[length(calls)]], sprintf("push %s", uri))
+  # The repository was created and the token fetched from ECR (moto).
+  targets <- vapply(recorded_requests(), function(r) r$headers[["X-Amz-Target"]] %||% "", "")
+  expect_true(any(grepl("CreateRepository$", targets)))
+  expect_true(any(grepl("GetAuthorizationToken$", targets)))
+  withr::local_options(sagesim.ecr_registry = "not a host")
+  expect_error(publish_image(build = FALSE, engine = "podman"), class = "sagesim_invalid_argument")
+})
+
 test_that("engines are found on PATH, and bad arguments are refused", {
   local_moto()
   local_fake_engine("podman")
   withr::local_envvar(PATH = paste(dirname(Sys.which("podman")), "/nonexistent", sep = ":"))
   withr::local_options(sagesim.container_engine = NULL)
   expect_identical(sagesim:::container_engine(NULL), "podman")
-  expect_error(publish_image(withr::local_tempdir(), engine = "podman"), class = "sagesim_invalid_argument")
+  expect_error(publish_image(withr::local_tempdir(), engine = "podman"), "Dockerfile", class = "sagesim_invalid_argument")
   expect_error(publish_image(".", repository = "Bad Repo"), class = "sagesim_invalid_argument")
   expect_error(publish_image(".", engine = "rkt", build = FALSE), class = "sagesim_invalid_argument")
 })
@@ -83,6 +104,7 @@ test_that("build_image passes packages, system packages and repositories as buil
     expect_identical(engine_calls(calls), list(c(
       "build", "-t", "sagesim:workshop",
       "--build-arg", "RUNTIME_IMAGE=debian:x",
+      "--build-arg", "SAGESIM_FROM=source",
       "--build-arg", "R_PACKAGES=doParallel data.table",
       "--build-arg", "R_REPOS=https://cran.example.org",
       "--build-arg", "SYSTEM_PACKAGES=libxml2-dev",
@@ -92,7 +114,53 @@ test_that("build_image passes packages, system packages and repositories as buil
   # with a plain build.
   calls <- local_recording_engine("podman")
   build_image(context, engine = "podman") |> suppressMessages()
-  expect_identical(engine_calls(calls), list(c("build", "-t", "sagesim:latest", context)))
+  expect_identical(engine_calls(calls), list(c("build", "-t", "sagesim:latest", "--build-arg", "SAGESIM_FROM=source",
+                                               context)))
+})
+
+# A stand-in engine that keeps, for each build, the listing of its context
+# (the last argument) as it was during the build.
+local_listing_engine <- function(name, env = parent.frame()) {
+  bin <- withr::local_tempdir("engine-", .local_envir = env)
+  listing <- file.path(bin, "listing")
+  writeLines(c(
+    "#!/bin/sh",
+    sprintf("printf '%%s\\n' \"$@\" > %s", shQuote(file.path(bin, "args"))),
+    "for last; do :; done",
+    sprintf("(cd \"$last\" && find . -type f | sort) > %s", shQuote(listing)),
+    "exit 0"
+  ), file.path(bin, name))
+  Sys.chmod(file.path(bin, name), "755")
+  withr::local_envvar(PATH = paste(bin, Sys.getenv("PATH"), sep = ":"), .local_envir = env)
+  list(args = file.path(bin, "args"), listing = listing)
+}
+
+test_that("without a context, build_image builds from the installed package, in any folder", {
+  engine <- local_listing_engine("podman")
+  withr::local_dir(withr::local_tempdir())   # no source folder here
+  expect_message(build_image(packages = "doParallel", tag = "sagesim:mine", engine = "podman",
+                             repos = c(CRAN = "https://cran.example.org")),
+                 "Built sagesim:mine")
+  args <- readLines(engine$args)
+  context <- args[[length(args)]]
+  expect_identical(args, c("build", "-t", "sagesim:mine", "--build-arg", "SAGESIM_FROM=binary",
+                           "--build-arg", "R_PACKAGES=doParallel",
+                           "--build-arg", "R_REPOS=https://cran.example.org", context))
+  # The context held the installed Dockerfile and installer, and the
+  # installed package itself, byte for byte; it is gone afterwards.
+  listing <- readLines(engine$listing)
+  installed <- find.package("sagesim")
+  expect_true(all(c("./Dockerfile", "./inst/docker/install-packages.sh", "./sagesim/DESCRIPTION",
+                    "./sagesim/NAMESPACE", "./sagesim/libs/sagesim.so") %in% listing))
+  expect_setequal(sub("^\\./sagesim/", "", grep("^\\./sagesim/", listing, value = TRUE)),
+                  list.files(installed, recursive = TRUE))
+  expect_identical(readLines(file.path(installed, "docker", "Dockerfile"))[1],
+                   "# sagesim worker image for SageMaker Processing jobs.")
+  expect_false(dir.exists(context))
+  # The installed Dockerfile has the stage a binary build copies sagesim from.
+  dockerfile <- readLines(system.file("docker", "Dockerfile", package = "sagesim"))
+  expect_true("FROM scratch AS binary" %in% dockerfile)
+  expect_true("COPY sagesim/ /opt/sagesim/lib/sagesim/" %in% dockerfile)
 })
 
 test_that("publish_image builds with the packages too", {
@@ -103,7 +171,7 @@ test_that("publish_image builds with the packages too", {
                        packages = "doParallel", repos = c(CRAN = "https://cran.example.org")) |>
     suppressMessages()
   expect_identical(engine_calls(calls)[[1]], c(
-    "build", "-t", "sagesim-worker:v2", "--build-arg", "R_PACKAGES=doParallel",
+    "build", "-t", "sagesim-worker:v2", "--build-arg", "SAGESIM_FROM=source", "--build-arg", "R_PACKAGES=doParallel",
     "--build-arg", "R_REPOS=https://cran.example.org", context))
   expect_identical(engine_calls(calls)[[length(engine_calls(calls))]], c("push", uri))
   expect_error(publish_image(context, build = FALSE, packages = "doParallel", engine = "docker"),
@@ -127,7 +195,7 @@ test_that("bad package names and tags are refused before any build", {
 test_that("a package that cannot be installed fails the build, naming it", {
   context <- local_context()
   bin <- withr::local_tempdir()
-  # What tools/container/install-packages.sh prints when a package will not load.
+  # What inst/docker/install-packages.sh prints when a package will not load.
   writeLines(c("#!/bin/sh", "echo 'STEP 9/12: RUN sh /usr/local/lib/sagesim/install-packages.sh'",
                "echo 'sagesim: could not install R packages: notAPackage (see the messages above)' >&2",
                "echo 'Error: building at STEP \"RUN ...\": exit status 1' >&2", "exit 1"),

@@ -13,7 +13,7 @@
 #   SAGESIM_CARGO_CACHE    host  = bind the host cargo target dir + registry (default)
 #                          none  = no host cache (buildah's own cache mount only)
 #   SAGESIM_HOST_CARGO_TARGET  host target dir for "host"
-#                          (default: $CARGO_TARGET_DIR, else /work/cargo-target)
+#                          (default: $CARGO_TARGET_DIR, else ~/.cache/sagesim/cargo-target)
 #   SAGESIM_NO_CACHE=1     cold build: drop this image's layers and sagesim's buildah
 #                          cache mounts first (combine with SAGESIM_CARGO_CACHE=none)
 #   SAGESIM_SKIP_BUILD=1   use the existing $SAGESIM_IMAGE (and $SAGESIM_PACKAGES_IMAGE
@@ -40,7 +40,7 @@ PACKAGES_IMAGE=${SAGESIM_PACKAGES_IMAGE:-$IMAGE-packages}
 BUILD_IMAGE=${SAGESIM_BUILD_IMAGE:-$STANDIN_RUST}
 RUNTIME_IMAGE=${SAGESIM_RUNTIME_IMAGE:-$STANDIN_DEBIAN}
 CARGO_CACHE=${SAGESIM_CARGO_CACHE:-host}
-HOST_CARGO_TARGET=${SAGESIM_HOST_CARGO_TARGET:-${CARGO_TARGET_DIR:-/work/cargo-target}}
+HOST_CARGO_TARGET=${SAGESIM_HOST_CARGO_TARGET:-${CARGO_TARGET_DIR:-$HOME/.cache/sagesim/cargo-target}}
 HOST_CARGO_HOME=${CARGO_HOME:-$HOME/.cargo}
 HOST_LIB=${SAGESIM_HOST_LIB:-image}
 HOSTS=(algo-1 algo-2)
@@ -73,8 +73,12 @@ mkdir -p "$LOG_DIR"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/sagesim-check.XXXXXX")
 containers=()
+background_pids=()
 cleanup() {
-  local rc=$? c
+  local rc=$? c p
+  for p in "${background_pids[@]}"; do
+    kill "$p" 2>/dev/null || true
+  done
   for c in "${containers[@]}"; do
     buildah umount "$c" >/dev/null 2>&1 || true
     buildah rm "$c" >/dev/null 2>&1 || true
@@ -108,15 +112,42 @@ phase_end() {
 }
 fail() { die "$phase_name: $*"; }
 
-# Sets $ctr to a new working container of $IMAGE (removed on exit).
+# Sets $ctr to a new working container of $1 (default $IMAGE; removed on exit).
 new_container() {
-  ctr=$(buildah from --pull-never --quiet "$IMAGE")
+  ctr=$(buildah from --pull-never --quiet "${1:-$IMAGE}")
   containers+=("$ctr")
 }
 
 # --- 1. tools -------------------------------------------------------------------
 phase_start "tools"
 ensure_tools
+phase_end
+
+# --- 1b. dist: the source tarball and the binary package ---------------------------
+# Phases 3 (the vendored crates, so the image's cargo build runs offline and
+# shares the host's), 9, 10 and 11 use them. Made again when a tracked file
+# is newer than the tarball.
+phase_start "dist"
+version=$(awk -F': *' '$1 == "Version" { print $2 }' "$SRC/DESCRIPTION")
+dist_tarball="$SRC/dist/sagesim_${version}.tar.gz"
+stale=""
+if [[ -f $dist_tarball ]] && ls "$SRC"/dist/sagesim_"${version}"_R_*.tar.gz >/dev/null 2>&1; then
+  made=$(stat -c %Y "$dist_tarball")
+  stale=$(cd "$SRC" && git ls-files -z 2>/dev/null | xargs -0 -r stat -c '%Y %n' 2>/dev/null |
+    awk -v made="$made" '$1 > made { print $2 }' | head -n 3 || true)
+else
+  stale="no dist/ packages"
+fi
+if [[ -n $stale ]]; then
+  log "making dist/ ($(echo "$stale" | tr '\n' ' '))"
+  sh "$SRC/tools/dist.sh" >"$LOG_DIR/dist.log" 2>&1 || { tail -n 30 "$LOG_DIR/dist.log" >&2; fail "make dist failed (log: $LOG_DIR/dist.log)"; }
+else
+  log "dist/ is up to date"
+fi
+dist_binary=$(ls "$SRC"/dist/sagesim_"${version}"_R_*.tar.gz | head -n 1)
+vendor_archive="$SRC/dist/.vendor-$(cksum <"$SRC/src/rust/Cargo.lock" | cut -d' ' -f1).tar.xz"
+[[ -f $vendor_archive ]] || fail "no $vendor_archive after make dist"
+log "source package $(du -h "$dist_tarball" | cut -f1), binary package $(du -h "$dist_binary" | cut -f1)"
 phase_end
 
 # --- 2. stand-in base images ------------------------------------------------------
@@ -132,7 +163,7 @@ phase_start "image build"
 # (phase 5), whose build then takes every layer up to the packages from cache.
 build_args=(
   --isolation chroot
-  --file "$repo/Dockerfile"
+  --file "$repo/inst/docker/Dockerfile"
   --ignorefile "$repo/.dockerignore"
 )
 build_arg_values=()
@@ -143,6 +174,7 @@ add_build_arg() {
 add_build_arg "BUILD_IMAGE=$BUILD_IMAGE"
 add_build_arg "RUNTIME_IMAGE=$RUNTIME_IMAGE"
 add_build_arg "SRC_DIR=$SRC"
+add_build_arg "SAGESIM_FROM=source"
 cache_volumes=()
 case $CARGO_CACHE in
   host)
@@ -180,6 +212,10 @@ else
     tar -C "$context" -xf - || tar_rc=$?
 fi
 ((tar_rc <= 1)) || fail "could not snapshot $SRC (tar exit $tar_rc)"
+# The crates, vendored: the build stage compiles offline, as from the source
+# tarball, and names the same crate paths (in the shared target dir) as the
+# host's builds of the tarball, so it reuses what they compiled.
+cp "$vendor_archive" "$context/src/rust/vendor.tar.xz"
 log "build context: snapshot of $SRC ($(du -sh "$context" | cut -f1))"
 add_build_arg "SAGESIM_VERSION=$(awk -F': *' '$1 == "Version" { print $2 }' "$context/DESCRIPTION")"
 printf '%s\n' "${build_arg_values[@]}" >"$work/build-args"
@@ -205,8 +241,8 @@ else
   # own, and the full build (no volumes) then takes that stage from the layer
   # cache: the runtime stage never sees the mounts.
   build_log="$LOG_DIR/build-$stamp-stage-build.log"
-  log "podman build --target build (log: $build_log)"
-  if ! podman build "${build_args[@]}" "${cache_volumes[@]}" --target build --tag "$build_tag" "$context" >"$build_log" 2>&1; then
+  log "podman build --target source (log: $build_log)"
+  if ! podman build "${build_args[@]}" "${cache_volumes[@]}" --target source --tag "$build_tag" "$context" >"$build_log" 2>&1; then
     tail -n 60 "$build_log" >&2
     fail "podman build (build stage) failed (log: $build_log)"
   fi
@@ -239,7 +275,7 @@ entrypoint=$(podman image inspect --format '{{json .Config.Entrypoint}}' "$IMAGE
 [[ $entrypoint == '["Rscript"]' ]] || fail "ENTRYPOINT is $entrypoint, want [\"Rscript\"] (exec form)"
 new_container
 # shellcheck disable=SC2016  # expanded by the container's shell
-buildah run --isolation chroot --env HOST_CARGO_TARGET="$HOST_CARGO_TARGET" "$ctr" -- sh -ec '
+buildah run --isolation chroot --env HOST_CARGO_TARGET="$HOST_CARGO_TARGET" --env SRC_DIR="$SRC" "$ctr" -- sh -ec '
   bad=0
   for tool in cargo rustc rustup; do
     if command -v "$tool" >/dev/null 2>&1; then echo "found $tool on PATH: $(command -v "$tool")"; bad=1; fi
@@ -250,11 +286,11 @@ buildah run --isolation chroot --env HOST_CARGO_TARGET="$HOST_CARGO_TARGET" "$ct
   hits=$(find / -xdev \( -path /proc -o -path /sys -o -path /dev \) -prune -o \
     \( -name cargo -o -name rustc -o -name rustup -o -name .rustup -o -name .cargo \
        -o -name "*.rs" -o -name Cargo.toml -o -name Cargo.lock -o -name "*.rlib" \
-       -o -name "lib*.a" -path "*sagesim*" -o -name DESCRIPTION -path "/work/*" \) -print | head -n 20)
+       -o -name "lib*.a" -path "*sagesim*" -o -name DESCRIPTION -path "$SRC_DIR/*" -o -name DESCRIPTION -path "/usr/src/sagesim/*" \) -print | head -n 20)
   if [ -n "$hits" ]; then echo "build tools or sources in the runtime image:"; echo "$hits"; bad=1; fi
   pkg=/usr/local/lib/R/site-library/sagesim
   [ -d "$pkg" ] || { echo "no $pkg"; exit 1; }
-  for d in src tests /opt/sagesim /work; do
+  for d in src tests /opt/sagesim "$SRC_DIR" /usr/src/sagesim; do
     case $d in /*) p=$d ;; *) p=$pkg/$d ;; esac
     if [ -e "$p" ]; then echo "unexpected $p in the runtime image"; bad=1; fi
   done
@@ -282,89 +318,98 @@ case $HOST_LIB in
 esac
 
 # --- 5. the SageMaker Processing contract, host by host ----------------------------------
-write_job_config() { # ml_dir host
-  local ml=$1 host=$2 hosts_json
-  hosts_json=$(printf '"%s",' "${HOSTS[@]}")
-  hosts_json="[${hosts_json%,}]"
-  mkdir -p "$ml/config" "$ml/output" "$ml/processing/input/data" "$ml/processing/input/code" \
-    "$ml/processing/output/simulation" "$ml/processing/output/report"
-  printf '{"current_host":"%s","hosts":%s}\n' "$host" "$hosts_json" >"$ml/config/resourceconfig.json"
-  # A mirror of the CreateProcessingJob request, as SageMaker writes it.
-  cat >"$ml/config/processingjobconfig.json" <<EOF
+# Each job's hosts are laid out and run by sagesim's stand-in for the
+# Processing runtime (sagesim::processing_runtime(), the code local mode and
+# the tests' played cloud hosts use): /opt/ml from the request (config
+# files, inputs), each host in its own fresh container of the image (its
+# folder bound at /opt/ml, the request's entrypoint, arguments and
+# environment, as root), then the outputs delivered.
+
+# The request of a job, as processingjobconfig.json holds it: $1 file, $2
+# entrypoint and arguments (JSON array), $3 inputs (JSON array), $4 outputs.
+write_request() {
+  cat >"$1" <<EOF
 {
-  "ProcessingJobArn": "arn:aws:sagemaker:eu-west-1:123456789012:processing-job/sagesim-check-2026-01-01-00-00-00-000",
-  "ProcessingJobName": "sagesim-check-2026-01-01-00-00-00-000",
-  "AppSpecification": {
-    "ImageUri": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/sagesim:latest",
-    "ContainerEntrypoint": ["Rscript", "-e", "sagesim::run_worker()"],
-    "ContainerArguments": [$(printf '"%s",' "${WORKER_ARGS[@]}" | sed 's/,$//')]
-  },
-  "Environment": {"SAGESIM_CHECK": "1"},
-  "ProcessingInputs": [
-    {
-      "InputName": "data",
-      "AppManaged": false,
-      "S3Input": {
-        "S3Uri": "s3://sagemaker-eu-west-1-123456789012/sagesim-check-2026-01-01-00-00-00-000/input/data",
-        "LocalPath": "/opt/ml/processing/input/data",
-        "S3DataType": "S3Prefix",
-        "S3InputMode": "File",
-        "S3DataDistributionType": "FullyReplicated",
-        "S3CompressionType": "None"
-      }
-    },
-    {
-      "InputName": "code",
-      "AppManaged": false,
-      "S3Input": {
-        "S3Uri": "s3://sagemaker-eu-west-1-123456789012/sagesim-check-2026-01-01-00-00-00-000/input/code/report.R",
-        "LocalPath": "/opt/ml/processing/input/code",
-        "S3DataType": "S3Prefix",
-        "S3InputMode": "File",
-        "S3DataDistributionType": "FullyReplicated",
-        "S3CompressionType": "None"
-      }
-    }
-  ],
-  "ProcessingOutputConfig": {
-    "Outputs": [
-      {
-        "OutputName": "simulation",
-        "AppManaged": false,
-        "S3Output": {
-          "S3Uri": "s3://sagemaker-eu-west-1-123456789012/sagesim-check-2026-01-01-00-00-00-000/output/simulation",
-          "LocalPath": "/opt/ml/processing/output/simulation",
-          "S3UploadMode": "EndOfJob"
-        }
-      },
-      {
-        "OutputName": "report",
-        "AppManaged": false,
-        "S3Output": {
-          "S3Uri": "s3://sagemaker-eu-west-1-123456789012/sagesim-check-2026-01-01-00-00-00-000/output/report",
-          "LocalPath": "/opt/ml/processing/output/report",
-          "S3UploadMode": "EndOfJob"
-        }
-      }
-    ]
-  },
-  "ProcessingResources": {
-    "ClusterConfig": {"InstanceCount": ${#HOSTS[@]}, "InstanceType": "ml.c5.xlarge", "VolumeSizeInGB": 30}
-  },
-  "NetworkConfig": {"EnableInterContainerTrafficEncryption": false, "EnableNetworkIsolation": false},
-  "StoppingCondition": {"MaxRuntimeInSeconds": 86400},
+  "ProcessingJobName": "sagesim-check-$(basename "$1" .json)",
   "RoleArn": "arn:aws:iam::123456789012:role/service-role/AmazonSageMaker-ExecutionRole",
-  "Tags": [{"Key": "sagesim:check", "Value": "true"}]
+  "AppSpecification": {"ImageUri": "123456789012.dkr.ecr.eu-west-1.amazonaws.com/sagesim:latest",
+                        "ContainerEntrypoint": $2},
+  "Environment": {"SAGESIM_CHECK": "1"},
+  "ProcessingInputs": $3,
+  "ProcessingOutputConfig": {"Outputs": $4},
+  "ProcessingResources": {"ClusterConfig": {"InstanceCount": ${#HOSTS[@]}, "InstanceType": "ml.c5.xlarge",
+                                            "VolumeSizeInGB": 30}},
+  "NetworkConfig": {"EnableInterContainerTrafficEncryption": false, "EnableNetworkIsolation": false},
+  "StoppingCondition": {"MaxRuntimeInSeconds": 3600}
 }
 EOF
-  # The input file the user script reads.
-  printf 'scenario,num_people,distance\nbaseline,%s,6\nsparse,%s,6\n' 100 50 >"$ml/processing/input/data/scenarios.csv"
-  # The user script, as ScriptProcessor uploads it to /opt/ml/processing/input/code.
-  cat >"$ml/processing/input/code/report.R" <<'EOF'
+}
+
+json_array() { printf '"%s",' "$@" | sed 's/,$//; s/^/[/; s/$/]/'; }
+json_input() { # name source destination
+  printf '{"InputName": "%s", "S3Input": {"S3Uri": "%s", "LocalPath": "%s", "S3DataType": "S3Prefix", "S3InputMode": "File", "S3DataDistributionType": "FullyReplicated", "S3CompressionType": "None"}}' "$1" "$2" "$3"
+}
+json_output() { # name source destination
+  printf '{"OutputName": "%s", "S3Output": {"S3Uri": "%s", "LocalPath": "%s", "S3UploadMode": "EndOfJob"}}' "$1" "$3" "$2"
+}
+
+# Runs one job ($1: a name) of request $2 in image $3 through the runtime
+# stand-in; its hosts' folders are $work/$1/hosts/algo-N. Returns the
+# number of hosts that exited non-zero (their exit codes in exit_code).
+run_job() {
+  local name=$1 request=$2 image=$3 dir="$work/$1" host failed=0
+  printf '{"mode": "container", "engine": "buildah", "engine_path": "%s", "image": "%s", "isolation": "chroot"}\n' \
+    "$(command -v buildah)" "$image" >"$work/$name-runner.json"
+  R_LIBS="$r_libs" Rscript -e 'sagesim::processing_runtime()' stage "$request" "$dir" \
+    "$work/$name-runner.json" >&2 || fail "the runtime stand-in could not stage $name"
+  for host in "${HOSTS[@]}"; do
+    sh "$dir/hosts/$host/run.sh"
+    sed 's/^/    | /' "$dir/hosts/$host/log" | tail -n 8 >&2
+    [[ $(cat "$dir/hosts/$host/exit_code") == 0 ]] || failed=$((failed + 1))
+  done
+  if ((failed == 0)); then
+    R_LIBS="$r_libs" Rscript -e 'sagesim::processing_runtime()' deliver "$request" "$dir" >&2 ||
+      fail "the runtime stand-in could not deliver $name's outputs"
+  fi
+  return "$failed"
+}
+
+# The contract in image $1: a simulation worker job, a user's script job
+# with an input, and a failing worker; the simulation's result files are
+# copied to $2; $3 labels the phases (empty for the image built here).
+run_contract() {
+  local image=$1 merged_dir=$2 label=${3:-} tag host rc out
+  tag=$(printf '%s' "$label" | tr -c 'a-z0-9' '-' | sed 's/-*$//')
+  mkdir -p "$merged_dir"
+
+  phase_start "contract: worker$label"
+  out="$work/worker$tag-out"
+  write_request "$work/worker$tag.json" \
+    "$(json_array Rscript -e 'sagesim::run_worker()' "${WORKER_ARGS[@]}")" "[]" \
+    "[$(json_output simulation /opt/ml/processing/output/simulation "$out")]"
+  run_job "worker$tag" "$work/worker$tag.json" "$image" || fail "a worker host failed"
+  for host in "${HOSTS[@]}"; do
+    for f in "sagesim-result-$host.json" "output_result_mean-$host.txt"; do
+      [[ -s $out/$f ]] || fail "the worker on $host did not write $f (got: $(ls "$out"))"
+    done
+    [[ ! -s $work/worker$tag/hosts/$host/opt/ml/output/message ]] ||
+      fail "successful worker on $host left /opt/ml/output/message"
+  done
+  if ((${#HOSTS[@]} > 1)) && [[ -e $out/output_result_mean.txt ]]; then
+    fail "output_result_mean.txt written although there are ${#HOSTS[@]} hosts"
+  fi
+  log "workers wrote $(cd "$out" && echo *)"
+  cp "$out"/* "$merged_dir/"
+  phase_end
+
+  phase_start "contract: user script$label"
+  mkdir -p "$work/data$tag" "$work/code$tag"
+  printf 'scenario,num_people,distance\nbaseline,%s,6\nsparse,%s,6\n' 100 50 >"$work/data$tag/scenarios.csv"
+  cat >"$work/code$tag/report.R" <<'EOF'
 # A user job: reads the input file, uses the package, writes an output file.
 suppressPackageStartupMessages(library(sagesim))
 args <- commandArgs(trailingOnly = TRUE)
-stopifnot(identical(args, c("arg1", "arg2")))
+stopifnot(identical(args, c("arg1", "arg2")), Sys.getenv("SAGESIM_CHECK") == "1")
 host <- jsonlite::fromJSON("/opt/ml/config/resourceconfig.json")$current_host
 scenarios <- utils::read.csv("/opt/ml/processing/input/data/scenarios.csv")
 out <- file.path("/opt/ml/processing/output/report", sprintf("report-%s.csv", host))
@@ -373,59 +418,34 @@ scenarios$args <- paste(args, collapse = " ")
 utils::write.csv(scenarios, out, row.names = FALSE)
 cat("report.R wrote", out, "with", nrow(scenarios), "rows\n")
 EOF
-}
+  out="$work/report$tag-out"
+  write_request "$work/report$tag.json" \
+    "$(json_array Rscript /opt/ml/processing/input/code/report.R arg1 arg2)" \
+    "[$(json_input data "$work/data$tag" /opt/ml/processing/input/data), $(json_input code "$work/code$tag/report.R" /opt/ml/processing/input/code)]" \
+    "[$(json_output report /opt/ml/processing/output/report "$out")]"
+  run_job "report$tag" "$work/report$tag.json" "$image" || fail "the user script failed on a host"
+  for host in "${HOSTS[@]}"; do
+    [[ -s $out/report-$host.csv ]] || fail "the user script wrote no report-$host.csv"
+  done
+  phase_end
 
-run_in() { # ctr ml_dir cmd... ; SageMaker runs the container as root with /opt/ml mounted
-  local c=$1 ml=$2
-  shift 2
-  buildah run --isolation chroot --volume "$ml:/opt/ml" --env SAGESIM_CHECK=1 "$c" -- "$@"
+  phase_start "contract: failing worker$label"
+  write_request "$work/failing$tag.json" \
+    "$(json_array Rscript -e 'sagesim::run_worker()' "${FAILING_ARGS[@]}")" "[]" \
+    "[$(json_output simulation /opt/ml/processing/output/simulation "$work/failing$tag-out")]"
+  rc=0
+  run_job "failing$tag" "$work/failing$tag.json" "$image" || rc=$?
+  ((rc == ${#HOSTS[@]})) || fail "$rc of ${#HOSTS[@]} failing workers exited non-zero"
+  for host in "${HOSTS[@]}"; do
+    [[ -s $work/failing$tag/hosts/$host/opt/ml/output/message ]] ||
+      fail "the failing worker on $host left no /opt/ml/output/message"
+    log "$host: failing worker exited $(cat "$work/failing$tag/hosts/$host/exit_code"); /opt/ml/output/message: $(head -c 200 "$work/failing$tag/hosts/$host/opt/ml/output/message" | tr '\n' ' ')"
+  done
+  phase_end
 }
 
 merged="$work/merged"
-mkdir -p "$merged"
-for host in "${HOSTS[@]}"; do
-  phase_start "contract $host"
-  ml="$work/$host/ml"
-  write_job_config "$ml" "$host"
-  new_container
-
-  log "$host: worker: Rscript -e 'sagesim::run_worker()' ${WORKER_ARGS[*]}"
-  out="$work/$host/worker.out"
-  rc=0
-  run_in "$ctr" "$ml" Rscript -e 'sagesim::run_worker()' "${WORKER_ARGS[@]}" >"$out" 2>"$work/$host/worker.err" || rc=$?
-  sed 's/^/    | /' "$out" | tail -n 12 >&2
-  if ((rc != 0)); then
-    sed 's/^/    ! /' "$work/$host/worker.err" | tail -n 20 >&2
-    [[ -s $ml/output/message ]] && log "/opt/ml/output/message: $(head -c 1024 "$ml/output/message")"
-    fail "worker exited $rc"
-  fi
-  [[ -s $out ]] || fail "worker printed no progress to stdout"
-  simdir="$ml/processing/output/simulation"
-  for f in "sagesim-result-$host.json" "output_result_mean-$host.txt"; do
-    [[ -s $simdir/$f ]] || fail "worker did not write $f (got: $(ls "$simdir"))"
-  done
-  if ((${#HOSTS[@]} > 1)) && [[ -e $simdir/output_result_mean.txt ]]; then
-    fail "output_result_mean.txt written although there are ${#HOSTS[@]} hosts"
-  fi
-  if [[ -s $ml/output/message ]]; then fail "successful worker left /opt/ml/output/message"; fi
-  log "$host: worker wrote $(cd "$simdir" && echo *)"
-  cp "$simdir"/* "$merged/"
-
-  log "$host: user script: Rscript /opt/ml/processing/input/code/report.R arg1 arg2"
-  run_in "$ctr" "$ml" Rscript /opt/ml/processing/input/code/report.R arg1 arg2 >&2 ||
-    fail "user script failed"
-  [[ -s $ml/processing/output/report/report-$host.csv ]] || fail "user script wrote no report-$host.csv"
-
-  log "$host: failing worker: ${FAILING_ARGS[*]}"
-  rm -f "$ml/output/message"
-  rc=0
-  run_in "$ctr" "$ml" Rscript -e 'sagesim::run_worker()' "${FAILING_ARGS[@]}" \
-    >"$work/$host/fail.out" 2>"$work/$host/fail.err" || rc=$?
-  ((rc != 0)) || fail "failing worker exited 0"
-  [[ -s $ml/output/message ]] || fail "failing worker exited $rc but left no /opt/ml/output/message"
-  log "$host: failing worker exited $rc; /opt/ml/output/message: $(head -c 300 "$ml/output/message" | tr '\n' ' ')"
-  phase_end
-done
+run_contract "$IMAGE" "$merged"
 
 # --- 6. merge on the host and compare with a local run ---------------------------------------
 phase_start "host merge check"
@@ -484,12 +504,181 @@ phase_start "local jobs in images"
 ) >&2 || fail "local jobs in the images failed (see above)"
 phase_end
 
+# --- 9. the binary package in a clean container ------------------------------------------------
+# Debian bookworm with R and sagesim's R dependencies only: no Rust, no
+# compiler. The binary package installs there in seconds, with no network
+# (unshare -n),
+# and runs a simulation and a 2-host local job.
+phase_start "binary package, R only"
+R_ONLY_IMAGE=${SAGESIM_R_ONLY_IMAGE:-localhost/sagesim-check/r-only:bookworm}
+r_only_id="base=$(podman image inspect --format '{{.Id}}' "$RUNTIME_IMAGE")"
+if [[ $(podman image inspect --format '{{ index .Labels "org.sagesim.r-only.id" }}' "$R_ONLY_IMAGE" 2>/dev/null || true) != "$r_only_id" ]]; then
+  log "building $R_ONLY_IMAGE: $RUNTIME_IMAGE + r-base-core and sagesim's R dependencies"
+  new_container "$RUNTIME_IMAGE"
+  buildah run --isolation chroot "$ctr" -- sh -ec '
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends r-base-core r-cran-cli r-cran-jsonlite r-cran-globals >/dev/null
+    rm -rf /var/lib/apt/lists/*' >&2 || fail "could not install R in $RUNTIME_IMAGE"
+  buildah config --label org.sagesim.r-only.id="$r_only_id" "$ctr"
+  podman rmi -f "$R_ONLY_IMAGE" >/dev/null 2>&1 || true
+  buildah commit --quiet "$ctr" "$R_ONLY_IMAGE" >/dev/null
+fi
+new_container "$R_ONLY_IMAGE"
+binary_in_ctr="/tmp/$(basename "$dist_binary")"
+buildah copy --quiet "$ctr" "$dist_binary" "$binary_in_ctr" >/dev/null
+# shellcheck disable=SC2016  # expanded by the container's shell
+# buildah itself in a network namespace of its own: a chroot-isolated
+# container has the network of the process that runs it.
+unshare -n buildah run --isolation chroot --env BINARY="$binary_in_ctr" "$ctr" -- sh -ec '
+  for tool in cargo rustc cc gcc make; do
+    if command -v "$tool" >/dev/null 2>&1; then echo "found $tool: $(command -v "$tool")"; exit 1; fi
+  done
+  devices=$(awk -F: "NR > 2 { gsub(/ /, \"\", \$1); print \$1 }" /proc/net/dev)
+  [ "$devices" = lo ] || { echo "network devices: $devices"; exit 1; }
+  echo "no Rust, no compiler, no network; $(Rscript --version 2>&1)"
+  t0=$(date +%s%N)
+  R CMD INSTALL "$BINARY" >/tmp/install.log 2>&1 || { cat /tmp/install.log; exit 1; }
+  echo "R CMD INSTALL of the binary package: $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+  grep -q "installing \*binary\* package" /tmp/install.log || { cat /tmp/install.log; echo "not installed as a binary package"; exit 1; }
+  cd "$(mktemp -d)"
+  Rscript -e "
+    library(sagesim)
+    sim <- simulate_local(1000, 1000, 1000, 500, seed = 42, progress = FALSE)
+    stopifnot(length(sim\$values) == 500)
+    cat(\"simulate_local():\", format(sim\$mean), \"\\n\")
+    options(sagesim.job_dir = tempdir())
+    spec <- simulation_spec(x_length = 1000, y_length = 1000, num_people = 1000, max_iterations = 500, seed = 42)
+    job <- submit_processing(simulation = spec, instance_type = \"local\", instance_count = 2, logs = FALSE)
+    result <- job_collect(job)
+    stopifnot(identical(result\$values, sim\$values), length(job\$hosts) == 2)
+    cat(\"2-host local job:\", length(result\$values), \"values, the same as simulate_local()\\n\")"
+' >&2 || fail "the binary package does not install or run in $R_ONLY_IMAGE"
+phase_end
+
+# --- 10. the worker image from the installed package --------------------------------------------
+# A user's view: sagesim installed from the source tarball into a library of
+# its own, and a fresh folder with no source tree in it. build_image()
+# builds the image from the installed package (buildah); the workshop's
+# script runs in it as a 2-host local container job.
+phase_start "image from installed package"
+user_lib="$work/user-lib"
+user_dir="$work/user-project"
+mkdir -p "$user_lib" "$user_dir"
+R CMD INSTALL -l "$user_lib" "$dist_tarball" >"$LOG_DIR/user-install.log" 2>&1 ||
+  { tail -n 30 "$LOG_DIR/user-install.log" >&2; fail "R CMD INSTALL of the source tarball failed"; }
+cp "$SRC/tests/testthat/fixtures/workshop.R" "$user_dir/workshop.R"
+USER_IMAGE=${SAGESIM_USER_IMAGE:-localhost/sagesim-check/user:workshop}
+# shellcheck disable=SC2016  # R code, not shell
+(
+  cd "$user_dir"
+  [[ ! -e DESCRIPTION && ! -e Dockerfile ]] || fail "the user's folder has package sources"
+  BUILDAH_ISOLATION=chroot R_LIBS="$user_lib" SAGESIM_RUNTIME_IMAGE="$RUNTIME_IMAGE" SAGESIM_TAG="$USER_IMAGE" Rscript -e '
+    library(sagesim)
+    stopifnot(startsWith(find.package("sagesim"), Sys.getenv("R_LIBS")))
+    t0 <- Sys.time()
+    tag <- build_image(packages = "doParallel", tag = Sys.getenv("SAGESIM_TAG"), engine = "buildah",
+                       build_args = c(RUNTIME_IMAGE = Sys.getenv("SAGESIM_RUNTIME_IMAGE")))
+    cat(sprintf("build_image() from the installed package in %.0f s\n", as.numeric(Sys.time() - t0, units = "secs")))
+    options(sagesim.container_engine = "buildah", sagesim.job_dir = tempdir())
+    job <- submit_processing(code = "workshop.R", arguments = c("100", "100", "100", "300"),
+                             image_uri = tag, instance_type = "local", instance_count = 2,
+                             outputs = c(result = "/opt/ml/processing/output"))
+    stopifnot(identical(job$runner$mode, "container"))
+    files <- job_collect(job, path = file.path(tempdir(), "out"))
+    expected <- expected_violations(100, 100, 100)
+    se <- simulate_local(100, 100, 100, 300, seed = 1, progress = FALSE)$se
+    stopifnot(abs(files$result_mean - expected) < 5 * se)
+    cat("the workshop script as a 2-host local job in", tag, ": mean", format(files$result_mean),
+        "(exact", format(expected), ")\n")'
+) >&2 || fail "build_image() from the installed package, or the workshop job in its image, failed"
+phase_end
+
+# --- 11. a real push: publish_image() to a registry standing in for ECR --------------------------
+# Debian's docker-registry (the Distribution registry) on a loopback port,
+# run as nobody, stands in for the account's ECR endpoint
+# (options(sagesim.ecr_registry = )); the ECR API calls (CreateRepository,
+# GetAuthorizationToken) go to moto. publish_image() builds from the
+# installed package and pushes; the image is pulled back by digest and runs
+# the processing contract.
+phase_start "push to a registry"
+registry_dir="$work/registry"
+mkdir -p "$registry_dir/data"
+registry_port=$((20000 + RANDOM % 20000))
+printf 'version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
+  "$registry_dir/data" "$registry_port" >"$registry_dir/config.yml"
+chown -R nobody: "$registry_dir/data"
+chmod 755 "$work" "$registry_dir"
+setpriv --reuid nobody --regid nogroup --clear-groups -- \
+  docker-registry serve "$registry_dir/config.yml" >"$LOG_DIR/registry.log" 2>&1 &
+registry_pid=$!
+background_pids+=("$registry_pid")
+registry="127.0.0.1:$registry_port"
+for _ in $(seq 50); do curl -fs "http://$registry/v2/" >/dev/null 2>&1 && break; sleep 0.2; done
+curl -fs "http://$registry/v2/" >/dev/null || { cat "$LOG_DIR/registry.log" >&2; fail "docker-registry did not start"; }
+log "docker-registry (pid $registry_pid, as nobody) on $registry"
+# The engine reaches it over plain HTTP: a registries.conf of the check's own.
+printf '[[registry]]\nlocation = "%s"\ninsecure = true\n' "$registry" >"$registry_dir/registries.conf"
+# moto for the ECR API.
+python=${SAGESIM_PYTHON:-}
+venv_python="${XDG_CACHE_HOME:-$HOME/.cache}/sagesim/python/bin/python3"
+if [[ -z $python ]]; then
+  if [[ -x $venv_python ]]; then python=$venv_python; else python=python3; fi
+fi
+env -u LD_LIBRARY_PATH "$python" "$SRC/tests/testthat/fixtures/moto_launcher.py" --port-file "$work/moto-port" \
+  >"$LOG_DIR/moto.log" 2>&1 &
+background_pids+=("$!")
+for _ in $(seq 150); do [[ -s $work/moto-port ]] && break; sleep 0.2; done
+[[ -s $work/moto-port ]] || { cat "$LOG_DIR/moto.log" >&2; fail "moto did not start"; }
+moto_port=$(sed -n 's/.*"port": *\([0-9]*\).*/\1/p' "$work/moto-port")
+: >"$work/aws-empty"
+publish_log="$LOG_DIR/publish.log"
+# shellcheck disable=SC2016  # R code, not shell
+(
+  cd "$user_dir"
+  CONTAINERS_REGISTRIES_CONF="$registry_dir/registries.conf" BUILDAH_ISOLATION=chroot R_LIBS="$user_lib" \
+    AWS_ENDPOINT_URL="http://127.0.0.1:$moto_port" AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing-secret \
+    AWS_REGION=us-east-1 AWS_CONFIG_FILE="$work/aws-empty" AWS_SHARED_CREDENTIALS_FILE="$work/aws-empty" \
+    AWS_EC2_METADATA_DISABLED=true REGISTRY="$registry" SAGESIM_RUNTIME_IMAGE="$RUNTIME_IMAGE" \
+    SAGESIM_PUSHED="$work/pushed" Rscript -e '
+    options(sagesim.ecr_registry = Sys.getenv("REGISTRY"))
+    uri <- sagesim::publish_image(repository = "sagesim-check", tag = "pushed", engine = "podman",
+                                  packages = "doParallel",
+                                  build_args = c(RUNTIME_IMAGE = Sys.getenv("SAGESIM_RUNTIME_IMAGE")))
+    writeLines(uri, Sys.getenv("SAGESIM_PUSHED"))'
+) >"$publish_log" 2>&1 || { tail -n 30 "$publish_log" >&2; fail "publish_image() failed (log: $publish_log)"; }
+pushed=$(cat "$work/pushed")
+[[ $pushed == "$registry/sagesim-check:pushed" ]] || fail "publish_image() returned '$pushed'"
+grep -q "Pushed $pushed" "$publish_log" || fail "publish_image() did not say it pushed"
+digest=$(curl -fsI -H 'Accept: application/vnd.oci.image.manifest.v1+json' \
+  -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' \
+  "http://$registry/v2/sagesim-check/manifests/pushed" | tr -d '\r' |
+  awk -F': ' 'tolower($1) == "docker-content-digest" { print $2 }')
+[[ $digest == sha256:* ]] || fail "the registry has no manifest for sagesim-check:pushed"
+log "the registry holds $pushed at $digest ($(du -sh "$registry_dir/data" | cut -f1))"
+local_id=$(podman image inspect --format '{{.Id}}' "$pushed")
+# Only what the registry has: drop the local copies, pull by digest.
+podman rmi -f "$pushed" "localhost/sagesim-check:pushed" >/dev/null 2>&1 || true
+pulled="$registry/sagesim-check@$digest"
+CONTAINERS_REGISTRIES_CONF="$registry_dir/registries.conf" podman pull --quiet "$pulled" >/dev/null ||
+  fail "podman pull $pulled failed"
+pulled_id=$(podman image inspect --format '{{.Id}}' "$pulled")
+[[ $pulled_id == "$local_id" ]] || fail "pulled image $pulled_id is not the pushed $local_id"
+log "pulled $pulled: image $pulled_id, the one publish_image() built and pushed"
+phase_end
+run_contract "$pulled" "$work/merged-pulled" " (pulled)"
+phase_start "pulled image merge check"
+SAGESIM_MERGED_DIR="$work/merged-pulled" R_LIBS="$user_lib" Rscript -e "$MERGE_CHECK_R" >&2 ||
+  fail "the pulled image's merged outputs differ from a local run"
+podman rmi -f "$pulled" >/dev/null 2>&1 || true
+phase_end
+
 # --- summary ----------------------------------------------------------------------------------
 {
   echo
   echo "sagesim container check passed: $IMAGE ($size bytes), $PACKAGES_IMAGE ($packages_size bytes)"
   for i in "${!phase_names[@]}"; do
-    printf '  %-20s %8s s\n' "${phase_names[$i]}" "${phase_secs[$i]}"
+    printf '  %-32s %8s s\n' "${phase_names[$i]}" "${phase_secs[$i]}"
   done
-  printf '  %-20s %8s s\n' "total" "$(elapsed "$t_total")"
+  printf '  %-32s %8s s\n' "total" "$(elapsed "$t_total")"
 } >&2

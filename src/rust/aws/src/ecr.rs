@@ -29,6 +29,10 @@ struct RepoArgs {
 struct LoginArgs {
     engine: String,
     registry_id: Option<String>,
+    /// Log in to this host instead of the token's proxy endpoint: a registry
+    /// standing in for the account's (publish_image(), option
+    /// `sagesim.ecr_registry`).
+    registry: Option<String>,
 }
 
 fn repo_json(r: &aws_sdk_ecr::types::Repository, created: bool) -> Value {
@@ -153,7 +157,7 @@ pub(crate) async fn login(s: &AwsSession, p: Value) -> Result<Value, AwsError> {
             "GetAuthorizationToken returned no proxy endpoint",
         )
     })?;
-    let registry = registry_host(endpoint);
+    let registry = a.registry.unwrap_or_else(|| registry_host(endpoint));
 
     let output = run_login(&a.engine, &registry, password).await?;
     Ok(Obj::new()
