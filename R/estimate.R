@@ -41,11 +41,11 @@ estimate_plan <- function(plan, session = NULL, payload = NULL) {
   settings <- plan$settings
   hosts <- settings$instance_count
   local <- plan$local
+  kind <- plan$work$kind
   region <- if (local) NA_character_ else estimate_region(session)
   price <- if (!local) price_of(settings$instance_type, region)
-  cores <- if (local) local_speedup() else local_cores()
+  cores <- if (local && kind != "script") local_speedup() else local_cores()
   threads <- if (local) cores else if (is.na(price$vcpu)) 1 else price$vcpu
-  kind <- plan$work$kind
   work <- switch(kind,
     simulation = simulation_work(list(plan$work$simulation)),
     sweep = simulation_work(grid_specs(plan$work$simulation)),
@@ -74,6 +74,7 @@ estimate_plan <- function(plan, session = NULL, payload = NULL) {
     usd = hours * usd_per_hour, upper_bound = isTRUE(work$upper_bound),
     price_source = if (!local) price$source, price_date = if (!local) price$date,
     price_note = if (!local && !price$known) price_unknown_reason(price),
+    compute_seconds = work$compute_seconds, write_seconds = work$write_seconds,
     work = work$lines, local = local, budget = NULL
   ), class = "sagesim_estimate")
 }
@@ -92,19 +93,18 @@ startup_allowance <- function(local) {
 local_cores <- function() max(1, parallel::detectCores(logical = TRUE), na.rm = TRUE)
 
 # How many times faster than one thread this machine runs the simulation on
-# all its cores, now (other work on a shared server takes cores away):
-# measured once per R session on the reference room.
+# all its cores now (other work on a shared server takes cores away):
+# measured at each local estimate, on the reference room (a few tens of
+# milliseconds).
 local_speedup <- function() {
-  if (is.null(calibration$speedup)) {
-    cores <- local_cores()
-    spec <- structure(list(x_length = 1000, y_length = 1000, num_people = 1000,
-                           max_iterations = 2000 * cores, distance = 6, seed = 1),
-                      class = "sagesim_spec")
-    one <- run_simulation(spec, c(1, spec$max_iterations), threads = 1, keep_values = FALSE)
-    all <- run_simulation(spec, c(1, spec$max_iterations), threads = 0, keep_values = FALSE)
-    calibration$speedup <- min(cores, max(1, one$elapsed / max(all$elapsed, 1e-9)))
-  }
-  calibration$speedup
+  cores <- local_cores()
+  if (cores == 1) return(1)
+  spec <- structure(list(x_length = 1000, y_length = 1000, num_people = 1000,
+                         max_iterations = 3000 * cores, distance = 6, seed = 1),
+                    class = "sagesim_spec")
+  one <- run_simulation(spec, c(1, spec$max_iterations), threads = 1, keep_values = FALSE)
+  all <- run_simulation(spec, c(1, spec$max_iterations), threads = 0, keep_values = FALSE)
+  min(cores, max(1, one$elapsed / max(all$elapsed, 1e-9)))
 }
 
 # The region a SageMaker job would run in, learnt without asking AWS
@@ -137,20 +137,46 @@ room_seconds <- function(spec) {
   calibration[[key]]
 }
 
+# Seconds a host spends per iteration on its result file beyond computing
+# it (every iteration's value is written, then read back into R): measured
+# once per R session by writing one of a room of one person, in a
+# temporary folder removed at once.
+result_seconds <- function() {
+  if (is.null(calibration$result)) {
+    folder <- tempfile("sagesim-calibration-")
+    dir.create(folder)
+    on.exit(unlink(folder, recursive = TRUE), add = TRUE)
+    iterations <- 4e5
+    spec <- list(x_length = 1000, y_length = 1000, num_people = 1, max_iterations = iterations,
+                 distance = 6, seed = 1)
+    started <- proc.time()[["elapsed"]]
+    written <- await_task(host_start(list(spec), "algo-1", "algo-1", 1, folder,
+                                     as.character(utils::packageVersion("sagesim"))))
+    took <- proc.time()[["elapsed"]] - started
+    calibration$result <- max(0, took - written$parts[[1]]$elapsed) / iterations
+  }
+  calibration$result
+}
+
 # The work of a simulation or sweep (its specs): seconds on one thread of
-# this machine per cell, spread over hosts as sagesim balances it.
+# this machine per cell, spread over hosts as sagesim balances it, and each
+# host's result file (one value per iteration, written by one thread).
 simulation_work <- function(specs) {
   seconds <- vapply(specs, function(spec) room_seconds(spec) * spec$max_iterations, numeric(1))
   person_iterations <- sum(vapply(specs, function(s) s$num_people * s$max_iterations, 1))
+  iterations <- sum(vapply(specs, function(s) s$max_iterations, 1))
   total <- sum(seconds)
+  writing <- iterations * result_seconds()
   list(
-    host_seconds = function(hosts, threads) total / hosts / threads,
-    local_seconds = function(hosts, cores) total / cores,
+    compute_seconds = total, write_seconds = writing,
+    host_seconds = function(hosts, threads) (total / threads + writing) / hosts,
+    local_seconds = function(hosts, cores) (total + writing) / cores,
     lines = c(work = sprintf("%s: %s person-iterations", if (length(specs) == 1) describe_spec(specs[[1]]) else
                         sprintf("a sweep of %d cells", length(specs)),
                       format_count(person_iterations)),
-              speed = sprintf("%s on one thread of this machine (%.1f ns per person-iteration, each room timed on a few iterations)",
-                      format_seconds(total), 1e9 * total / max(1, person_iterations)))
+              speed = sprintf("%s on one thread of this machine (%.1f ns per person-iteration, each room timed on a few iterations), and %s to write the results",
+                      format_seconds(total), 1e9 * total / max(1, person_iterations),
+                      format_seconds(writing)))
   )
 }
 
@@ -181,12 +207,13 @@ map_work <- function(payload) {
       if (proc.time()[["elapsed"]] - started > pilot_seconds) break
     }
   })
-  per_element <- mean(times)
+  # (The median: the first call of `f` also compiles it, which a host does once.)
+  per_element <- stats::median(times)
   list(
     host_seconds = function(hosts, threads) ceiling(n / hosts) * per_element,
     local_seconds = function(hosts, cores) max(ceiling(n / hosts), n / cores) * per_element,
     lines = c(work = sprintf("%s elements of `f`, one after another on each host", format_count(n)),
-              speed = sprintf("%s per element: the mean of %d element%s run here as a pilot%s",
+              speed = sprintf("%s per element: the median of %d element%s run here as a pilot%s",
                       format_seconds(per_element), length(times), if (length(times) == 1) "" else "s",
                       if (failed > 0) sprintf(" (%d of them failed)", failed) else ""))
   )

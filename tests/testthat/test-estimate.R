@@ -16,20 +16,25 @@ test_that("a local estimate creates nothing and grows with the work", {
   # room's speed is measured once per session).
   large <- submit_processing(simulation = simulation_spec(1000, 1000, 1000, 20000, seed = 1),
                              instance_count = 2, estimate = TRUE)
-  expect_equal(large$host_seconds / small$host_seconds, 10, tolerance = 1e-9)
+  expect_equal(large$compute_seconds / small$compute_seconds, 10, tolerance = 1e-9)
+  expect_equal(large$write_seconds / small$write_seconds, 10, tolerance = 1e-9)
   # Ten times the people at the same density: about ten times the work per
   # iteration, as the room's own calibration run finds.
   crowd <- submit_processing(simulation = simulation_spec(3162, 3162, 10000, 2000, seed = 1),
                              instance_count = 2, estimate = TRUE)
-  expect_gt(crowd$host_seconds / small$host_seconds, 3)
-  expect_lt(crowd$host_seconds / small$host_seconds, 30)
+  expect_gt(crowd$compute_seconds / small$compute_seconds, 3)
+  expect_lt(crowd$compute_seconds / small$compute_seconds, 30)
   expect_output(print(large), "a simulation job on this machine, 2 hosts")
   expect_output(print(large), "cost:      nothing on AWS")
   # A sweep adds up its cells' work.
   grid <- simulation_grid(x_length = 1000, y_length = 1000, num_people = 1000,
                           max_iterations = c(2000, 20000), seed = 1)
   sweep <- submit_processing(simulation = grid, instance_count = 2, estimate = TRUE)
-  expect_equal(sweep$host_seconds, small$host_seconds + large$host_seconds, tolerance = 1e-9)
+  expect_equal(sweep$compute_seconds, small$compute_seconds + large$compute_seconds,
+               tolerance = 1e-9)
+  # Spread over this machine's cores (as many times faster as measured now).
+  expect_equal(sweep$host_seconds, (sweep$compute_seconds + sweep$write_seconds) / sweep$threads,
+               tolerance = 1e-9)
   expect_identical(list.files(dir, recursive = TRUE, all.files = TRUE), character())
   expect_error(submit_processing(simulation = grid, estimate = "yes"), class = "sagesim_invalid_argument")
 })
@@ -46,7 +51,11 @@ test_that("a SageMaker estimate asks AWS nothing: work over vCPUs, plus start-up
   expect_true(price$known)
   expect_identical(estimate$region, "us-east-1")
   expect_identical(estimate$threads, price$vcpu)
-  # One thread of this machine for the whole work, divided among 4 hosts of 4 vCPUs each.
+  # The work on one thread of this machine, divided among 4 hosts and over
+  # each one's 4 vCPUs; each host writes its share of the results.
+  expect_gt(estimate$compute_seconds, 0)
+  expect_equal(estimate$host_seconds,
+               (estimate$compute_seconds / 4 + estimate$write_seconds) / 4, tolerance = 1e-9)
   one_host <- submit_processing(simulation = spec, image_uri = image, instance_count = 1,
                                 instance_type = "ml.m5.xlarge", estimate = TRUE)
   expect_equal(estimate$host_seconds, one_host$host_seconds / 4, tolerance = 1e-9)
@@ -59,7 +68,8 @@ test_that("a SageMaker estimate asks AWS nothing: work over vCPUs, plus start-up
   unknown <- submit_processing(simulation = spec, image_uri = image, instance_count = 4,
                                instance_type = "ml.c5.xlarge", estimate = TRUE)
   expect_identical(unknown$usd, NA_real_)
-  expect_equal(unknown$host_seconds, one_host$host_seconds * price$vcpu / 4, tolerance = 1e-9)
+  expect_equal(unknown$host_seconds, (unknown$compute_seconds + unknown$write_seconds) / 4,
+               tolerance = 1e-9)
   expect_output(print(unknown), "price unknown for ml.c5.xlarge in us-east-1")
   expect_output(print(unknown), "vCPUs of ml.c5.xlarge unknown: 1 assumed")
   # A script: the price of its maximum runtime on every host, an upper bound.
@@ -92,7 +102,7 @@ test_that("a map estimate times `f` on a few elements here, leaving R's generato
   # machine's free cores, whichever takes longer.
   expect_gte(estimate$host_seconds, 10 * 0.05)
   expect_lt(estimate$host_seconds, 40 * 0.05 * 3)
-  expect_output(print(estimate), "mean of 3 elements run here as a pilot")
+  expect_output(print(estimate), "median of 3 elements run here as a pilot")
   withr::local_options(sagesim.pilot_elements = 1)
   calls$elements <- integer()
   submit_map(1:40, f, seed = 3, estimate = TRUE)
