@@ -44,7 +44,7 @@ estimate_plan <- function(plan, session = NULL, payload = NULL) {
   kind <- plan$work$kind
   region <- if (local) NA_character_ else estimate_region(session)
   price <- if (!local) price_of(settings$instance_type, region)
-  cores <- if (local && kind != "script") local_speedup() else local_cores()
+  cores <- local_cores()
   threads <- if (local) cores else if (is.na(price$vcpu)) 1 else price$vcpu
   work <- switch(kind,
     simulation = simulation_work(list(plan$work$simulation)),
@@ -59,8 +59,8 @@ estimate_plan <- function(plan, session = NULL, payload = NULL) {
     elapsed <- settings$max_runtime
   } else {
     per_host <- if (local) work$local_seconds(hosts, cores) else work$host_seconds(hosts, threads)
-    # Local hosts' R sessions start one after another on this machine.
-    startup <- startup_allowance(local) * if (local) hosts else 1
+    # Local hosts' R sessions start side by side on this machine's cores.
+    startup <- startup_allowance(local) * if (local) ceiling(hosts / cores) else 1
     elapsed <- startup + per_host
   }
   billed <- if (local) elapsed else startup + per_host
@@ -83,7 +83,8 @@ estimate_plan <- function(plan, session = NULL, payload = NULL) {
 # image and starts R (billed from the job's processing start; 3 minutes by
 # default, an allowance, not a measurement); a local host starts its R
 # session and loads sagesim (0.3 s: what an empty one-host job takes on this
-# project's 2-core machine, about 0.27 s, each further host adding as much).
+# project's 2-core machine, about 0.27 s; as many more for each further
+# host a core is shared by).
 startup_allowance <- function(local) {
   option <- if (local) "sagesim.local_startup_seconds" else "sagesim.startup_seconds"
   value <- getOption(option, if (local) 0.3 else 180)
@@ -91,21 +92,6 @@ startup_allowance <- function(local) {
 }
 
 local_cores <- function() max(1, parallel::detectCores(logical = TRUE), na.rm = TRUE)
-
-# How many times faster than one thread this machine runs the simulation on
-# all its cores now (other work on a shared server takes cores away):
-# measured at each local estimate, on the reference room (a few tens of
-# milliseconds).
-local_speedup <- function() {
-  cores <- local_cores()
-  if (cores == 1) return(1)
-  spec <- structure(list(x_length = 1000, y_length = 1000, num_people = 1000,
-                         max_iterations = 3000 * cores, distance = 6, seed = 1),
-                    class = "sagesim_spec")
-  one <- run_simulation(spec, c(1, spec$max_iterations), threads = 1, keep_values = FALSE)
-  all <- run_simulation(spec, c(1, spec$max_iterations), threads = 0, keep_values = FALSE)
-  min(cores, max(1, one$elapsed / max(all$elapsed, 1e-9)))
-}
 
 # The region a SageMaker job would run in, learnt without asking AWS
 # anything: the session's, else the default session's, else the chain's.
@@ -245,8 +231,7 @@ print.sagesim_estimate <- function(x, ...) {
   if (!x$upper_bound) {
     cat(sprintf("  %-10s %s of compute on %s%s + %s start-up allowance\n",
                 if (x$local) "compute:" else "per host:", format_seconds(x$host_seconds),
-                if (x$local) sprintf("this machine's %s cores (measured: %.1f times one thread)",
-                                     format_count(x$vcpu), x$threads) else
+                if (x$local) sprintf("this machine's %s cores", format_count(x$threads)) else
                   sprintf("%s vCPU%s", format_count(x$threads), if (x$threads == 1) "" else "s"),
                 if (!x$local && is.na(x$vcpu)) sprintf(" (vCPUs of %s unknown: 1 assumed)", x$instance_type) else "",
                 format_seconds(x$startup_seconds)))

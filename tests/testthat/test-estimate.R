@@ -32,7 +32,7 @@ test_that("a local estimate creates nothing and grows with the work", {
   sweep <- submit_processing(simulation = grid, instance_count = 2, estimate = TRUE)
   expect_equal(sweep$compute_seconds, small$compute_seconds + large$compute_seconds,
                tolerance = 1e-9)
-  # Spread over this machine's cores (as many times faster as measured now).
+  # Spread over this machine's cores.
   expect_equal(sweep$host_seconds, (sweep$compute_seconds + sweep$write_seconds) / sweep$threads,
                tolerance = 1e-9)
   expect_identical(list.files(dir, recursive = TRUE, all.files = TRUE), character())
