@@ -229,8 +229,9 @@ print.sagesim_estimate <- function(x, ...) {
                                    if (x$instance_count == 1) "" else "s") else ""))
   for (k in seq_along(x$work)) cat(sprintf("  %-10s %s\n", paste0(names(x$work)[[k]], ":"), x$work[[k]]))
   if (!x$upper_bound) {
-    cat(sprintf("  %-10s %s of compute on %s%s + %s start-up allowance\n",
+    cat(sprintf("  %-10s %s%s on %s%s + %s start-up allowance\n",
                 if (x$local) "compute:" else "per host:", format_seconds(x$host_seconds),
+                if (x$local) "" else " of compute",
                 if (x$local) sprintf("this machine's %s cores", format_count(x$threads)) else
                   sprintf("%s vCPU%s", format_count(x$threads), if (x$threads == 1) "" else "s"),
                 if (!x$local && is.na(x$vcpu)) sprintf(" (vCPUs of %s unknown: 1 assumed)", x$instance_type) else "",
