@@ -1,7 +1,8 @@
 # What a run of a job cost: its billed instance-seconds (each host from the
 # job's processing start to its end, as SageMaker bills Processing) and their
-# price from the price table (R/prices.R); how a job's cost reads in
-# print(job). job_cost() (R/job-cost.R) puts a job's runs together.
+# price from the price table (R/prices.R); a job's runs (its attempts, when
+# the cloud failed it) added up; how a job's cost reads in print(job).
+# job_cost() (R/job-cost.R) is the user's verb.
 
 #' The cost of one run of a processing job
 #'
@@ -76,6 +77,38 @@ handle_cost <- function(job, prices = sagemaker_prices()) {
            prices = prices)
 }
 
+# What a job has cost over all its runs: each earlier attempt its record
+# lists (when the cloud failed it and it ran again) and the run the handle
+# follows now, one row each.
+job_runs_cost <- function(job, prices = sagemaker_prices()) {
+  earlier <- lapply(job$record$attempts, attempt_cost, job = job, prices = prices)
+  do.call(rbind, c(earlier, list(handle_cost(job, prices))))
+}
+
+# An earlier attempt's cost: from SageMaker's description of it, or a local
+# job's folder. One that is gone (a removed local job) has its hosts and
+# status, and unknown seconds.
+attempt_cost <- function(attempt, job, prices) {
+  local <- inherits(job, "sagesim_local_job")
+  if (local) {
+    handle <- attach_local_job(attempt$name)
+    if (!is.null(handle)) return(handle_cost(handle, prices))
+  } else {
+    description <- tryCatch(
+      aws_request(job$session, "sagemaker:DescribeProcessingJob",
+                  list(ProcessingJobName = attempt$name)),
+      sagesim_aws_error = function(e) NULL)
+    if (!is.null(description)) {
+      return(described_cost(description, job$session$region, job$instance_type,
+                            attempt$instance_count, prices))
+    }
+  }
+  row <- run_cost(attempt$name, attempt$status, job$instance_type, attempt$instance_count,
+                  if (!local) job$session$region, NULL, NULL, prices)
+  row[c("seconds", "instance_hours", "usd")] <- NA_real_
+  row
+}
+
 #' @export
 rbind.sagesim_job_cost <- function(..., deparse.level = 1) {
   parts <- lapply(list(...), function(part) {
@@ -132,6 +165,14 @@ cost_line <- function(job) {
     structure(list(message = conditionMessage(e)), class = "price_table_error")
   })
   if (inherits(row, "price_table_error")) return(sprintf("unknown (%s)", row$message))
+  attempts <- length(job$record$attempts)
+  if (attempts > 0) {
+    runs <- job_runs_cost(job)
+    usd <- sum(runs$usd)
+    return(sprintf("%s instance-hours, %s, over its %d attempts (job_cost() lists them)",
+                   format_hours(sum(runs$instance_hours)),
+                   if (is.na(usd)) "price unknown" else format_usd(usd), attempts + 1))
+  }
   if (is.na(row$hosts) || is.null(job$last_status$start_time)) {
     return(if (identical(job$last_status$status, "InProgress")) "nothing yet (not started)" else
       "nothing billed (the job never started)")

@@ -14,8 +14,12 @@
 #' included. A job still running is costed up to now. A local job costs
 #' nothing on AWS; its row gives the hosts' seconds on this machine.
 #'
+#' A job the cloud failed and [job_wait()] ran again (see `retries` in
+#' [submit_processing()]) has one row per attempt, the earlier ones first:
+#' each was billed for its own hosts, and the total is what the job cost.
+#'
 #' @param job A job handle (see [submit_processing()], [job_attach()]).
-#' @return A `sagesim_job_cost` data.frame, one row per run: `job_name`,
+#' @return A `sagesim_job_cost` data.frame, one row per run (attempt): `job_name`,
 #'   `status`, `instance_type`, `region`, `hosts`, `seconds` (billed per
 #'   host), `instance_hours`, `usd_per_hour`, `usd` (`NA`: price unknown),
 #'   `price_source`, `price_date`, `running`. It prints in words; `sum(x$usd)`
@@ -30,5 +34,5 @@ job_cost <- function(job) {
   check_job(job)
   status <- job$last_status
   if (is.null(status) || !status$status %in% terminal_statuses) job_status(job)
-  handle_cost(job)
+  job_runs_cost(job)
 }

@@ -85,3 +85,34 @@ test_that("moto's jobs report a start as SageMaker does; one that never started 
   expect_gt(cost$seconds, 0.2)
   expect_output(print(running), "so far \\(still running\\)")
 })
+
+test_that("a job the cloud failed and ran again costs its attempts together", {
+  local_moto()
+  job_cost_prices()
+  session <- aws_session(role = role)
+  play_jobs()
+  inject_faults(CapacityFailures = 1)
+  job <- submit_processing(simulation = simulation_spec(300, 200, 120, 501, seed = 3),
+                           image_uri = image, instance_count = 2, wait = FALSE, session = session)
+  first <- job$name
+  suppressMessages(job_wait(job, logs = FALSE, timeout = 120))
+  expect_length(job$record$attempts, 1)
+  cost <- job_cost(job)
+  expect_identical(cost$job_name, c(first, job$name))
+  expect_identical(cost$status, c("Failed", "Completed"))
+  # Each attempt as SageMaker describes it: hosts x (end - start).
+  for (k in 1:2) {
+    described <- sagesim:::aws_request(session, "sagemaker:DescribeProcessingJob",
+                                       list(ProcessingJobName = cost$job_name[[k]]))
+    seconds <- described$ProcessingEndTime - described$ProcessingStartTime
+    expect_equal(cost$seconds[[k]], seconds, tolerance = 1e-6)
+    expect_equal(cost$usd[[k]], 2 * seconds / 3600 * 0.5, tolerance = 1e-6)
+  }
+  expect_gt(cost$seconds[[2]], 0)
+  shown <- capture.output(print(job))
+  expect_true(any(grepl(sprintf("cost:      %s instance-hours, %s, over its 2 attempts",
+                                sagesim:::format_hours(sum(cost$instance_hours)),
+                                sagesim:::format_usd(sum(cost$usd))), shown, fixed = TRUE)))
+  expect_output(print(cost), sprintf("total: %s instance-hours", sagesim:::format_hours(sum(cost$instance_hours))),
+                fixed = TRUE)
+})
