@@ -31,6 +31,12 @@
 #' * `sagesim_future_error`: the job of a future (`plan(sagesim::sagemaker)`)
 #'   failed, was stopped, or could not evaluate the future; also a
 #'   [future::FutureError]; field `job_name`.
+#' * `sagesim_over_budget`: a SageMaker job's estimated cost exceeds its
+#'   `budget` (or `getOption("sagesim.budget")`); fields `estimate` and
+#'   `budget`. Nothing was created. `sagesim_budget_unknown` (a subclass)
+#'   when a budget is set but the job's price is unknown.
+#' * `sagesim_prices_unavailable`: AWS's price list could not be read
+#'   ([update_sagemaker_prices()]); field `url`.
 #' * `sagesim_local_job_error`: a local-mode job could not be run.
 #' * `sagesim_no_mount_namespace` (a warning): a local job's hosts run
 #'   without `/opt/ml` at its real path; field `tried` says what was tried.

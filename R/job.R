@@ -142,6 +142,8 @@ print.sagesim_job <- function(x, ...) {
     cat(sprintf("  elapsed:   %s\n", format_elapsed(status)))
   }
   cat(sprintf("  instances: %s x %s\n", x$instance_count %||% "?", x$instance_type %||% "?"))
+  cost <- cost_line(x) # R/cost.R
+  if (!is.null(cost)) cat(sprintf("  cost:      %s\n", cost))
   if (!is.null(x$seed)) cat(sprintf("  seed:      %s\n", format_number(x$seed)))
   progress <- job_progress(x)
   if (!is.null(progress)) cat(sprintf("  progress:  %s\n", format_progress(progress, x)))

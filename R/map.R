@@ -40,9 +40,16 @@
 #' @param packages Packages to attach on the hosts, besides those the
 #'   globals of `f` come from.
 #' @param seed A whole number (an R integer), or `NULL` to draw one.
+#' @param estimate `TRUE` returns what the job would cost instead of
+#'   submitting it (a `sagesim_estimate`), creating nothing: `f` is timed on a
+#'   few elements of `x` (`getOption("sagesim.pilot_elements", 3)`, spread
+#'   over `x`, for at most about 10 seconds) in this R session, each with the
+#'   random stream it would have on a host, R's own generator left as it
+#'   was; the hosts' shares of the elements at that speed, plus a start-up
+#'   allowance per host, give the instance-hours. See [submit_processing()].
 #' @inheritParams submit_processing
 #' @return A job handle (`sagesim_job`); see [job_status()] and
-#'   [job_collect()].
+#'   [job_collect()]. With `estimate = TRUE`, a `sagesim_estimate`.
 #' @examples
 #' options(sagesim.job_dir = tempdir())
 #' scale <- 10
@@ -50,6 +57,9 @@
 #'                   shift = 1, seed = 42, instance_count = 2, logs = FALSE)
 #' job
 #' head(job_collect(job))
+#' # What 1,000 elements would take on 4 local hosts, without running them:
+#' submit_map(1:1000, function(i) sum(sort(runif(1e4))), seed = 1, instance_count = 4,
+#'            estimate = TRUE)
 #' @export
 submit_map <- function(x, f, ..., packages = NULL, seed = NULL, image_uri = NULL, role = NULL,
                        instance_count = 1,
@@ -58,7 +68,7 @@ submit_map <- function(x, f, ..., packages = NULL, seed = NULL, image_uri = NULL
                        job_name = NULL, env = NULL, tags = NULL, network = NULL,
                        volume_kms_key = NULL, output_kms_key = NULL, kms_key = NULL,
                        retries = getOption("sagesim.retries", 2), wait = TRUE, logs = TRUE,
-                       session = NULL) {
+                       session = NULL, estimate = FALSE, budget = getOption("sagesim.budget")) {
   if (!is.function(f)) {
     abort_argument("f", sprintf("`f` must be a function, not %s.", describe_type(f)))
   }
@@ -78,7 +88,7 @@ submit_map <- function(x, f, ..., packages = NULL, seed = NULL, image_uri = NULL
                    kms_key = kms_key, volume_size_gb = volume_size_gb, max_runtime = max_runtime,
                    tags = tags, retries = retries)
   start_map_job(payload, settings, base_job_name = base_job_name, job_name = job_name,
-                wait = wait, logs = logs, session = session)
+                wait = wait, logs = logs, session = session, estimate = estimate, budget = budget)
 }
 
 map_input_dir <- "/opt/ml/processing/input/map"
@@ -92,7 +102,8 @@ map_payload_file <- "payload.rds"
 # input.
 start_map_job <- function(payload, settings, base_job_name = NULL, job_name = NULL, wait = TRUE,
                           logs = TRUE, session = NULL, resubmission_of = NULL,
-                          attempts = NULL) {
+                          attempts = NULL, estimate = FALSE,
+                          budget = getOption("sagesim.budget")) {
   check_flag(wait, "wait")
   staging <- tempfile("sagesim-map-")
   dir.create(staging)
@@ -113,7 +124,9 @@ start_map_job <- function(payload, settings, base_job_name = NULL, job_name = NU
   plan <- plan_job(work, settings, base_job_name = base_job_name, job_name = job_name)
   plan$resubmission_of <- resubmission_of
   plan$attempts <- attempts
-  job <- start_job(plan, wait = FALSE, logs = logs, session = session)
+  job <- start_job(plan, wait = FALSE, logs = logs, session = session, estimate = estimate,
+                   budget = budget, payload = payload)
+  if (inherits(job, "sagesim_estimate")) return(job)
   unlink(staging, recursive = TRUE)
   if (wait) job_wait(job, logs = logs)
   job

@@ -76,11 +76,16 @@ check_setting_names <- function(settings, arg = "...") {
   invisible(settings)
 }
 
-# Starts a planned job here or on SageMaker, and follows it when asked.
-start_job <- function(plan, wait, logs, session) {
+# Starts a planned job here or on SageMaker, and follows it when asked. With
+# `estimate`, returns the job's estimate instead; a `budget` the estimate
+# exceeds stops it first (R/estimate.R): either way nothing is created.
+start_job <- function(plan, wait, logs, session, estimate = FALSE,
+                      budget = getOption("sagesim.budget"), payload = NULL) {
   check_flag(wait, "wait")
   check_flag(logs, "logs")
   if (!is.null(session)) check_class(session, "sagesim_session", "session", "aws_session()")
+  estimated <- cost_guard(plan, session, estimate, budget, payload)
+  if (!is.null(estimated)) return(estimated)
   job <- backend_of_plan(plan)$start(plan, session)
   if (wait) job_wait(job, logs = logs) else pane_follow(job) # R/rstudio.R
   job

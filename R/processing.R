@@ -86,7 +86,22 @@
 #'   job up later with [job_attach()], even from a new R session).
 #' @param logs Stream the job's logs while waiting.
 #' @param session An [aws_session()]; default one from the standard chain.
-#' @return A job handle (`sagesim_job`), see [job_status()].
+#' @param estimate `TRUE` returns what the job would cost instead of
+#'   submitting it (a `sagesim_estimate`: instance-hours, dollars, and how
+#'   they were estimated), creating nothing: no local folder, no AWS request.
+#'   A simulation or sweep is estimated from its work (people x iterations of
+#'   each cell, each room timed on a few iterations here, once per R
+#'   session), the instance type's vCPUs and a start-up allowance per host
+#'   (`getOption("sagesim.startup_seconds", 180)` on SageMaker,
+#'   `getOption("sagesim.local_startup_seconds", 0.3)` per host locally); a script as
+#'   the hourly price times `max_runtime` on every host, an upper bound.
+#'   Prices come from [sagemaker_prices()].
+#' @param budget A limit in US dollars: a SageMaker job whose estimate
+#'   exceeds it (or whose price is unknown) is refused with a
+#'   `sagesim_over_budget` error before anything is uploaded or created.
+#'   Default `getOption("sagesim.budget")` (`NULL`: no limit).
+#' @return A job handle (`sagesim_job`), see [job_status()]; with `estimate =
+#'   TRUE`, a `sagesim_estimate`.
 #' @examples
 #' \dontrun{
 #' # A script, as ScriptProcessor did:
@@ -102,6 +117,19 @@
 #' job <- submit_processing(simulation = simulation_spec(1000, 1000, 1000, 200, seed = 1),
 #'                          instance_type = "local", instance_count = 2, logs = FALSE)
 #' job_collect(job)
+#' # How long a bigger run would take here, without running it (nothing is created):
+#' submit_processing(simulation = simulation_spec(1000, 1000, 1000, 1e6, seed = 1),
+#'                   instance_type = "local", instance_count = 2, estimate = TRUE)
+#' \dontrun{
+#' # What it would cost on four ml.m5.xlarge instances; refused if over $1:
+#' submit_processing(simulation = simulation_spec(1000, 1000, 1000, 1e8, seed = 1),
+#'                   image_uri = uri, instance_count = 4, instance_type = "ml.m5.xlarge",
+#'                   estimate = TRUE)
+#' job <- submit_processing(simulation = simulation_spec(1000, 1000, 1000, 1e8, seed = 1),
+#'                          image_uri = uri, instance_count = 4,
+#'                          instance_type = "ml.m5.xlarge", budget = 1)
+#' job_cost(job)
+#' }
 #' @export
 submit_processing <- function(code = NULL, simulation = NULL, image_uri = NULL, role = NULL,
                               command = "Rscript", arguments = NULL, instance_count = 1,
@@ -111,7 +139,8 @@ submit_processing <- function(code = NULL, simulation = NULL, image_uri = NULL, 
                               inputs = NULL, outputs = NULL, env = NULL, tags = NULL,
                               network = NULL, volume_kms_key = NULL, output_kms_key = NULL,
                               kms_key = NULL, retries = getOption("sagesim.retries", 2),
-                              wait = TRUE, logs = TRUE, session = NULL) {
+                              wait = TRUE, logs = TRUE, session = NULL, estimate = FALSE,
+                              budget = getOption("sagesim.budget")) {
   work <- processing_work(code, simulation, image_uri, command, arguments)
   settings <- list(image_uri = image_uri, role = role, instance_count = instance_count,
                    instance_type = instance_type, volume_size_gb = volume_size_gb,
@@ -119,7 +148,7 @@ submit_processing <- function(code = NULL, simulation = NULL, image_uri = NULL, 
                    tags = tags, network = network, volume_kms_key = volume_kms_key,
                    output_kms_key = output_kms_key, kms_key = kms_key, retries = retries)
   plan <- plan_job(work, settings, base_job_name = base_job_name, job_name = job_name)
-  start_job(plan, wait = wait, logs = logs, session = session)
+  start_job(plan, wait = wait, logs = logs, session = session, estimate = estimate, budget = budget)
 }
 
 # What a job runs: its kind, entrypoint and arguments, the inputs and
