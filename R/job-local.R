@@ -109,7 +109,7 @@ local_status <- function(job) {
   }, integer(1))
   alive <- vapply(job$hosts, function(h) is.na(exit_codes[[h]]) && host_process_alive(dir, h),
                   logical(1))
-  stopped <- file.path(dir, "stopped")
+  stopped <- stop_marker(dir)
   end_time <- if (!any(alive)) {
     ends <- c(file.path(host_dir(dir, job$hosts), "exit_code"), stopped)
     max(c(job$created, as.numeric(file.mtime(ends[file.exists(ends)]))))
@@ -206,7 +206,7 @@ job_status.sagesim_local_job <- function(job) local_status(job)
 
 #' @export
 job_stop.sagesim_local_job <- function(job) {
-  stopped <- file.path(job$dir, "stopped")
+  stopped <- stop_marker(job$dir)
   file.create(stopped)
   groups <- host_process_groups(job$dir, job$hosts)
   stop_process_groups(groups, grace = getOption("sagesim.stop_grace", 10))

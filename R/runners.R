@@ -16,6 +16,10 @@ host_dir <- function(dir, host) file.path(dir, "hosts", host)
 
 host_opt_ml <- function(dir, host) file.path(host_dir(dir, host), "opt", "ml")
 
+# Present once job_stop() was called. A host that starts after it (launched
+# a moment before, its pid not yet recorded, so not signalled) ends at once.
+stop_marker <- function(dir) file.path(dir, "stopped")
+
 # /opt/ml/processing/x inside the container is {root}/processing/x here.
 local_container_path <- function(root, path) file.path(root, sub("^/opt/ml/?", "", path))
 
@@ -316,6 +320,9 @@ write_host_script <- function(request, dir, host, runner, extra_env = NULL) {
             describe_runner(runner)),
     restart,
     sprintf("echo $$ > %s", q(file.path(here, "pid"))),
+    # job_stop() writes its marker before it reads the pids: it signals this
+    # host or the host sees the marker here.
+    sprintf("[ -f %s ] && exit 143", q(stop_marker(normalizePath(dir)))),
     sprintf("cd %s || exit 1", q(root)),
     setup,
     sprintf("%s > %s 2>&1 < /dev/null", run, log),

@@ -447,6 +447,24 @@ test_that("a host that ignores TERM is killed after sagesim.stop_grace", {
   expect_warning(job_wait(job, logs = FALSE, timeout = 10), class = "sagesim_job_stopped")
 })
 
+test_that("a job stopped before its hosts have started ends as they start", {
+  use_temp_job_dir()
+  # A slow start (a busy machine): each host's session begins 2 s after it
+  # was launched, so job_stop() finds no host to signal yet.
+  bin <- withr::local_tempdir()
+  writeLines(c("#!/bin/sh", "sleep 2", sprintf("exec %s \"$@\"", Sys.which("setsid"))),
+             file.path(bin, "setsid"))
+  Sys.chmod(file.path(bin, "setsid"), "755")
+  withr::local_envvar(PATH = paste(bin, Sys.getenv("PATH"), sep = ":"))
+  job <- submit_processing(code = local_script("Sys.sleep(120)"), instance_type = "local",
+                           instance_count = 2, wait = FALSE, logs = FALSE)
+  expect_false(any(file.exists(file.path(job$dir, "hosts", job$hosts, "pid"))))
+  expect_message(job_stop(job), "Stopped")
+  expect_warning(job_wait(job, logs = FALSE, timeout = 15), class = "sagesim_job_stopped")
+  expect_identical(job_status(job)$status, "Stopped")
+  expect_no_host_left(job)
+})
+
 test_that("a local folder given as a sharded input is divided between the hosts, as in the cloud", {
   use_temp_job_dir()
   folder <- withr::local_tempdir()
