@@ -32,6 +32,13 @@
 #' `r-base-core`, and the build stage `BUILD_IMAGE` the same R version with
 #' Rust).
 #'
+#' build_image() and [publish_image()] share their arguments' order: what
+#' goes into the image (`context`, `packages`, `system_packages`, `repos`,
+#' `build_args`), then where it goes (`tag`; `repository` and `tag`), then
+#' how (`engine`). Give the arguments after `context` by name: a call that
+#' passes more by position is read in the functions' former orders, as it
+#' was written, with a `sagesim_deprecated` message.
+#'
 #' @param context `NULL` (the default) for the installed sagesim, or the
 #'   sagesim source folder (holding the Dockerfile) to compile it from.
 #' @param packages R packages to add to the image, e.g. `c("doParallel", "data.table")`.
@@ -59,8 +66,12 @@
 #' }
 #' @export
 build_image <- function(context = NULL, packages = NULL, system_packages = NULL,
-                        tag = "sagesim:latest", engine = NULL, repos = getOption("repos"),
-                        build_args = NULL) {
+                        repos = getOption("repos"), build_args = NULL, tag = "sagesim:latest",
+                        engine = NULL) {
+  former <- former_positions(sys.call(), keep = 3, "build_image",
+                             c("context", "packages", "system_packages", "tag", "engine", "repos",
+                               "build_args"))
+  if (!is.null(former)) return(eval(former, parent.frame()))
   if (!is.null(context)) check_string(context, "context")
   check_image_packages(packages, system_packages)
   check_string(tag, "tag", pattern = image_tag_pattern, max_chars = 255)
@@ -197,9 +208,13 @@ package_build_args <- function(packages, system_packages, repos) {
 #' job <- submit_processing(code = "workshop.R", image_uri = uri, instance_count = 2)
 #' }
 #' @export
-publish_image <- function(context = NULL, repository = "sagesim", tag = "latest", engine = NULL,
-                          build = TRUE, packages = NULL, system_packages = NULL,
-                          repos = getOption("repos"), build_args = NULL, session = NULL) {
+publish_image <- function(context = NULL, packages = NULL, system_packages = NULL,
+                          repos = getOption("repos"), build_args = NULL, repository = "sagesim",
+                          tag = "latest", engine = NULL, build = TRUE, session = NULL) {
+  former <- former_positions(sys.call(), keep = 1, "publish_image",
+                             c("context", "repository", "tag", "engine", "build", "packages",
+                               "system_packages", "repos", "build_args", "session"))
+  if (!is.null(former)) return(eval(former, parent.frame()))
   if (!is.null(context)) check_string(context, "context")
   check_string(repository, "repository", pattern = "^[a-z0-9]+([._/-][a-z0-9]+)*$",
                max_chars = 256)
@@ -219,8 +234,8 @@ publish_image <- function(context = NULL, repository = "sagesim", tag = "latest"
   engine <- container_engine(engine, c("docker", "podman"), what = "build and push images")
   local_image <- sprintf("%s:%s", repository, tag)
   if (build) {
-    build_image(context, packages = packages, system_packages = system_packages,
-                tag = local_image, engine = engine, repos = repos, build_args = build_args)
+    build_image(context, packages = packages, system_packages = system_packages, repos = repos,
+                build_args = build_args, tag = local_image, engine = engine)
   }
   session <- default_session(session)
   ecr <- aws_request(session, "ecr:EnsureRepository", list(RepositoryName = repository))
@@ -284,4 +299,23 @@ run_engine_logged <- function(engine, args, log) {
   system2("sh", c("-c", shQuote(command)))
   status <- suppressWarnings(as.integer(readLines(status_file, warn = FALSE)))
   if (length(status) != 1 || is.na(status)) 1L else status
+}
+
+# build_image() and publish_image() take their shared arguments in one order
+# (what goes into the image, then where it goes, then how). A call written
+# for their former orders passed more than the first `keep` arguments by
+# position: it is rewritten with those arguments named as they were meant
+# (`former`, the former order), with a deprecation message; NULL otherwise.
+former_positions <- function(call, keep, fun, former) {
+  args <- as.list(call)[-1]
+  given <- names(args) %||% rep("", length(args))
+  unnamed <- which(!nzchar(given))
+  if (length(unnamed) <= keep) return(NULL)
+  given[unnamed] <- setdiff(former, given)[seq_along(unnamed)]
+  if (anyNA(given)) abort_argument("...", sprintf("%s() was given too many arguments.", fun))
+  deprecated_name(sprintf("Passing %s()'s arguments after the first %s by position",
+                          fun, if (keep == 1) "one" else keep),
+                  sprintf("their names (%s)", paste(given[unnamed[-seq_len(keep)]], collapse = ", ")))
+  names(args) <- given
+  as.call(c(call[[1]], args))
 }

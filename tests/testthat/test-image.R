@@ -178,6 +178,40 @@ test_that("publish_image builds with the packages too", {
                class = "sagesim_invalid_argument")
 })
 
+test_that("calls written for the former argument orders keep their meaning, with a deprecation message", {
+  local_moto()
+  calls <- local_recording_engine("docker")
+  context <- local_context()
+  # build_image(context, packages, system_packages, tag, engine): the tag and
+  # engine by position.
+  expect_message(tag <- build_image(context, "doParallel", NULL, "mine:v1", "docker"),
+                 "by position is deprecated; use their names \\(tag, engine\\)",
+                 class = "sagesim_deprecated")
+  expect_identical(tag, "mine:v1")
+  expect_identical(engine_calls(calls)[[1]][1:3], c("build", "-t", "mine:v1"))
+  expect_true("R_PACKAGES=doParallel" %in% engine_calls(calls)[[1]])
+  # publish_image(context, repository, tag, engine, build).
+  messages <- character()
+  uri <- withCallingHandlers(publish_image(context, "sagesim-worker", "v3", "docker", FALSE),
+                             message = function(m) {
+                               messages <<- c(messages, conditionMessage(m))
+                               invokeRestart("muffleMessage")
+                             })
+  expect_identical(uri, "123456789012.dkr.ecr.us-east-1.amazonaws.com/sagesim-worker:v3")
+  expect_match(messages[[1]], "publish_image\\(\\)'s arguments after the first one by position")
+  # Nothing was built (build = FALSE came by position too): the one build is
+  # build_image()'s.
+  verbs <- vapply(engine_calls(calls), `[[`, "", 1)
+  expect_identical(verbs, c("build", "login", "tag", "push"))
+  # Named, in the shared order, there is no deprecation.
+  expect_message(
+    expect_no_condition(build_image(context, packages = "doParallel", repos = NULL,
+                                    tag = "mine:v2", engine = "docker"),
+                        class = "sagesim_deprecated"),
+    "Built mine:v2")
+  expect_identical(names(formals(build_image))[1:5], names(formals(publish_image))[1:5])
+})
+
 test_that("bad package names and tags are refused before any build", {
   calls <- local_recording_engine("docker")
   context <- local_context()
