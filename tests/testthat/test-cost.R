@@ -21,10 +21,10 @@ test_that("a run is billed per host from its processing start to its end, at the
   expect_output(print(cost), "3 hosts x 20.0 min = 1 instance-hours x \\$0.750/h \\(ml.m5.xlarge, eu-west-1\\) = \\$0.750")
 
   # Unknown type or region: the instance-hours, and "price unknown", never a guess.
-  unknown <- sagesim:::run_cost("job-b", "Completed", "ml.c5.xlarge", 2, "eu-west-1", 0, 900)
+  unknown <- sagesim:::run_cost("job-b", "Completed", "ml.c7i.xlarge", 2, "eu-west-1", 0, 900)
   expect_identical(unknown$usd, NA_real_)
   expect_equal(unknown$instance_hours, 0.5)
-  expect_output(print(unknown), "2 hosts x 15.0 min = 0.5 instance-hours; price unknown for ml.c5.xlarge in eu-west-1")
+  expect_output(print(unknown), "2 hosts x 15.0 min = 0.5 instance-hours; price unknown for ml.c7i.xlarge in eu-west-1")
   elsewhere <- sagesim:::run_cost("job-c", "Completed", "ml.m5.xlarge", 1, "ap-south-1", 0, 60)
   expect_identical(elsewhere$usd, NA_real_)
 
@@ -49,6 +49,6 @@ test_that("the costs of several runs add up", {
   expect_identical(both$job_name, c("try-1", "try-2"))
   expect_equal(sum(both$usd), (2 * 0.5 + 1 * 1) * 0.5)
   expect_output(print(both), "total: 2 instance-hours, \\$1.00")
-  unknown <- sagesim:::run_cost("try-3", "Completed", "ml.c5.xlarge", 1, "us-east-1", 0, 3600)
+  unknown <- sagesim:::run_cost("try-3", "Completed", "ml.c7i.xlarge", 1, "us-east-1", 0, 3600)
   expect_output(print(rbind(both, unknown)), "total: 3 instance-hours, price unknown for some runs")
 })

@@ -66,12 +66,12 @@ test_that("a SageMaker estimate asks AWS nothing: work over vCPUs, plus start-up
   expect_output(print(estimate), "per host: ")
   # An instance type the table does not know: instance-hours, price unknown, 1 vCPU assumed.
   unknown <- submit_processing(simulation = spec, image_uri = image, instance_count = 4,
-                               instance_type = "ml.c5.xlarge", estimate = TRUE)
+                               instance_type = "ml.c7i.xlarge", estimate = TRUE)
   expect_identical(unknown$usd, NA_real_)
   expect_equal(unknown$host_seconds, (unknown$compute_seconds + unknown$write_seconds) / 4,
                tolerance = 1e-9)
-  expect_output(print(unknown), "price unknown for ml.c5.xlarge in us-east-1")
-  expect_output(print(unknown), "vCPUs of ml.c5.xlarge unknown: 1 assumed")
+  expect_output(print(unknown), "price unknown for ml.c7i.xlarge in us-east-1")
+  expect_output(print(unknown), "vCPUs of ml.c7i.xlarge unknown: 1 assumed")
   # A script: the price of its maximum runtime on every host, an upper bound.
   script <- submit_processing(code = local_script(), image_uri = image, instance_count = 3,
                               instance_type = "ml.m5.xlarge", max_runtime = 7200, estimate = TRUE)
@@ -127,7 +127,7 @@ test_that("a budget refuses a SageMaker job over it before anything is uploaded 
   expect_length(recorded_sagemaker("CreateProcessingJob"), 1)
   # A price the table does not have cannot be held to a budget.
   expect_error(submit_processing(simulation = spec, image_uri = image, role = role,
-                                 instance_type = "ml.c5.xlarge", budget = 100),
+                                 instance_type = "ml.c7i.xlarge", budget = 100),
                class = "sagesim_budget_unknown")
   # The option is every submission's default, resubmissions' too, and maps'.
   withr::local_options(sagesim.budget = 0.001)
