@@ -288,8 +288,7 @@ job_status.sagesim_cloud_job <- function(job) {
   update_cloud_status(job, description)
 }
 
-#' @export
-job_stop.sagesim_cloud_job <- function(job) {
+stop_job.sagesim_cloud_job <- function(job) {
   aws_request(job$session, "sagemaker:StopProcessingJob", list(ProcessingJobName = job$name))
   message(sprintf("Asked SageMaker to stop %s.", job$name))
   invisible(job)

@@ -103,6 +103,11 @@ attach_local_job <- function(name, session = NULL) {
 
 local_status <- function(job) {
   dir <- job$dir
+  # Every verb on a removed job (job_remove()) says so, as job_attach() does.
+  if (!dir.exists(dir)) {
+    abort(sprintf("Local job %s was removed: its folder %s is gone.", job$name, dir),
+          class = "sagesim_job_not_found", job_name = job$name)
+  }
   exit_codes <- vapply(job$hosts, function(h) {
     code <- suppressWarnings(as.integer(read_small_file(file.path(host_dir(dir, h), "exit_code"))))
     if (length(code) == 1) code else NA_integer_
@@ -110,8 +115,11 @@ local_status <- function(job) {
   alive <- vapply(job$hosts, function(h) is.na(exit_codes[[h]]) && host_process_alive(dir, h),
                   logical(1))
   stopped <- stop_marker(dir)
+  # A stop that came when every host had already done its work (a race with
+  # job_stop()'s look at the status) leaves a completed job.
+  finished <- all(!is.na(exit_codes) & exit_codes == 0L)
   end_time <- if (!any(alive)) {
-    ends <- c(file.path(host_dir(dir, job$hosts), "exit_code"), stopped)
+    ends <- c(file.path(host_dir(dir, job$hosts), "exit_code"), if (!finished) stopped)
     max(c(job$created, as.numeric(file.mtime(ends[file.exists(ends)]))))
   }
   status <- function(value, reason = NULL, message = NULL) {
@@ -120,7 +128,7 @@ local_status <- function(job) {
                                       end_time = if (value %in% terminal_statuses) end_time)
     job$last_status
   }
-  if (file.exists(stopped)) {
+  if (file.exists(stopped) && !finished) {
     return(status(if (any(alive)) "Stopping" else "Stopped"))
   }
   if (any(alive)) return(status("InProgress"))
@@ -167,6 +175,9 @@ host_log <- function(dir, host) {
 
 last_log_line <- function(dir, host) {
   lines <- host_log(dir, host)
+  # The host's own words, not sagesim's progress reports.
+  lines <- lines[setdiff(seq_along(lines), progress_parse(lines)$line)]
+  lines <- lines[nzchar(trimws(lines))]
   if (length(lines) > 0) lines[[length(lines)]]
 }
 
@@ -204,8 +215,7 @@ deliver_local_outputs <- function(job, failed = FALSE) {
 #' @export
 job_status.sagesim_local_job <- function(job) local_status(job)
 
-#' @export
-job_stop.sagesim_local_job <- function(job) {
+stop_job.sagesim_local_job <- function(job) {
   stopped <- stop_marker(job$dir)
   file.create(stopped)
   groups <- host_process_groups(job$dir, job$hosts)
@@ -302,8 +312,9 @@ list_local_jobs <- function(n, name_contains, status, details, session) {
 
 #' Remove local jobs' folders
 #'
-#' A local job keeps its hosts' files, logs and outputs in its folder under
-#' `getOption("sagesim.job_dir")` until it is removed. `job_remove()`
+#' A local job keeps its hosts' files, logs and outputs in its folder,
+#' `local-jobs/<name>` under `getOption("sagesim.job_dir")` (default
+#' `tools::R_user_dir("sagesim", "data")`), until it is removed. `job_remove()`
 #' removes one local job's folder; `clean_local_jobs()` removes those of
 #' every local job that has ended (Completed, Failed or Stopped) and was
 #' created more than `older_than` days ago. A job that is still running is

@@ -69,10 +69,19 @@ job_logs <- function(job) {
 
 #' @rdname jobs
 #' @export
-job_stop <- function(job) UseMethod("job_stop")
+job_stop <- function(job) {
+  check_job(job)
+  # A job that has ended keeps what it ended with: its results stay
+  # collectable (and SageMaker refuses to stop an ended job).
+  status <- job_status(job)
+  if (status$status %in% terminal_statuses) {
+    message(sprintf("Job %s has already ended (%s); nothing to stop.", job$name, status$status))
+    return(invisible(job))
+  }
+  stop_job(job)
+}
 
-#' @export
-job_stop.default <- function(job) not_a_job(job)
+stop_job <- function(job) UseMethod("stop_job")
 
 #' @rdname jobs
 #' @export
@@ -236,7 +245,8 @@ print.sagesim_job_files <- function(x, ...) {
 #' Re-attach to a job by name
 #'
 #' Gives back a handle for a job submitted earlier, also from another R
-#' session: a local job (found in `getOption("sagesim.job_dir")`) or else a
+#' session: a local job (found under `getOption("sagesim.job_dir")`, see
+#' [job_remove()]) or else a
 #' SageMaker job. What the job is (its kind, settings, seed, elements) comes
 #' from the record sagesim wrote when it was submitted; a SageMaker job
 #' without one (made by the Python SDK, or an older sagesim) is attached as

@@ -81,6 +81,7 @@ submit_map <- function(x, f, ..., packages = NULL, seed = NULL, image_uri = NULL
     check_number(seed, "seed", min = -.Machine$integer.max, max = .Machine$integer.max,
                  whole = TRUE)
   }
+  check_f_arguments(f, list(...))
   payload <- new_map_payload(as.list(x), f, list(...), packages, seed)
   settings <- list(instance_count = instance_count, instance_type = instance_type,
                    image_uri = image_uri, role = role, env = env, network = network,
@@ -89,6 +90,26 @@ submit_map <- function(x, f, ..., packages = NULL, seed = NULL, image_uri = NULL
                    tags = tags, retries = retries)
   start_map_job(payload, settings, base_job_name = base_job_name, job_name = job_name,
                 wait = wait, logs = logs, session = session, estimate = estimate, budget = budget)
+}
+
+# `...` goes to `f`. A name `f` cannot take would fail every element on the
+# hosts: far more likely a misspelt setting of submit_map(), refused here.
+check_f_arguments <- function(f, args) {
+  given <- names(args)
+  takes <- names(formals(f))
+  if (is.null(given) || is.primitive(f) || "..." %in% takes) return(invisible())
+  given <- given[nzchar(given)]
+  unknown <- given[vapply(given, function(name) is.na(pmatch(name, takes)), logical(1))]
+  if (length(unknown) == 0) return(invisible())
+  settings <- setdiff(names(formals(submit_map)), c("x", "f", "..."))
+  described <- vapply(unknown, function(name) {
+    close <- settings[utils::adist(name, settings) <= 2]
+    sprintf("`%s`%s", name, if (length(close) > 0) sprintf(" (did you mean `%s`?)", close[[1]]) else "")
+  }, character(1))
+  abort_argument("...", sprintf(
+    "`f` takes no argument %s; the arguments in `...` go to `f`, whose arguments are %s.",
+    paste(described, collapse = ", "),
+    if (length(takes) > 0) paste0("`", takes, "`", collapse = ", ") else "none"))
 }
 
 map_input_dir <- "/opt/ml/processing/input/map"

@@ -37,6 +37,14 @@ job_resubmit <- function(job, f = NULL, ..., wait = TRUE, logs = TRUE, session =
     abort_argument("f", sprintf("`f` must be NULL or a function, not %s.", describe_type(f)))
   }
   changes <- check_setting_names(list(...))
+  # A second run beside one still going would do (and, on SageMaker, bill)
+  # the work twice.
+  status <- job_status(job)
+  if (!status$status %in% terminal_statuses) {
+    abort(sprintf("Job %s is %s; wait for it (job_wait()) or stop it (job_stop()) before resubmitting it.",
+                  job$name, status$status),
+          class = "sagesim_job_not_finished", job_name = job$name, job = job)
+  }
   record <- job$record
   if (is.null(record)) {
     abort_argument("job", sprintf(

@@ -7,8 +7,8 @@
 #' @section Options:
 #' * `sagesim.poll_interval`: seconds between status polls while waiting on
 #'   a job (default 5 for SageMaker, 0.5 for local jobs).
-#' * `sagesim.job_dir`: where local-mode jobs keep their files (default
-#'   `tools::R_user_dir("sagesim", "data")`).
+#' * `sagesim.job_dir`: where local-mode jobs keep their files, each in
+#'   `local-jobs/<name>` under it (default `tools::R_user_dir("sagesim", "data")`).
 #' * `sagesim.wait_timeout`: seconds after which [job_wait()] (and so
 #'   `submit_processing(wait = TRUE)`) gives up waiting (default: never).
 #' * `sagesim.final_log_delay`: seconds [job_wait()] waits after a job ends

@@ -13,7 +13,7 @@ job_wait <- function(job, logs = TRUE, poll = NULL, timeout = getOption("sagesim
   started <- Sys.time()
   finished <- FALSE
   on.exit(if (!finished) {
-    message(sprintf("Stopped waiting; job %s goes on. Pick it up with attach_job(\"%s\"), or job_stop() it.",
+    message(sprintf("Stopped waiting; job %s goes on. Pick it up with job_attach(\"%s\"), or job_stop() it.",
                     job$name, job$name))
   }, add = TRUE)
   # RStudio's Jobs pane (R/rstudio.R; NULL elsewhere), followed in the

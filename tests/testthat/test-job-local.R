@@ -603,6 +603,10 @@ test_that("a map job's payload is kept once per job; local jobs' folders can be 
   expect_message(job_stop(running), "Stopped")
   expect_identical(job_remove(running$name), running$name)
   expect_false(dir.exists(running$dir))
+  # A removed job's handle says so, whatever is asked of it.
+  for (verb in list(job_status, job_collect, job_wait, job_stop, job_remove)) {
+    expect_error(verb(running), "was removed", class = "sagesim_job_not_found")
+  }
   expect_identical(nrow(clean_local_jobs(older_than = 1)), 0L)
   listed <- clean_local_jobs(older_than = 0, dry_run = TRUE)
   expect_identical(listed$name, job$name)
@@ -610,4 +614,26 @@ test_that("a map job's payload is kept once per job; local jobs' folders can be 
   clean_local_jobs(older_than = 0)
   expect_false(dir.exists(job$dir))
   expect_error(job_remove("no-such-job"), class = "sagesim_job_not_found")
+})
+
+test_that("stopping a job that has ended changes nothing: its results stay collectable", {
+  use_temp_job_dir()
+  job <- submit_processing(simulation = simulation_spec(100, 100, 10, 10, seed = 1),
+                           instance_type = "local", instance_count = 2, logs = FALSE)
+  expect_message(job_stop(job), "has already ended \\(Completed\\); nothing to stop")
+  expect_identical(job_status(job)$status, "Completed")
+  expect_identical(job_collect(job)$values, simulate_local(100, 100, 10, 10, seed = 1)$values)
+  expect_identical(job_status(job_attach(job$name))$status, "Completed")
+  # A stop that races the end: every host had finished its work.
+  file.create(file.path(job$dir, "stopped"))
+  expect_identical(job_status(job)$status, "Completed")
+})
+
+test_that("a host's exit message is its own last line, never a progress report", {
+  use_temp_job_dir()
+  error <- tryCatch(submit_map(1:3, function(i) quit(status = 3), logs = FALSE), error = identity)
+  expect_s3_class(error, "sagesim_job_failed")
+  expect_match(error$failure_reason, "exited with status 3", fixed = TRUE)
+  expect_no_match(error$exit_message, "sagesim-progress")
+  expect_match(error$exit_message, "algo-1")
 })

@@ -95,6 +95,12 @@ test_that("what cannot travel, or is not a map, is refused before anything is cr
   expect_error(submit_map(list(), identity), class = "sagesim_invalid_argument")
   expect_error(submit_map(NULL, identity), class = "sagesim_invalid_argument")
   expect_error(submit_map(1:3, identity, seed = 2^40), class = "sagesim_invalid_argument")
+  # `...` goes to `f`: a name `f` cannot take is a misspelt setting.
+  expect_error(submit_map(1:3, function(i) i, instnace_count = 2),
+               "`f` takes no argument `instnace_count` \\(did you mean `instance_count`\\?\\)",
+               class = "sagesim_invalid_argument")
+  expect_error(submit_map(1:3, function(i, scale) i * scale, scal = 2, sede = 1),
+               "`sede` \\(did you mean `seed`\\?\\)", class = "sagesim_invalid_argument")
   expect_length(recorded_requests(), 0)
   expect_length(list.files(file.path(dir, "local-jobs")), 0)
 })

@@ -129,3 +129,16 @@ test_that("a job without a record cannot be resubmitted, and says why", {
   expect_identical(job$kind, "script")
   expect_error(job_resubmit(job), "no sagesim record", class = "sagesim_invalid_argument")
 })
+
+test_that("a job still running is not resubmitted: that would run (and bill) its work twice", {
+  use_temp_job_dir()
+  job <- submit_map(1:2, function(i) {
+    Sys.sleep(60)
+    i
+  }, wait = FALSE, logs = FALSE)
+  error <- tryCatch(job_resubmit(job), error = identity)
+  expect_s3_class(error, "sagesim_job_not_finished")
+  expect_match(conditionMessage(error), "is InProgress; wait for it")
+  expect_length(list.files(dirname(job$dir)), 1)
+  expect_message(job_stop(job), "Stopped")
+})

@@ -31,10 +31,16 @@ test_that("iterations must be a contiguous range within 1:max_iterations", {
   expect_error(simulate_local(10, 10, 5, 10, seed = 1, keep_values = NA), class = "sagesim_invalid_argument")
 })
 
-test_that("a room too large for memory is refused cleanly, before allocating", {
-  error <- tryCatch(simulate_local(1e6, 1e6, 1e15, 1, seed = 1), error = identity)
+test_that("a run too large for memory is refused cleanly, before allocating", {
+  error <- tryCatch(simulate_local(1e6, 1e6, 1e6, 1e15, seed = 1), error = identity)
   expect_s3_class(error, "sagesim_too_large")
-  expect_identical(error$argument, "num_people")
+  expect_identical(error$argument, "max_iterations")
+  expect_match(conditionMessage(error), "would need .* of memory")
+  # More people than a room can hold is a limit, not a matter of memory.
+  error <- tryCatch(simulate_local(1e6, 1e6, 2^32, 1, seed = 1), error = identity)
+  expect_s3_class(error, "sagesim_invalid_argument")
+  expect_match(conditionMessage(error), "at most 4294967295 people (2^32 - 1), not 4294967296",
+               fixed = TRUE)
   # R is still fine afterwards.
   expect_s3_class(simulate_local(10, 10, 5, 2, seed = 1), "sagesim_simulation")
 })
