@@ -223,7 +223,8 @@ with_random_state <- function(expr) {
 #' @export
 print.sagesim_estimate <- function(x, ...) {
   where <- if (x$local) "this machine" else sprintf("%s x %s (%s)", format_count(x$instance_count),
-                                                      x$instance_type, x$region)
+                                                      x$instance_type,
+                                                      if (is.na(x$region %||% NA)) "region not set" else x$region)
   cat(sprintf("<sagesim estimate> a %s job on %s%s\n", x$kind, where,
               if (x$local) sprintf(", %s host%s", format_count(x$instance_count),
                                    if (x$instance_count == 1) "" else "s") else ""))

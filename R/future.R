@@ -387,6 +387,12 @@ result.SageMakerFuture <- function(future, ...) {
 # Waits for the future's job and reads the FutureResult its host wrote; a
 # job that failed, was stopped, or could not run the expression is a
 # FutureError naming it.
+# "SageMaker job <name>", or "local job <name>" for a rehearsal.
+job_title <- function(job, start = TRUE) {
+  where <- if (!identical(job$instance_type, "local")) "SageMaker" else if (start) "Local" else "local"
+  sprintf("%s job %s", where, job$name)
+}
+
 collect_future <- function(future) {
   job <- future$job
   ended <- tryCatch({
@@ -394,12 +400,12 @@ collect_future <- function(future) {
     NULL
   }, sagesim_job_failed = identity, sagesim_job_stopped = identity)
   if (inherits(ended, "sagesim_job_stopped")) {
-    future_error(future, sprintf("SageMaker job %s, which evaluated future %s, was stopped before the future was resolved.",
-                                 job$name, future_label(future)))
+    future_error(future, sprintf("%s, which evaluated future %s, was stopped before the future was resolved.",
+                                 job_title(job), future_label(future)))
   }
   if (inherits(ended, "sagesim_job_failed")) {
-    future_error(future, sprintf("SageMaker job %s, which evaluated future %s, failed: %s",
-                                 job$name, future_label(future),
+    future_error(future, sprintf("%s, which evaluated future %s, failed: %s",
+                                 job_title(job), future_label(future),
                                  ended$failure_reason %||% "no reason given"))
   }
   path <- tempfile("sagesim-future-")
@@ -407,17 +413,17 @@ collect_future <- function(future) {
   values <- tryCatch(job_collect(job, path = path, errors = "return"),
                      sagesim_error = identity)
   if (inherits(values, "sagesim_error")) {
-    future_error(future, sprintf("The result of SageMaker job %s (future %s) could not be read: %s",
-                                 job$name, future_label(future), conditionMessage(values)))
+    future_error(future, sprintf("The result of %s (future %s) could not be read: %s",
+                                 job_title(job, start = FALSE), future_label(future), conditionMessage(values)))
   }
   value <- values[[1]]
   if (inherits(value, "condition")) {
-    future_error(future, sprintf("SageMaker job %s could not evaluate future %s on its host: %s",
-                                 job$name, future_label(future), conditionMessage(value)))
+    future_error(future, sprintf("%s could not evaluate future %s on its host: %s",
+                                 job_title(job), future_label(future), conditionMessage(value)))
   }
   if (!inherits(value, "FutureResult")) {
-    future_error(future, sprintf("SageMaker job %s returned a %s, not the FutureResult of future %s.",
-                                 job$name, class(value)[[1]], future_label(future)))
+    future_error(future, sprintf("%s returned a %s, not the FutureResult of future %s.",
+                                 job_title(job), class(value)[[1]], future_label(future)))
   }
   value
 }

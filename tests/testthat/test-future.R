@@ -113,7 +113,7 @@ test_that("resolved() does not wait; a stopped or killed job is a FutureError na
   expect_s3_class(error, "FutureError")
   expect_s3_class(error, "sagesim_future_error")
   expect_identical(error$job_name, f$job$name)
-  expect_match(conditionMessage(error), sprintf("SageMaker job %s, .* was stopped", f$job$name))
+  expect_match(conditionMessage(error), sprintf("Local job %s, .* was stopped", f$job$name))
   # It stays failed.
   expect_true(future::resolved(f))
   expect_error(future::value(f), class = "sagesim_future_error")
@@ -130,7 +130,7 @@ test_that("resolved() does not wait; a stopped or killed job is a FutureError na
   error <- tryCatch(future::value(g), error = identity)
   expect_s3_class(error, "sagesim_future_error")
   expect_match(conditionMessage(error),
-               sprintf("SageMaker job %s, .* failed: InternalServerError: algo-1 was lost", g$job$name))
+               sprintf("Local job %s, .* failed: InternalServerError: algo-1 was lost", g$job$name))
 
   # A host that cannot even start evaluating the future: a package this
   # session has and the job's hosts lack (their R_LIBS leaves it out).
@@ -153,7 +153,7 @@ test_that("resolved() does not wait; a stopped or killed job is a FutureError na
   error <- tryCatch(future::value(h), error = identity)
   expect_s3_class(error, "sagesim_future_error")
   expect_match(conditionMessage(error),
-               sprintf("SageMaker job %s could not evaluate future .*sagesimhostless", h$job$name))
+               sprintf("Local job %s could not evaluate future .*sagesimhostless", h$job$name))
 })
 
 test_that("nbrOfWorkers() jobs run at once: one more future waits for one to finish", {
