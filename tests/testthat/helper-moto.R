@@ -177,3 +177,40 @@ bucket_keys <- function(session, prefix = "", bucket = session$bucket) {
 # Faults of the service, from now on (until the next local_moto()): see
 # fixtures/moto_launcher.py, POST /faults.
 inject_faults <- function(...) control("/faults", stats::setNames(list(...), names(list(...)) %||% character()))
+
+# A certificate authority of the test's own and a certificate for localhost
+# it signed: list(ca, cert, key), files in a temporary folder.
+local_test_ca <- function(env = parent.frame()) {
+  if (!nzchar(Sys.which("openssl"))) skip("no openssl to make a test certificate authority")
+  dir <- withr::local_tempdir("tls-", .local_envir = env)
+  path <- function(name) file.path(dir, name)
+  openssl <- function(args) {
+    status <- system2("openssl", args, stdout = FALSE, stderr = FALSE)
+    if (status != 0) stop("openssl ", args[[1]], " failed")
+  }
+  openssl(c("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+            shQuote("/CN=sagesim test CA"), "-keyout", path("ca.key"), "-out", path("ca.pem")))
+  openssl(c("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+            "-keyout", path("leaf.key"), "-out", path("leaf.csr")))
+  writeLines(c("subjectAltName=DNS:localhost,IP:127.0.0.1", "basicConstraints=CA:FALSE",
+               "extendedKeyUsage=serverAuth"), path("leaf.ext"))
+  openssl(c("x509", "-req", "-in", path("leaf.csr"), "-CA", path("ca.pem"), "-CAkey",
+            path("ca.key"), "-CAcreateserial", "-days", "2", "-extfile", path("leaf.ext"),
+            "-out", path("leaf.pem")))
+  list(ca = path("ca.pem"), cert = path("leaf.pem"), key = path("leaf.key"))
+}
+
+# moto behind TLS (fixtures/tls_proxy.py) with the certificate of
+# local_test_ca(); its https:// URL.
+local_tls_moto <- function(tls, env = parent.frame()) {
+  ready <- withr::local_tempfile(.local_envir = env)
+  proxy <- test_path("fixtures", "tls_proxy.py")
+  system(paste(c(python3_command(), shQuote(c(proxy, tls$cert, tls$key, moto$port, ready)),
+                 ">", shQuote(paste0(ready, ".log")), "2>&1", "&"), collapse = " "))
+  deadline <- Sys.time() + 20
+  while (!file.exists(ready) && Sys.time() < deadline) Sys.sleep(0.05)
+  if (!file.exists(ready)) stop("the TLS proxy did not start: ", paste(readLines(paste0(ready, ".log")), collapse = "\n"))
+  started <- strsplit(readLines(ready), " ")[[1]]
+  withr::defer(tools::pskill(as.integer(started[[2]])), envir = env)
+  sprintf("https://localhost:%s", started[[1]])
+}

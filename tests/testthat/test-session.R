@@ -104,3 +104,32 @@ test_that("no credentials anywhere: said in plain words, with where sagesim look
   expect_match(message, "The AWS SDK said: AWS sts GetCallerIdentity failed")
   expect_identical(conditionCall(error)[[1]], quote(aws_session))
 })
+
+test_that("AWS is reached over HTTPS, trusting the system's certificates or SSL_CERT_FILE's", {
+  local_moto()
+  tls <- local_test_ca()
+  url <- local_tls_moto(tls)
+  http_request(moto$port, "POST", "/moto-api/recorder/reset-recording")
+  # Each in an R session of its own: the certificates trusted are read once
+  # per process, when the first HTTPS connection is made.
+  script <- withr::local_tempfile(fileext = ".R")
+  writeLines(c(
+    "session <- tryCatch(sagesim::aws_session(), error = identity)",
+    "if (inherits(session, 'error')) cat(class(session)[[1]], conditionMessage(session), sep = '\\n') else",
+    "  cat('ok', session$account, session$endpoint_url, nrow(sagesim::list_jobs(session = session)) >= 0, sep = '\\n')"
+  ), script)
+  withr::local_envvar(AWS_ENDPOINT_URL = url, SSL_CERT_DIR = NA, R_LIBS = paste(.libPaths(), collapse = ":"))
+  # A certificate signed by an authority the client does not trust: refused.
+  withr::with_envvar(c(SSL_CERT_FILE = NA), {
+    refused <- run_rscript(script, stdout = TRUE, timeout = 120)
+  })
+  expect_identical(refused[[1]], "sagesim_aws_error")
+  expect_match(paste(refused, collapse = "\n"), "invalid peer certificate: UnknownIssuer", fixed = TRUE)
+  # Trusted through SSL_CERT_FILE: the session's calls go through TLS to moto.
+  withr::with_envvar(c(SSL_CERT_FILE = tls$ca), {
+    trusted <- run_rscript(script, stdout = TRUE, timeout = 120)
+  })
+  expect_identical(trusted, c("ok", "123456789012", url, "TRUE"))
+  targets <- vapply(recorded_requests(), function(r) r$headers[["X-Amz-Target"]] %||% "", "")
+  expect_true(any(grepl("ListProcessingJobs$", targets)))
+})

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
+use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 use aws_credential_types::Credentials;
 use aws_types::region::Region;
 use aws_types::service_config::ServiceConfigKey;
@@ -92,7 +93,12 @@ impl AwsSession {
         let secret = non_empty(cfg.secret_access_key);
         let token = non_empty(cfg.session_token);
 
-        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        // HTTPS with rustls and ring, trusting the system's certificates
+        // (and SSL_CERT_FILE / SSL_CERT_DIR where set).
+        let https = aws_smithy_http_client::Builder::new()
+            .tls_provider(Provider::Rustls(CryptoMode::Ring))
+            .build_https();
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(https);
         if let Some(r) = &region {
             loader = loader.region(Region::new(r.clone()));
         }
