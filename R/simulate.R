@@ -190,8 +190,12 @@ print.sagesim_simulation <- function(x, ...) {
     sprintf("%s-%s of %s", format_count(x$iterations[["first"]]),
             format_count(x$iterations[["last"]]), format_count(x$max_iterations))
   cat(sprintf("iterations: %s, seed %s\n", range, format_count(x$seed)))
-  cat(sprintf("mean violations per person: %s  (95%% CI %s to %s)\n", signif(x$mean, 6),
-              signif(x$conf_int[["lower"]], 6), signif(x$conf_int[["upper"]], 6)))
+  interval <- if (all(is.finite(x$conf_int))) {
+    sprintf("95%% CI %s to %s", signif(x$conf_int[["lower"]], 6), signif(x$conf_int[["upper"]], 6))
+  } else {
+    "a confidence interval needs 2 or more iterations"
+  }
+  cat(sprintf("mean violations per person: %s  (%s)\n", signif(x$mean, 6), interval))
   cat(sprintf("sd %s, standard error %s\n", signif(x$sd, 4), signif(x$se, 4)))
   cat(sprintf("exact expectation: %s%s\n", signif(x$expected, 6),
               if (is.finite(x$se) && x$se > 0)

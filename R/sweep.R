@@ -31,8 +31,14 @@ simulation_grid <- function(x_length, y_length, num_people, max_iterations, dist
   for (arg in names(axes)) {
     values <- axes[[arg]]
     if (!is.numeric(values) || is.object(values) || length(values) == 0 || anyNA(values)) {
+      what <- if (is.numeric(values) && length(values) > 1 && anyNA(values)) {
+        sprintf("a vector with a missing value (NA) at position %s",
+                paste(which(is.na(values)), collapse = ", "))
+      } else {
+        describe_type(values)
+      }
       abort_argument(arg, sprintf("`%s` must be a numeric vector of one or more values, not %s.",
-                                  arg, describe_type(values)))
+                                  arg, what))
     }
     if (anyDuplicated(values)) {
       abort_argument(arg, sprintf("`%s` has repeated values: %s.", arg,

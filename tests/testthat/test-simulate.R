@@ -144,6 +144,10 @@ test_that("print, summary, as.data.frame and plot work", {
   expect_output(print(sim), "1000 x 1000 room, 1,000 people, distance 6")
   expect_output(print(sim), "seed 42")
   expect_output(print(sim), "exact expectation")
+  expect_output(print(sim), sprintf("95%% CI %s to", signif(sim$conf_int[["lower"]], 6)))
+  # One iteration has a mean but no interval, and says so.
+  expect_output(print(simulate_local(100, 100, 10, 1, seed = 1)),
+                "a confidence interval needs 2 or more iterations")
   s <- summary(sim)
   expect_s3_class(s, "summary.sagesim_simulation")
   expect_identical(s$statistics[["mean"]], sim$mean)

@@ -47,6 +47,8 @@ test_that("bad grids are refused, naming the argument", {
     expect_identical(error$argument, names(case), info = deparse(case))
     expect_identical(conditionCall(error)[[1]], quote(simulation_grid))
   }
+  expect_error(simulation_grid(100, 100, c(10, NA, 30), 5),
+               "not a vector with a missing value \\(NA\\) at position 2", class = "sagesim_invalid_argument")
 })
 
 test_that("simulate_local(grid) gives each cell's own simulation, as a table and a plot", {
