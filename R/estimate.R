@@ -205,21 +205,6 @@ map_work <- function(payload) {
   )
 }
 
-# Evaluates `expr` and puts R's random number generator back as it was.
-with_random_state <- function(expr) {
-  had_seed <- exists(".Random.seed", envir = globalenv(), inherits = FALSE)
-  old_seed <- if (had_seed) get(".Random.seed", envir = globalenv())
-  old_kind <- RNGkind()
-  on.exit({
-    RNGkind(old_kind[[1]], old_kind[[2]], old_kind[[3]])
-    if (had_seed) assign(".Random.seed", old_seed, envir = globalenv())
-    else if (exists(".Random.seed", envir = globalenv(), inherits = FALSE)) {
-      rm(".Random.seed", envir = globalenv())
-    }
-  }, add = TRUE)
-  expr
-}
-
 #' @export
 print.sagesim_estimate <- function(x, ...) {
   where <- if (x$local) "this machine" else sprintf("%s x %s (%s)", format_count(x$instance_count),

@@ -102,10 +102,7 @@ check_f_arguments <- function(f, args) {
   unknown <- given[vapply(given, function(name) is.na(pmatch(name, takes)), logical(1))]
   if (length(unknown) == 0) return(invisible())
   settings <- setdiff(names(formals(submit_map)), c("x", "f", "..."))
-  described <- vapply(unknown, function(name) {
-    close <- settings[utils::adist(name, settings) <= 2]
-    sprintf("`%s`%s", name, if (length(close) > 0) sprintf(" (did you mean `%s`?)", close[[1]]) else "")
-  }, character(1))
+  described <- paste0("`", unknown, "`", vapply(unknown, did_you_mean, "", settings))
   abort_argument("...", sprintf(
     "`f` takes no argument %s; the arguments in `...` go to `f`, whose arguments are %s.",
     paste(described, collapse = ", "),
@@ -282,24 +279,33 @@ find_external_pointer <- function(x, what, only_connections = FALSE) {
 map_seeds <- function(seed, indices) {
   seeds <- vector("list", length(indices))
   if (length(indices) == 0) return(seeds)
+  with_random_state({
+    RNGkind("L'Ecuyer-CMRG")
+    set.seed(as.integer(seed))
+    stream <- get(".Random.seed", envir = globalenv())
+    wanted <- split(seq_along(indices), indices)
+    for (i in seq_len(max(indices))) {
+      at <- wanted[[as.character(i)]]
+      if (!is.null(at)) seeds[at] <- list(parallel::nextRNGSubStream(stream))
+      stream <- parallel::nextRNGStream(stream)
+    }
+    seeds
+  })
+}
+
+# Evaluates `expr` and puts R's random number generator back as it was.
+with_random_state <- function(expr) {
   had_seed <- exists(".Random.seed", envir = globalenv(), inherits = FALSE)
   old_seed <- if (had_seed) get(".Random.seed", envir = globalenv())
   old_kind <- RNGkind()
   on.exit({
     RNGkind(old_kind[[1]], old_kind[[2]], old_kind[[3]])
     if (had_seed) assign(".Random.seed", old_seed, envir = globalenv())
-    else rm(".Random.seed", envir = globalenv())
+    else if (exists(".Random.seed", envir = globalenv(), inherits = FALSE)) {
+      rm(".Random.seed", envir = globalenv())
+    }
   }, add = TRUE)
-  RNGkind("L'Ecuyer-CMRG")
-  set.seed(as.integer(seed))
-  stream <- get(".Random.seed", envir = globalenv())
-  wanted <- split(seq_along(indices), indices)
-  for (i in seq_len(max(indices))) {
-    at <- wanted[[as.character(i)]]
-    if (!is.null(at)) seeds[at] <- list(parallel::nextRNGSubStream(stream))
-    stream <- parallel::nextRNGStream(stream)
-  }
-  seeds
+  expr
 }
 
 # The payload a map job was given, from where its record says it is.

@@ -1,6 +1,20 @@
 # When the cloud fails a job, not its code: retries, quotas, lost hosts.
 
 draw <- function(i) mean(stats::rnorm(5, mean = i))
+slow_draw <- function(i) {
+  Sys.sleep(0.05)
+  draw(i)
+}
+
+# Kills a local map job's `host` (its whole process group), as a host that
+# dies half way, once it has written `results` of its result files.
+lose_map_host <- function(job, host, results) {
+  folder <- file.path(job$dir, "hosts", host, "opt", "ml", "processing", "output", "map")
+  deadline <- Sys.time() + 60
+  while (length(list.files(folder)) < results && Sys.time() < deadline) Sys.sleep(0.05)
+  pid <- as.integer(readLines(file.path(job$dir, "hosts", host, "pid")))
+  system2("kill", c("-KILL", paste0("-", pid)))
+}
 
 # Messages signalled while evaluating `expr` (muffled), and its value.
 with_messages <- function(expr) {
@@ -107,18 +121,10 @@ test_that("a capacity failure is retried with the same settings, up to `retries`
 test_that("a local map job that loses a host keeps what its hosts finished and runs the rest", {
   use_temp_job_dir()
   clean <- job_collect(submit_map(1:60, draw, seed = 3, instance_type = "local", logs = FALSE))
-  slow <- function(i) {
-    Sys.sleep(0.05)
-    draw(i)
-  }
-  job <- submit_map(1:60, slow, seed = 3, instance_count = 2, instance_type = "local", wait = FALSE,
-                    env = c(SAGESIM_PROGRESS_EVERY = "0"))
+  job <- submit_map(1:60, slow_draw, seed = 3, instance_count = 2, instance_type = "local",
+                    wait = FALSE, env = c(SAGESIM_PROGRESS_EVERY = "0"))
   # Host algo-2 is lost (killed) once it has written some of its results.
-  results <- file.path(job$dir, "hosts", "algo-2", "opt", "ml", "processing", "output", "map")
-  deadline <- Sys.time() + 60
-  while (length(list.files(results)) < 5 && Sys.time() < deadline) Sys.sleep(0.05)
-  pid <- as.integer(readLines(file.path(job$dir, "hosts", "algo-2", "pid")))
-  system2("kill", c("-KILL", paste0("-", pid)))
+  lose_map_host(job, "algo-2", results = 5)
   first <- job$name
   waited <- with_messages(job_wait(job, logs = FALSE, timeout = 120))
   expect_identical(job_collect(job), clean)
@@ -149,16 +155,9 @@ test_that("a local simulation job that loses a host reruns only its share, under
 test_that("with no retries left, a map that lost a host returns what it finished, and a resubmission the rest", {
   use_temp_job_dir()
   clean <- job_collect(submit_map(1:40, draw, seed = 9, instance_type = "local", logs = FALSE))
-  slow <- function(i) {
-    Sys.sleep(0.05)
-    draw(i)
-  }
-  job <- submit_map(1:40, slow, seed = 9, instance_count = 2, instance_type = "local", retries = 0,
-                    wait = FALSE, env = c(SAGESIM_PROGRESS_EVERY = "0"))
-  results <- file.path(job$dir, "hosts", "algo-1", "opt", "ml", "processing", "output", "map")
-  deadline <- Sys.time() + 60
-  while (length(list.files(results)) < 4 && Sys.time() < deadline) Sys.sleep(0.05)
-  system2("kill", c("-KILL", paste0("-", as.integer(readLines(file.path(job$dir, "hosts", "algo-1", "pid"))))))
+  job <- submit_map(1:40, slow_draw, seed = 9, instance_count = 2, instance_type = "local",
+                    retries = 0, wait = FALSE, env = c(SAGESIM_PROGRESS_EVERY = "0"))
+  lose_map_host(job, "algo-1", results = 4)
   error <- tryCatch(suppressMessages(job_wait(job, logs = FALSE, timeout = 60)), error = identity)
   expect_s3_class(error, "sagesim_job_failed")
   expect_length(job$record$attempts, 0)
