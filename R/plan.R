@@ -63,10 +63,7 @@ check_setting_names <- function(settings, arg = "...") {
   }
   unknown <- setdiff(given, job_setting_names)
   if (length(unknown) > 0) {
-    suggestion <- vapply(unknown, function(u) {
-      close <- job_setting_names[utils::adist(u, job_setting_names) <= 2]
-      if (length(close) > 0) sprintf(" (did you mean `%s`?)", close[[1]]) else ""
-    }, character(1))
+    suggestion <- vapply(unknown, did_you_mean, "", job_setting_names)
     abort_argument(arg, sprintf("Unknown job setting%s: %s. Known: %s.",
                                 if (length(unknown) > 1) "s" else "",
                                 paste0("`", unknown, "`", suggestion, collapse = ", "),

@@ -55,7 +55,7 @@ job_resubmit <- function(job, f = NULL, ..., wait = TRUE, logs = TRUE, session =
   session <- session %||% job$session
   base <- job_base_name(job$name)
   if (identical(job$kind, "map")) {
-    failed <- failed_elements(job)
+    failed <- failed_elements(job, status)
     if (!is.null(failed)) {
       payload <- retry_payload(job, failed$indices, failed$results, f)
       return(start_map_job(payload, settings, base_job_name = base, wait = wait, logs = logs,
@@ -78,10 +78,10 @@ job_resubmit <- function(job, f = NULL, ..., wait = TRUE, logs = TRUE, session =
   start_job(plan, wait = wait, logs = logs, session = session)
 }
 
-# The failed elements of a finished map job and its results (NULL when the
-# job has no results to collect, e.g. it failed or was stopped).
-failed_elements <- function(job) {
-  status <- job_status(job)
+# The failed elements of a finished map job (its `status` already read) and
+# its results (NULL when the job has no results to collect, e.g. it failed or
+# was stopped).
+failed_elements <- function(job, status) {
   if (!identical(status$status, "Completed")) return(NULL)
   # (Its messages and warnings were shown when it was collected.)
   results <- suppressMessages(suppressWarnings(job_collect(job, errors = "return")))

@@ -81,6 +81,13 @@ check_strings <- function(x, arg, null_ok = TRUE, named = FALSE) {
   invisible(x)
 }
 
+# " (did you mean `x`?)" for the first of `choices` within two edits of
+# `name`, else "": the hint after a misspelt name.
+did_you_mean <- function(name, choices) {
+  close <- choices[utils::adist(name, choices) <= 2]
+  if (length(close) > 0) sprintf(" (did you mean `%s`?)", close[[1]]) else ""
+}
+
 check_choice <- function(x, choices, arg) {
   if (!is.character(x) || length(x) != 1 || is.na(x) || !x %in% choices) {
     abort_argument(arg, sprintf("`%s` must be one of %s.", arg,
