@@ -66,6 +66,11 @@ test_that("a failed job raises its FailureReason; a stopped job ends the wait", 
   expect_message(job_stop(other), "stop")
   expect_warning(job_wait(other, poll = 0.1, logs = FALSE), class = "sagesim_job_stopped")
   expect_identical(job_status(other)$status, "Stopped")
+  # Stopping an ended job asks SageMaker nothing (it would refuse).
+  expect_message(job_stop(other), "has already ended \\(Stopped\\); nothing to stop")
+  stops <- Filter(function(r) identical(r$ProcessingJobName, other$name),
+                  recorded_sagemaker("StopProcessingJob"))
+  expect_length(stops, 1)
 })
 
 test_that("a new handle prints as InProgress; missing or unreadable logs do not end the wait", {
