@@ -61,8 +61,12 @@ check_commands() {
     command -v "${pair%%:*}" >/dev/null 2>&1 || note_missing "${pair%%:*}" "${pair#*:}"
   done
 }
+r_unchecked=0
 check_r_packages() {
-  command -v Rscript >/dev/null 2>&1 || return 0 # reported with R itself
+  # Without R its packages cannot be asked for: R is reported missing, and
+  # once apt has installed it this script runs again to ask (one 'make setup'
+  # on a bare machine).
+  command -v Rscript >/dev/null 2>&1 || { r_unchecked=1; return 0; }
   # shellcheck disable=SC2016  # R code
   for package in $(Rscript -e 'cat(Filter(function(p) !requireNamespace(p, quietly = TRUE), commandArgs(TRUE)))' "$@"); do
     note_missing "R package $package" "r-cran-$(printf '%s' "$package" | tr '[:upper:]' '[:lower:]')"
@@ -108,6 +112,9 @@ MSG
   $sudo_cmd apt-get update -qq
   # shellcheck disable=SC2086  # word splitting intended
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends $missing_debs
+  if [ "$r_unchecked" = 1 ] && [ -z "${SAGESIM_SETUP_AGAIN:-}" ]; then
+    SAGESIM_SETUP_AGAIN=1 exec sh "$0" "$what"
+  fi
 fi
 
 if [ "$rust_missing" = 1 ]; then
