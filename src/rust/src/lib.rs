@@ -89,30 +89,97 @@ fn spec_check(spec: Robj) -> Robj {
     }
 }
 
-/// The share of `plan` of host `index` (0-based) of `instance_count`:
-/// `list(spec, first_iteration, iterations)`, `spec` 1-based.
+/// The share of `plan` (or of `todo`, its pieces still to run, as
+/// `shares_to_r()` gives them; NULL for the whole plan) of host `index`
+/// (0-based) of `instance_count`: `list(spec, first_iteration, iterations)`,
+/// `spec` 1-based.
 #[extendr]
-fn host_share(plan: Robj, instance_count: f64, index: f64) -> Robj {
+fn host_share(plan: Robj, todo: Robj, instance_count: f64, index: f64) -> Robj {
     let share = || -> RResult<Robj> {
         let plan = plan_from_r(&plan)?;
-        let shares = sagesim_core::host_share(
+        let todo = todo_from_r(&plan, &todo)?;
+        let shares = sagesim_core::todo_share(
             &plan,
+            &todo,
             expect_whole("instance_count", instance_count)?,
             expect_whole("index", index)?,
         );
-        let column = |f: fn(&Share) -> f64| shares.iter().map(f).collect::<Vec<f64>>();
-        List::from_names_and_values(
-            ["spec", "first_iteration", "iterations"],
-            [
-                column(|s| s.spec as f64 + 1.0),
-                column(|s| s.first_iteration as f64),
-                column(|s| s.iterations as f64),
-            ],
-        )
-        .map(Robj::from)
-        .map_err(|e| rust_error("internal", &e.to_string(), None))
+        shares_to_r(&shares)
     };
     share().unwrap_or_else(|error| error)
+}
+
+/// Pieces of a plan as R sees them: `list(spec, first_iteration,
+/// iterations)`, `spec` 1-based.
+fn shares_to_r(shares: &[Share]) -> RResult<Robj> {
+    let column = |f: fn(&Share) -> f64| shares.iter().map(f).collect::<Vec<f64>>();
+    List::from_names_and_values(
+        ["spec", "first_iteration", "iterations"],
+        [
+            column(|s| s.spec as f64 + 1.0),
+            column(|s| s.first_iteration as f64),
+            column(|s| s.iterations as f64),
+        ],
+    )
+    .map(Robj::from)
+    .map_err(|e| rust_error("internal", &e.to_string(), None))
+}
+
+/// `shares_to_r()`'s inverse; NULL is the whole plan.
+fn todo_from_r(plan: &[sagesim_core::SimulationSpec], todo: &Robj) -> RResult<Vec<Share>> {
+    if todo.is_null() {
+        return Ok(sagesim_core::whole_plan(plan));
+    }
+    let column = |name: &str| -> RResult<Vec<f64>> {
+        let list = todo
+            .as_list()
+            .ok_or_else(|| rust_error("invalid_argument", "`todo` must be a list", Some("todo")))?;
+        list.iter()
+            .find(|(n, _)| *n == name)
+            .and_then(|(_, v)| v.as_real_vector())
+            .ok_or_else(|| {
+                rust_error(
+                    "invalid_argument",
+                    &format!("`todo` has no `{name}`"),
+                    Some("todo"),
+                )
+            })
+    };
+    let (specs, firsts, counts) = (
+        column("spec")?,
+        column("first_iteration")?,
+        column("iterations")?,
+    );
+    specs
+        .iter()
+        .zip(&firsts)
+        .zip(&counts)
+        .map(|((&spec, &first), &count)| {
+            let spec = expect_whole("todo$spec", spec)?;
+            let share = Share {
+                spec: (spec as usize).wrapping_sub(1),
+                first_iteration: expect_whole("todo$first_iteration", first)?,
+                iterations: expect_whole("todo$iterations", count)?,
+            };
+            let within = plan.get(share.spec).is_some_and(|s| {
+                share.first_iteration >= 1
+                    && share
+                        .first_iteration
+                        .checked_add(share.iterations)
+                        .is_some_and(|end| end - 1 <= s.max_iterations)
+            });
+            if !within {
+                return Err(rust_error(
+                    "invalid_argument",
+                    &format!(
+                        "`todo` piece (spec {spec}, iterations {first} + {count}) lies outside the plan"
+                    ),
+                    Some("todo"),
+                ));
+            }
+            Ok(share)
+        })
+        .collect()
 }
 
 /// The elements `c(first, count)` of `1..n` that host `index` (0-based) of
@@ -130,20 +197,26 @@ fn split_range(n: f64, instance_count: f64, index: f64) -> Robj {
     split().unwrap_or_else(|error| error)
 }
 
-/// Runs host `host`'s share of `plan` (the job's hosts are `hosts`) on a
-/// background thread and writes its result file into `dir`; the task
-/// resolves to `list(path, parts)`.
+/// Runs host `host`'s share of `plan` (of `todo`, the pieces still to run;
+/// NULL for all of it; the job's hosts are `hosts`) on a background thread,
+/// writing its result file into `dir` about every `every` seconds as it
+/// goes and once more, complete, at the end; the task resolves to
+/// `list(path, parts)`.
 #[extendr]
+#[allow(clippy::too_many_arguments)]
 fn host_start(
     plan: Robj,
+    todo: Robj,
     host: &str,
     hosts: Vec<String>,
     threads: f64,
     dir: &str,
     version: &str,
+    every: f64,
 ) -> Robj {
     let start = || -> RResult<Robj> {
         let plan = plan_from_r(&plan)?;
+        let todo = todo_from_r(&plan, &todo)?;
         let threads = expect_whole("threads", threads)? as usize;
         let index = hosts.iter().position(|h| h == host).ok_or_else(|| {
             rust_error(
@@ -152,34 +225,76 @@ fn host_start(
                 Some("host"),
             )
         })?;
+        if every.is_nan() || every < 0.0 {
+            return Err(rust_error(
+                "invalid_argument",
+                "`every` must be 0 or more seconds",
+                Some("every"),
+            ));
+        }
         let (host, version) = (host.to_string(), version.to_string());
-        let path = Path::new(dir).join(HostResult::file_name(&host));
+        let dir = Path::new(dir).to_path_buf();
         spawn(move |control| {
-            let shares = sagesim_core::host_share(&plan, hosts.len() as u64, index as u64);
+            let shares = sagesim_core::todo_share(&plan, &todo, hosts.len() as u64, index as u64);
+            let mut saves = 0u32;
+            let mut save = |parts: &[Part], complete: bool| {
+                let mut result = HostResult::new(&host, &hosts, &plan, parts.to_vec(), &version);
+                result.complete = complete;
+                saves += 1;
+                result_file::write_atomic(&dir.join(HostResult::file_name(&host, saves)), &result)
+            };
             Outcome::Host(
-                sagesim_core::run_shares(&plan, &shares, threads, control).and_then(|parts| {
-                    let result = HostResult::new(&host, &hosts, &plan, parts, &version);
-                    result_file::write_atomic(&path, &result)?;
-                    Ok((path.display().to_string(), result.parts))
-                }),
+                sagesim_core::run_shares_saving(&plan, &shares, threads, control, every, &mut save)
+                    .map(|parts| (dir.display().to_string(), parts)),
             )
         })
     };
     start().unwrap_or_else(|error| error)
 }
 
-/// Reads the result files of a job's hosts: every spec of the plan,
-/// complete, in plan order.
+/// Reads the result files of a job's hosts (and of earlier attempts whose
+/// unfinished work it ran): `list(complete, parts, missing, unfinished_hosts,
+/// hosts)`. Complete, `parts` are every spec of the plan, whole, in plan
+/// order. Otherwise, with `partial`, each spec's covered iterations as one
+/// part with its `ranges` (first and last of each run) and `missing` the
+/// pieces no file covers; without, the error names the hosts that did not
+/// finish.
 #[extendr]
-fn results_collect(paths: Vec<String>) -> Robj {
+fn results_collect(paths: Vec<String>, partial: bool) -> Robj {
     let collect = || -> RResult<Robj> {
         let results = paths
             .iter()
             .map(|p| result_file::read(Path::new(p)))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| sim_error(&e))?;
-        let parts = result_file::collect(results).map_err(|e| sim_error(&e))?;
-        parts_to_r(&parts)
+        if !partial {
+            let parts = result_file::collect(results).map_err(|e| sim_error(&e))?;
+            return Ok(list!(complete = true, parts = parts_to_r(&parts)?).into());
+        }
+        let coverage = result_file::coverage(results).map_err(|e| sim_error(&e))?;
+        let parts = coverage.partial_parts().map_err(|e| sim_error(&e))?;
+        let parts = parts
+            .iter()
+            .zip(&coverage.covered)
+            .map(|(part, segments)| {
+                let mut robj = part_to_r(part)?;
+                let ranges: Vec<f64> = segments
+                    .iter()
+                    .flat_map(|s| [s.first_iteration as f64, s.last_iteration() as f64])
+                    .collect();
+                robj.set_attrib("ranges", ranges)
+                    .map_err(|e| rust_error("internal", &e.to_string(), None))?;
+                Ok(robj)
+            })
+            .collect::<RResult<Vec<_>>>()?;
+        Ok(list!(
+            complete = coverage.missing.is_empty(),
+            parts = List::from_values(parts),
+            missing = shares_to_r(&coverage.missing)?,
+            unfinished_hosts = coverage.unfinished_hosts,
+            hosts = coverage.hosts
+        )
+        .into())
     };
     collect().unwrap_or_else(|error| error)
 }
@@ -296,7 +411,9 @@ fn aws_session_info(session: ExternalPtr<SessionHandle>) -> Robj {
 #[extendr]
 fn job_config(record_json: &str) -> Robj {
     match sagesim_aws::JobRecord::from_json(record_json) {
-        Ok(record) => sagesim_aws::processing_job_config(&record).to_string().into(),
+        Ok(record) => sagesim_aws::processing_job_config(&record)
+            .to_string()
+            .into(),
         Err(e) => record_error(&e),
     }
 }
@@ -371,8 +488,18 @@ fn progress_parse(lines: Vec<String>) -> Robj {
         ["line", "host", "unit", "done", "total", "failed"],
         [
             Robj::from(found.iter().map(|(i, _)| *i as f64).collect::<Vec<f64>>()),
-            Robj::from(found.iter().map(|(_, p)| p.host.clone()).collect::<Vec<String>>()),
-            Robj::from(found.iter().map(|(_, p)| p.unit.clone()).collect::<Vec<String>>()),
+            Robj::from(
+                found
+                    .iter()
+                    .map(|(_, p)| p.host.clone())
+                    .collect::<Vec<String>>(),
+            ),
+            Robj::from(
+                found
+                    .iter()
+                    .map(|(_, p)| p.unit.clone())
+                    .collect::<Vec<String>>(),
+            ),
             column(|p| p.done as f64),
             column(|p| p.total as f64),
             column(|p| p.failed as f64),

@@ -20,9 +20,9 @@ use std::sync::OnceLock;
 
 pub use dispatch::OPERATIONS;
 pub use error::AwsError;
-pub use s3::{local_path_for_key, MULTIPART_THRESHOLD};
 pub use progress::{parse_progress_line, progress_line, Progress, PROGRESS_FORMAT};
 pub use record::{record_key, Attempt, Grid, HostRunner, JobRecord, Work, RECORD_FORMAT};
+pub use s3::{local_path_for_key, MULTIPART_THRESHOLD};
 pub use sagemaker::{processing_job_config, JobPlan};
 pub use session::{AwsSession, SessionConfig};
 

@@ -94,7 +94,11 @@ pub enum Work {
     Sweep { grid: Grid },
     /// `submit_map()`: `elements` elements, their payload at `payload`
     /// (an `s3://` URI, or a local job's file), streams from `seed`.
-    Map { elements: u64, seed: i64, payload: String },
+    Map {
+        elements: u64,
+        seed: i64,
+        payload: String,
+    },
 }
 
 impl Work {
@@ -220,8 +224,12 @@ impl JobRecord {
                 &e,
             )
         })?;
-        Self::from_json(&text)
-            .map_err(|e| format_error("ReadJobRecord", format!("{}: {}", path.display(), e.message)))
+        Self::from_json(&text).map_err(|e| {
+            format_error(
+                "ReadJobRecord",
+                format!("{}: {}", path.display(), e.message),
+            )
+        })
     }
 
     /// Writes the record to `path` whole (a temporary file renamed into
@@ -313,7 +321,11 @@ mod tests {
         let mut value = record();
         value["format"] = json!("sagesim-job/0");
         let err = JobRecord::from_value(value).unwrap_err();
-        assert!(err.message.contains("not a sagesim-job/1"), "{}", err.message);
+        assert!(
+            err.message.contains("not a sagesim-job/1"),
+            "{}",
+            err.message
+        );
 
         let mut value = record();
         value["plan"]["instance_cuont"] = json!(3);

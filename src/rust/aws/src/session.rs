@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
-use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 use aws_credential_types::Credentials;
+use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 use aws_types::region::Region;
 use aws_types::service_config::ServiceConfigKey;
 use serde::Deserialize;
@@ -198,7 +198,10 @@ impl AwsSession {
 /// and endpoint, written as `export NAME='value'` lines to a file only its
 /// owner can read (the host's script reads it, then deletes it). Credentials
 /// never pass through R.
-pub(crate) async fn write_host_credentials(s: &AwsSession, p: serde_json::Value) -> Result<serde_json::Value, AwsError> {
+pub(crate) async fn write_host_credentials(
+    s: &AwsSession,
+    p: serde_json::Value,
+) -> Result<serde_json::Value, AwsError> {
     const OP: &str = "WriteHostCredentials";
     #[derive(Deserialize)]
     #[serde(rename_all = "PascalCase", deny_unknown_fields)]
@@ -220,7 +223,10 @@ pub(crate) async fn write_host_credentials(s: &AwsSession, p: serde_json::Value)
             .await
             .map_err(|e| AwsError::from_credentials("session", OP, &e))?;
         lines.push(("AWS_ACCESS_KEY_ID", creds.access_key_id().to_owned()));
-        lines.push(("AWS_SECRET_ACCESS_KEY", creds.secret_access_key().to_owned()));
+        lines.push((
+            "AWS_SECRET_ACCESS_KEY",
+            creds.secret_access_key().to_owned(),
+        ));
         if let Some(token) = creds.session_token() {
             lines.push(("AWS_SESSION_TOKEN", token.to_owned()));
         }
@@ -228,7 +234,12 @@ pub(crate) async fn write_host_credentials(s: &AwsSession, p: serde_json::Value)
     let mut text = String::new();
     for (name, value) in lines {
         if value.contains('\'') || value.contains('\n') {
-            return Err(AwsError::new("config", "session", OP, format!("{name} has a quote or a newline")));
+            return Err(AwsError::new(
+                "config",
+                "session",
+                OP,
+                format!("{name} has a quote or a newline"),
+            ));
         }
         text.push_str(&format!("export {name}='{value}'\n"));
     }

@@ -110,7 +110,11 @@ fn create_sends_the_exact_request_then_describe_stop() {
         .moto_api("POST", "/moto-api/recorder/reset-recording");
     f.moto
         .moto_api("POST", "/moto-api/recorder/start-recording");
-    let created = call(&s, "sagemaker:CreateProcessingJob", record(plan("sagesim-job-1")));
+    let created = call(
+        &s,
+        "sagemaker:CreateProcessingJob",
+        record(plan("sagesim-job-1")),
+    );
     f.moto.moto_api("POST", "/moto-api/recorder/stop-recording");
     let arn = format!("arn:aws:sagemaker:us-east-1:{ACCOUNT}:processing-job/sagesim-job-1");
     assert_eq!(created.unwrap(), json!({"ProcessingJobArn": arn}));

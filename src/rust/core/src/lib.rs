@@ -37,7 +37,9 @@ pub use expected::{close_pair_probability, expected_violations};
 pub use pairs::scratch_bytes;
 pub use room::{Room, MAX_LENGTH, MIN_LENGTH};
 pub use run::{run, Control, RunOutput, RunSpec, MAX_THREADS};
-pub use share::{host_share, run_shares, split_iterations, Share};
+pub use share::{
+    host_share, run_shares, run_shares_saving, split_iterations, todo_share, whole_plan, Share,
+};
 pub use spec::{sweep_cell_seed, SimulationSpec};
 pub use stats::{iteration_value, PairCounts, Summary, Z_95};
 pub use sys::{available_cores, available_memory_bytes};

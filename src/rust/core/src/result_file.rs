@@ -16,11 +16,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::SimError;
 use crate::run::{RunOutput, RunSpec};
+use crate::share::Share;
 use crate::spec::SimulationSpec;
 use crate::stats::{iteration_value, PairCounts};
 
 /// Format tag written in every result file; bump when the layout changes.
-pub const FORMAT: &str = "sagesim-result/2";
+pub const FORMAT: &str = "sagesim-result/3";
+
+/// The format before `complete`, still read: its files were written once,
+/// at the end, so each is complete.
+const FORMAT_WHOLE_FILES: &str = "sagesim-result/2";
 
 /// Iterations `first_iteration .. first_iteration + iterations` of `spec`.
 ///
@@ -261,6 +266,14 @@ pub struct HostResult {
     pub plan: Vec<SimulationSpec>,
     pub sagesim_version: String,
     pub parts: Vec<Part>,
+    /// False while the host is still running its share: the file then holds
+    /// what it finished so far, rewritten as it goes.
+    #[serde(default = "whole_file")]
+    pub complete: bool,
+}
+
+fn whole_file() -> bool {
+    true
 }
 
 impl HostResult {
@@ -278,12 +291,14 @@ impl HostResult {
             plan: plan.to_vec(),
             sagesim_version: sagesim_version.to_string(),
             parts,
+            complete: true,
         }
     }
 
-    /// The file name a host's result goes under.
-    pub fn file_name(host: &str) -> String {
-        format!("sagesim-result-{host}.json")
+    /// The file name of a host's `k`th result file (a host writes what it
+    /// finished as it goes, a file at a time).
+    pub fn file_name(host: &str, k: u32) -> String {
+        format!("sagesim-result-{host}-{k:05}.json")
     }
 
     pub fn validate(&self) -> Result<(), SimError> {
@@ -293,7 +308,7 @@ impl HostResult {
                 self.host
             )))
         };
-        if self.format != FORMAT {
+        if self.format != FORMAT && self.format != FORMAT_WHOLE_FILES {
             return bad(format!(
                 "unknown format {:?} (expected {FORMAT:?})",
                 self.format
@@ -382,19 +397,64 @@ pub fn read(path: &Path) -> Result<HostResult, SimError> {
     Ok(result)
 }
 
-/// A job's results from its hosts' files: every spec of the plan, complete,
-/// in plan order. The files must come from one job (same hosts, plan and
-/// sagesim version), one per host; `MissingHosts` names the hosts without
-/// one.
-pub fn collect(results: Vec<HostResult>) -> Result<Vec<Part>, SimError> {
+/// What a job's result files hold together (its hosts' files, and those of
+/// earlier attempts whose unfinished work it ran): for each spec of the
+/// plan, the iterations covered, as contiguous parts in order; the pieces no
+/// file covers; and the hosts named by the files that wrote no complete file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Coverage {
+    pub plan: Vec<SimulationSpec>,
+    pub covered: Vec<Vec<Part>>,
+    pub missing: Vec<Share>,
+    pub unfinished_hosts: Vec<String>,
+    pub hosts: Vec<String>,
+}
+
+impl Coverage {
+    /// Every spec's covered iterations as one part (counts and values added
+    /// up in iteration order), though they may have gaps: a partial result.
+    pub fn partial_parts(&self) -> Result<Vec<Part>, SimError> {
+        self.plan
+            .iter()
+            .zip(&self.covered)
+            .map(|(spec, segments)| {
+                let mut whole = Part {
+                    spec: spec.clone(),
+                    first_iteration: segments.first().map_or(1, |p| p.first_iteration),
+                    iterations: 0,
+                    counts: PairCounts::default(),
+                    values: Some(Vec::new()),
+                    elapsed_seconds: 0.0,
+                    threads: 0,
+                };
+                for p in segments {
+                    whole.iterations += p.iterations;
+                    whole.counts = whole.counts.merge(p.counts)?;
+                    whole.elapsed_seconds += p.elapsed_seconds;
+                    whole.threads = whole.threads.max(p.threads);
+                    whole.values = match (whole.values.take(), &p.values) {
+                        (Some(mut all), Some(v)) => {
+                            all.extend_from_slice(v);
+                            Some(all)
+                        }
+                        _ => None,
+                    };
+                }
+                Ok(whole)
+            })
+            .collect()
+    }
+}
+
+/// Reads the files' parts into a [`Coverage`]. The files must come from one
+/// job (same plan and sagesim version); no iteration may be covered twice.
+pub fn coverage(results: Vec<HostResult>) -> Result<Coverage, SimError> {
     let Some(reference) = results.first() else {
         return Err(SimError::Format("there are no results to merge".into()));
     };
     for r in &results {
         r.validate()?;
-        let differs = if r.hosts != reference.hosts {
-            Some("hosts")
-        } else if r.plan != reference.plan {
+        let differs = if r.plan != reference.plan {
             Some("plan")
         } else if r.sagesim_version != reference.sagesim_version {
             Some("sagesim version")
@@ -408,65 +468,107 @@ pub fn collect(results: Vec<HostResult>) -> Result<Vec<Part>, SimError> {
             )));
         }
     }
-    let mut seen: Vec<&str> = Vec::new();
+    let plan = reference.plan.clone();
+    let mut hosts: Vec<String> = Vec::new();
     for r in &results {
-        if seen.contains(&r.host.as_str()) {
-            return Err(SimError::Format(format!(
-                "host {:?} has more than one result file",
-                r.host
-            )));
+        for h in &r.hosts {
+            if !hosts.contains(h) {
+                hosts.push(h.clone());
+            }
         }
-        seen.push(&r.host);
     }
-    let missing: Vec<String> = reference
-        .hosts
+    let unfinished_hosts = hosts
         .iter()
-        .filter(|h| !seen.contains(&h.as_str()))
+        .filter(|h| !results.iter().any(|r| r.complete && &r.host == *h))
         .cloned()
         .collect();
-    if !missing.is_empty() {
-        return Err(SimError::MissingHosts {
-            missing,
-            hosts: reference.hosts.clone(),
-        });
-    }
-    let plan = reference.plan.clone();
     let mut by_spec: Vec<Vec<(String, Part)>> = vec![Vec::new(); plan.len()];
     for r in results {
         let who = format!("host {:?}", r.host);
         for part in r.parts {
             // validate() made sure the part's spec is in the plan.
             if let Some(k) = plan.iter().position(|s| *s == part.spec) {
-                by_spec[k].push((who.clone(), part));
+                if part.iterations > 0 {
+                    by_spec[k].push((who.clone(), part));
+                }
             }
         }
     }
-    plan.iter()
-        .zip(by_spec)
-        .map(|(spec, parts)| {
-            let max = spec.max_iterations;
-            let whole = if parts.is_empty() {
-                Err(SimError::Format(format!(
-                    "iterations 1..{max} are missing: no result covers them"
-                )))
-            } else {
-                merge(parts)
-            }?;
-            if whole.first_iteration != 1 {
+    let mut covered = Vec::with_capacity(plan.len());
+    let mut missing = Vec::new();
+    for (k, (spec, mut parts)) in plan.iter().zip(by_spec).enumerate() {
+        parts.sort_by_key(|(_, p)| p.first_iteration);
+        let mut segments: Vec<Vec<(String, Part)>> = Vec::new();
+        let mut next = 1u64;
+        for (who, part) in parts {
+            if part.first_iteration < next {
                 return Err(SimError::Format(format!(
-                    "iterations 1..{} are missing: no result covers them",
-                    whole.first_iteration - 1
+                    "iterations {}..{} are covered twice ({who} and another)",
+                    part.first_iteration,
+                    (next - 1).min(part.last_iteration())
                 )));
             }
-            if whole.last_iteration() != max {
-                return Err(SimError::Format(format!(
-                    "iterations {}..{max} are missing: no result covers them",
-                    whole.last_iteration() + 1
-                )));
+            if part.first_iteration > next {
+                missing.push(Share {
+                    spec: k,
+                    first_iteration: next,
+                    iterations: part.first_iteration - next,
+                });
+                segments.push(Vec::new());
             }
-            Ok(whole)
-        })
-        .collect()
+            next = part.last_iteration() + 1;
+            match segments.last_mut() {
+                Some(segment) => segment.push((who, part)),
+                None => segments.push(vec![(who, part)]),
+            }
+        }
+        if next <= spec.max_iterations {
+            missing.push(Share {
+                spec: k,
+                first_iteration: next,
+                iterations: spec.max_iterations - next + 1,
+            });
+        }
+        covered.push(
+            segments
+                .into_iter()
+                .filter(|s| !s.is_empty())
+                .map(merge)
+                .collect::<Result<Vec<_>, _>>()?,
+        );
+    }
+    Ok(Coverage {
+        plan,
+        covered,
+        missing,
+        unfinished_hosts,
+        hosts,
+    })
+}
+
+/// A job's results from its hosts' files (and earlier attempts'): every spec
+/// of the plan, complete, in plan order. `MissingHosts` names the hosts
+/// that wrote no complete file when iterations are missing.
+pub fn collect(results: Vec<HostResult>) -> Result<Vec<Part>, SimError> {
+    let coverage = coverage(results)?;
+    if let Some(gap) = coverage.missing.first() {
+        if !coverage.unfinished_hosts.is_empty() {
+            return Err(SimError::MissingHosts {
+                missing: coverage.unfinished_hosts,
+                hosts: coverage.hosts,
+            });
+        }
+        return Err(SimError::Format(format!(
+            "iterations {}..{} are missing: no result covers them",
+            gap.first_iteration,
+            gap.first_iteration + gap.iterations - 1
+        )));
+    }
+    Ok(coverage
+        .covered
+        .into_iter()
+        .map(|mut segments| segments.remove(0))
+        .collect())
 }
 
 #[cfg(test)]
@@ -552,7 +654,7 @@ mod tests {
         p.elapsed_seconds = 0.1 + 0.2; // not representable in few digits
         let names = hosts(2);
         let result = HostResult::new("algo-2", &names, &[spec(100)], vec![p], "0.1.0");
-        let path = dir.join(HostResult::file_name("algo-2"));
+        let path = dir.join(HostResult::file_name("algo-2", 1));
         write_atomic(&path, &result).unwrap();
         let back = read(&path).unwrap();
         assert_eq!(back, result);
@@ -778,7 +880,7 @@ mod tests {
         let mut doubled = results.clone();
         doubled.push(results[0].clone());
         assert!(
-            matches!(collect(doubled), Err(SimError::Format(m)) if m.contains("more than one"))
+            matches!(collect(doubled), Err(SimError::Format(m)) if m.contains("covered twice"))
         );
         let mut foreign = host_results(
             &[SimulationSpec {
@@ -796,5 +898,69 @@ mod tests {
             matches!(collect(partial), Err(SimError::Format(m)) if m.contains("iterations 21..40 are missing"))
         );
         assert!(matches!(collect(vec![]), Err(SimError::Format(_))));
+    }
+
+    #[test]
+    fn coverage_of_unfinished_hosts_and_the_rest_run_later_is_one_run() {
+        let plan = vec![spec(40), spec(25)];
+        let clean = collect(host_results(&plan, 1)).unwrap();
+        // Two hosts stopped part way: each kept a prefix of its share.
+        let mut stopped = host_results(&plan, 2);
+        for r in stopped.iter_mut() {
+            r.complete = false;
+            let first = r.parts[0].clone();
+            r.parts = vec![part(first.first_iteration, 7, first.spec.max_iterations)];
+            r.parts[0].spec = first.spec.clone();
+        }
+        let cover = coverage(stopped.clone()).unwrap();
+        assert_eq!(cover.unfinished_hosts, hosts(2));
+        assert!(matches!(
+            collect(stopped.clone()),
+            Err(SimError::MissingHosts { .. })
+        ));
+        // The partial result's values are the clean run's at those iterations.
+        let partial = cover.partial_parts().unwrap();
+        let covered: Vec<u64> = cover.covered[0]
+            .iter()
+            .flat_map(|p| p.first_iteration..=p.last_iteration())
+            .collect();
+        let want: Vec<f64> = covered
+            .iter()
+            .map(|&i| clean[0].values.as_ref().unwrap()[i as usize - 1])
+            .collect();
+        assert_eq!(partial[0].values.as_ref().unwrap(), &want);
+        // The rest, run by a later attempt of 3 hosts, completes it exactly.
+        let names: Vec<String> = vec!["algo-1".into(), "algo-2".into(), "algo-3".into()];
+        let mut all = stopped;
+        for k in 0..3 {
+            let shares = crate::share::todo_share(&plan, &cover.missing, 3, k);
+            let parts = run_shares(&plan, &shares, 1, &Control::new()).unwrap();
+            all.push(HostResult::new(
+                &names[k as usize],
+                &names,
+                &plan,
+                parts,
+                "0.1.0",
+            ));
+        }
+        let whole = collect(all).unwrap();
+        for (m, c) in whole.iter().zip(&clean) {
+            assert_eq!(
+                (
+                    &m.spec,
+                    m.first_iteration,
+                    m.iterations,
+                    &m.counts,
+                    &m.values
+                ),
+                (
+                    &c.spec,
+                    c.first_iteration,
+                    c.iterations,
+                    &c.counts,
+                    &c.values
+                )
+            );
+        }
     }
 }

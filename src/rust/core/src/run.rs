@@ -765,10 +765,12 @@ mod tests {
         for people in [MAX_PEOPLE + 1, 1_000_000_000_000_000, u64::MAX] {
             s.room.num_people = people;
             match run(&s, &Control::new()) {
-                Err(e @ SimError::InvalidArgument {
-                    argument: "num_people",
-                    ..
-                }) => assert!(e.to_string().contains("at most 4294967295 people"), "{e}"),
+                Err(
+                    e @ SimError::InvalidArgument {
+                        argument: "num_people",
+                        ..
+                    },
+                ) => assert!(e.to_string().contains("at most 4294967295 people"), "{e}"),
                 other => panic!("{other:?}"),
             }
         }
