@@ -23,6 +23,23 @@ progress_every <- function() {
   if (is.na(every) || every < 0) 10 else every
 }
 
+# Seconds, at least, between a host's saves of what it has finished (the
+# job's SAGESIM_CHECKPOINT_EVERY, else 2), so that whatever ends the job
+# keeps it; a host also saves whenever it reports progress. A long run saves
+# less often: after a twentieth of the time it has run (at most a minute),
+# so a run of hours writes a few hundred files, not thousands.
+checkpoint_every <- function() {
+  every <- suppressWarnings(as.numeric(Sys.getenv("SAGESIM_CHECKPOINT_EVERY", "2")))
+  if (is.na(every) || every < 0) 2 else every
+}
+
+checkpoint_due <- function(last_save, started) {
+  now <- Sys.time()
+  running <- as.numeric(difftime(now, started, units = "secs"))
+  as.numeric(difftime(now, last_save, units = "secs")) >=
+    max(checkpoint_every(), min(running / 20, 60))
+}
+
 # The exit message of a failed host, written only inside a job (where the
 # runtime laid out /opt/ml/config): run outside one, nothing is written.
 write_failure_message <- function(message) {

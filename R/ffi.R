@@ -12,13 +12,13 @@ sweep_seeds <- function(seed, x_length, y_length, num_people, distance) {
   .Call(wrap__sweep_seeds, seed, x_length, y_length, num_people, distance)
 }
 split_range <- function(n, instance_count, index) .Call(wrap__split_range, n, instance_count, index)
-host_share <- function(plan, instance_count, index) {
-  .Call(wrap__host_share, plan, instance_count, index)
+host_share <- function(plan, todo, instance_count, index) {
+  .Call(wrap__host_share, plan, todo, instance_count, index)
 }
-host_start <- function(plan, host, hosts, threads, dir, version) {
-  .Call(wrap__host_start, plan, host, hosts, threads, dir, version)
+host_start <- function(plan, todo, host, hosts, threads, dir, version, every) {
+  .Call(wrap__host_start, plan, todo, host, hosts, threads, dir, version, every)
 }
-results_collect <- function(paths) .Call(wrap__results_collect, paths)
+results_collect <- function(paths, partial) .Call(wrap__results_collect, paths, partial)
 parts_merge <- function(parts) .Call(wrap__parts_merge, parts)
 sim_expected_violations <- function(x_length, y_length, num_people, distance) {
   .Call(wrap__sim_expected_violations, x_length, y_length, num_people, distance)

@@ -148,9 +148,12 @@ do_sagemaker <- function(obj, expr, envir, data) {
     job <- do.call(submit_map, c(
       list(x = iterations, f = run_iteration, loop = loop[c("expr", "globals")],
            packages = loop$packages, seed = seed, instance_count = data$instance_count,
-           instance_type = data$instance_type, wait = TRUE),
+           instance_type = data$instance_type, wait = FALSE),
       settings))
     dopar_state$job <- job
+    tryCatch(job_wait(job, logs = isTRUE(settings$logs)),
+             sagesim_job_failed = function(e) NULL, sagesim_job_stopped = function(w) NULL)
+    if (!identical(job$last_status$status, "Completed")) abort_loop_unfinished(job)
     results <- job_collect(job, errors = "return")
     names(results) <- NULL
   }
@@ -166,6 +169,31 @@ do_sagemaker <- function(obj, expr, envir, data) {
     stop(simpleError(message, call = expr))
   }
   foreach::getResult(it)
+}
+
+# A loop whose job failed or was stopped: which iterations finished, and
+# how to get them and run the rest (job_resubmit() runs only those).
+abort_loop_unfinished <- function(job) {
+  status <- job$last_status
+  results <- suppressWarnings(suppressMessages(job_collect(job, errors = "return")))
+  unfinished <- which(vapply(results, inherits, NA, "sagesim_element_unfinished"))
+  finished <- setdiff(seq_along(results), unfinished)
+  abort(c(sprintf("The %%dopar%% loop's %s %s%s: %d of %d iterations finished (%s).",
+                  job_title(job, start = FALSE), if (identical(status$status, "Stopped")) "was stopped" else "failed",
+                  if (!is.null(status$failure_reason)) sprintf(" (%s)", status$failure_reason) else "",
+                  length(finished), length(results), describe_indices(finished)),
+          sprintf("job_collect(job_attach(\"%s\"), errors = \"return\") returns them; job_resubmit() runs only the %d others.",
+                  job$name, length(unfinished))),
+        class = "sagesim_loop_unfinished", job_name = job$name, job = job, finished = finished,
+        unfinished = unfinished, call = NULL)
+}
+
+# "1-12, 21-32" for a set of indices ("none" when empty).
+describe_indices <- function(indices) {
+  if (length(indices) == 0) return("none")
+  runs <- split(indices, cumsum(c(1, diff(indices) != 1)))
+  paste(vapply(runs, function(r) if (length(r) == 1) format(r[[1]]) else
+    sprintf("%d-%d", r[[1]], r[[length(r)]]), ""), collapse = ", ")
 }
 
 # What a loop's hosts need: its body, the variables it uses (found as future

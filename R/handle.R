@@ -47,10 +47,11 @@ not_a_job <- function(job) {
 }
 
 new_job_status <- function(name, status, failure_reason = NULL, exit_message = NULL,
-                           creation_time = NULL, start_time = NULL, end_time = NULL) {
+                           creation_time = NULL, start_time = NULL, end_time = NULL,
+                           hosts = NULL) {
   structure(list(name = name, status = status, failure_reason = failure_reason,
                  exit_message = exit_message, creation_time = creation_time,
-                 start_time = start_time, end_time = end_time),
+                 start_time = start_time, end_time = end_time, hosts = hosts),
             class = "sagesim_job_status")
 }
 

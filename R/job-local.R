@@ -108,12 +108,12 @@ local_status <- function(job) {
     abort(sprintf("Local job %s was removed: its folder %s is gone.", job$name, dir),
           class = "sagesim_job_not_found", job_name = job$name)
   }
-  exit_codes <- vapply(job$hosts, function(h) {
-    code <- suppressWarnings(as.integer(read_small_file(file.path(host_dir(dir, h), "exit_code"))))
-    if (length(code) == 1) code else NA_integer_
-  }, integer(1))
-  alive <- vapply(job$hosts, function(h) is.na(exit_codes[[h]]) && host_process_alive(dir, h),
-                  logical(1))
+  # Liveness first, exit codes second: run.sh renames its exit code into
+  # place before it ends, so a host seen gone has one by the second read.
+  # (Read the other way round, a host ending between the reads looked lost.)
+  alive <- vapply(job$hosts, function(h) host_process_alive(dir, h), logical(1))
+  exit_codes <- vapply(job$hosts, function(h) host_exit_code(dir, h), integer(1))
+  alive <- alive & is.na(exit_codes)
   stopped <- stop_marker(dir)
   # A stop that came when every host had already done its work (a race with
   # job_stop()'s look at the status) leaves a completed job.
@@ -122,40 +122,25 @@ local_status <- function(job) {
     ends <- c(file.path(host_dir(dir, job$hosts), "exit_code"), if (!finished) stopped)
     max(c(job$created, as.numeric(file.mtime(ends[file.exists(ends)]))))
   }
+  endings <- host_endings(dir, job$hosts, exit_codes, alive, file.exists(stopped) && !finished)
   status <- function(value, reason = NULL, message = NULL) {
     job$last_status <- new_job_status(job$name, value, reason, message,
                                       creation_time = job$created, start_time = job$created,
-                                      end_time = if (value %in% terminal_statuses) end_time)
+                                      end_time = if (value %in% terminal_statuses) end_time,
+                                      hosts = endings)
     job$last_status
   }
-  if (file.exists(stopped) && !finished) {
-    return(status(if (any(alive)) "Stopping" else "Stopped"))
+  if (any(alive)) {
+    return(status(if (file.exists(stopped) && !finished) "Stopping" else "InProgress"))
   }
-  if (any(alive)) return(status("InProgress"))
-  failed <- job$hosts[is.na(exit_codes) | exit_codes != 0]
+  # Whatever ended the job, what its hosts wrote as they went (Continuous
+  # outputs) reaches its destination, as SageMaker uploads it.
+  if (!finished) tryCatch(deliver_local_outputs(job, failed = TRUE), error = function(e) NULL)
+  if (file.exists(stopped) && !finished) return(status("Stopped"))
+  failed <- job$hosts[endings$ending != "completed"]
   if (length(failed) > 0) {
     host <- failed[[1]]
-    message <- read_small_file(file.path(host_opt_ml(dir, host), "output", "message")) %||%
-      r_error_line(dir, host)
-    # A host killed by a signal, or gone without an exit status, was lost
-    # (run out of memory, killed): for the job, an internal error, as when
-    # SageMaker loses an instance. Outputs uploaded as written are kept.
-    lost <- is.na(exit_codes[[host]]) || (exit_codes[[host]] > 128L && is.null(message))
-    if (lost) {
-      tryCatch(deliver_local_outputs(job, failed = TRUE), error = function(e) NULL)
-    }
-    reason <- if (is.na(exit_codes[[host]])) {
-      sprintf("InternalServerError: %s was lost: it ended without an exit status", host)
-    } else if (lost) {
-      sprintf("InternalServerError: %s was lost: it was ended by signal %d", host,
-              exit_codes[[host]] - 128L)
-    } else if (exit_codes[[host]] == 124L && is.null(message)) {
-      sprintf("MaxRuntimeExceeded: %s ran longer than max_runtime", host)
-    } else {
-      sprintf("AlgorithmError: %s exited with status %d%s", host, exit_codes[[host]],
-              if (!is.null(message)) paste0(": ", message) else "")
-    }
-    return(status("Failed", reason, message %||% last_log_line(dir, host)))
+    return(status("Failed", endings$reason[[host]], endings$message[[host]]))
   }
   delivered <- tryCatch({
     deliver_local_outputs(job)
@@ -165,6 +150,47 @@ local_status <- function(job) {
     return(status("Failed", sprintf("ClientError: outputs could not be delivered: %s", delivered)))
   }
   status("Completed")
+}
+
+host_exit_code <- function(dir, host) {
+  code <- suppressWarnings(as.integer(read_small_file(file.path(host_dir(dir, host), "exit_code"))))
+  if (length(code) == 1) code else NA_integer_
+}
+
+# How each host ended (or that it runs): `ending` is "running", "completed",
+# "failed" (its code failed), "lost" (killed by a signal, or gone without an
+# exit status: for the job an internal error, as when SageMaker loses an
+# instance) or "stopped"; `reason` is the job's failure reason it gives, and
+# `message` its exit message.
+host_endings <- function(dir, hosts, exit_codes, alive, stopped) {
+  one <- function(host) {
+    code <- exit_codes[[host]]
+    if (alive[[host]]) return(list("running", NULL, NULL))
+    if (!is.na(code) && code == 0L) return(list("completed", NULL, NULL))
+    message <- read_small_file(file.path(host_opt_ml(dir, host), "output", "message")) %||%
+      r_error_line(dir, host)
+    if (stopped && (is.na(code) || code > 128L || code == 143L)) {
+      return(list("stopped", sprintf("%s was stopped", host), NULL))
+    }
+    if (is.na(code)) {
+      how <- if (host_never_started(dir, host)) "it never started" else "it ended without an exit status"
+      return(list("lost", sprintf("InternalServerError: %s was lost: %s", host, how), NULL))
+    }
+    if (code > 128L && is.null(message)) {
+      return(list("lost", sprintf("InternalServerError: %s was lost: it was ended by signal %d",
+                                  host, code - 128L), NULL))
+    }
+    if (code == 124L && is.null(message)) {
+      return(list("failed", sprintf("MaxRuntimeExceeded: %s ran longer than max_runtime", host),
+                  NULL))
+    }
+    list("failed", sprintf("AlgorithmError: %s exited with status %d%s", host, code,
+                           if (!is.null(message)) paste0(": ", message) else ""),
+         message %||% last_log_line(dir, host))
+  }
+  each <- stats::setNames(lapply(hosts, one), hosts)
+  list(ending = vapply(each, `[[`, "", 1),
+       reason = lapply(each, `[[`, 2), message = lapply(each, `[[`, 3))
 }
 
 host_log <- function(dir, host) {

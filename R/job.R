@@ -92,20 +92,26 @@ job_collect <- function(job, path = NULL, errors = c("stop", "return")) {
   status <- job_status(job)
   # A map job whose hosts did not all finish still has what they finished:
   # with errors = "return", that, and each unfinished element as a condition.
-  partial <- identical(job$kind, "map") && identical(errors, "return") &&
+  # A job whose hosts did not all finish still has what they finished: with
+  # errors = "return", a map's finished elements (each unfinished one a
+  # condition), a simulation's or sweep's finished iterations.
+  partial <- job$kind %in% c("map", "simulation", "sweep") && identical(errors, "return") &&
     status$status %in% c("Failed", "Stopped")
   if (partial) {
     warning(structure(class = c("sagesim_partial_results", "warning", "condition"), list(
-      message = sprintf("Job %s is %s%s: the elements its hosts finished are returned; the others are sagesim_element_unfinished conditions (job_resubmit() runs them).",
+      message = sprintf("Job %s is %s%s: %s (job_resubmit() runs the rest).",
                         job$name, status$status,
-                        if (!is.null(status$failure_reason)) sprintf(" (%s)", status$failure_reason) else ""),
+                        if (!is.null(status$failure_reason)) sprintf(" (%s)", status$failure_reason) else "",
+                        if (identical(job$kind, "map")) "the elements its hosts finished are returned; the others are sagesim_element_unfinished conditions"
+                        else "the iterations its hosts finished are returned, as a partial result"),
       call = NULL, job_name = job$name)))
   } else if (identical(status$status, "Failed")) {
     check_job_outcome(status, job)
   }
   if (!partial && status$status %in% c("Stopped", "Stopping")) {
-    abort(sprintf("Job %s was stopped before it completed: it has no results to collect. Run it again with job_resubmit().",
-                  job$name),
+    abort(c(sprintf("Job %s was stopped before it completed.", job$name),
+            if (job$kind %in% c("map", "simulation", "sweep")) "What its hosts finished is kept: job_collect(job, errors = \"return\") returns it, job_resubmit(job) runs the rest."
+            else "Run it again with job_resubmit()."),
           class = "sagesim_job_not_finished", job_name = job$name, job = job)
   }
   if (!partial && !identical(status$status, "Completed")) {
@@ -161,11 +167,10 @@ print.sagesim_job <- function(x, ...) {
   }
   attempts <- x$record$attempts
   if (length(attempts) > 0) {
-    cat(sprintf("  attempts:  %d (the cloud failed the first %d)\n", length(attempts) + 1,
-                length(attempts)))
+    cat(sprintf("  attempts:  %d (%d before this one)\n", length(attempts) + 1, length(attempts)))
     for (attempt in attempts) {
-      cat(sprintf("    %s: %s, %s; %s\n", attempt$name, attempt$status,
-                  attempt$failure_reason %||% "no reason given",
+      cat(sprintf("    %s: %s%s; %s\n", attempt$name, attempt$status,
+                  if (!is.null(attempt$failure_reason)) paste0(", ", attempt$failure_reason) else "",
                   if (identical(attempt$rerun, "all")) "run again whole" else "its missing share run again"))
     }
   }
@@ -212,7 +217,7 @@ collected_results <- function(job, path, errors, partial = FALSE) {
     fetch_earlier_results(job, path)
     grid <- if (identical(job$kind, "sweep")) record_simulation(job$record)
     return(read_job_results(path, hosts = job_hosts(job), location = results_location(job),
-                            grid = grid))
+                            grid = grid, partial = partial))
   }
   if (identical(job$kind, "map")) {
     return(read_map_results(job, path, errors, partial))

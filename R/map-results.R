@@ -43,8 +43,8 @@ covered_indices <- function(parts) {
 read_map_results <- function(job, path, errors, partial = FALSE) {
   location <- results_location(job, "map")
   parts <- read_map_parts(path)
+  payload <- if (partial) map_payload_of(job)
   if (is.null(parts) && partial) {
-    payload <- map_payload_of(job)
     parts <- list(hosts = job_hosts(job), n = payload$n, finished = character(),
                   indices = payload$kept$indices, values = payload$kept$values,
                   failures = payload$kept$failures, conditions = payload$kept$conditions,
@@ -57,10 +57,7 @@ read_map_results <- function(job, path, errors, partial = FALSE) {
   n <- parts$n
   if (partial) {
     unfinished <- setdiff(seq_len(n), covered_indices(parts))
-    parts$failures <- c(parts$failures, lapply(unfinished, function(i) list(
-      index = i, class = c("sagesim_element_unfinished", "error", "condition"),
-      message = sprintf("Element %d was not finished: job %s ended before its host did.", i, job$name),
-      call = NULL, traceback = character())))
+    parts$failures <- c(parts$failures, unfinished_elements(job, payload, unfinished))
   }
   covered <- tabulate(covered_indices(parts), nbins = n)
   if (any(covered != 1L)) {
@@ -82,8 +79,8 @@ read_map_results <- function(job, path, errors, partial = FALSE) {
   failures <- parts$failures
   conditions <- lapply(failures, function(failure) {
     structure(class = failure$class,
-              list(message = failure$message, call = failure$call, traceback = failure$traceback,
-                   element = failure$index))
+              c(list(message = failure$message, call = failure$call, traceback = failure$traceback,
+                     element = failure$index), failure[intersect(c("host", "ending"), names(failure))]))
   })
   failed <- vapply(failures, function(failure) as.integer(failure$index), integer(1))
   order <- order(failed)
@@ -103,6 +100,38 @@ read_map_results <- function(job, path, errors, partial = FALSE) {
   values[failed] <- conditions
   names(values) <- element_names
   values
+}
+
+# The elements no host finished, each a sagesim_element_unfinished failure
+# saying why: the job was stopped, or the host it fell to failed or was lost.
+unfinished_elements <- function(job, payload, unfinished) {
+  status <- job$last_status
+  hosts <- job_hosts(job)
+  # Which host each element of this attempt's payload fell to.
+  host_of <- rep(NA_character_, payload$n)
+  for (k in seq_along(hosts)) {
+    share <- unwrap(split_range(length(payload$indices), length(hosts), k - 1))
+    if (share[[2]] > 0) host_of[payload$indices[seq(share[[1]], length.out = share[[2]])]] <- hosts[[k]]
+  }
+  lapply(unfinished, function(i) {
+    host <- host_of[[i]]
+    ending <- if (!is.na(host)) status$hosts$ending[[host]] else NULL
+    reason <- if (!is.na(host)) status$hosts$reason[[host]] else NULL
+    why <- if (identical(status$status, "Stopped") || identical(ending, "stopped")) {
+      sprintf("job %s was stopped before host %s finished it", job$name, host)
+    } else if (identical(ending, "lost")) {
+      sprintf("host %s was lost (%s)", host, reason)
+    } else if (identical(ending, "failed")) {
+      sprintf("host %s failed (%s)", host, reason)
+    } else {
+      sprintf("job %s ended (%s%s) before host %s finished it", job$name, status$status,
+              if (!is.null(status$failure_reason)) paste0(": ", status$failure_reason) else "",
+              host)
+    }
+    list(index = i, class = c("sagesim_element_unfinished", "error", "condition"),
+         message = sprintf("Element %d was not finished: %s.", i, why),
+         call = NULL, traceback = character(), host = host, ending = ending %||% status$status)
+  })
 }
 
 # The messages and warnings elements raised, signalled again here in element

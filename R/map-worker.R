@@ -54,7 +54,9 @@ map_worker_main <- function(options, config) {
     chunk <<- chunk + 1L
     path
   }
-  last_report <- Sys.time()
+  started <- Sys.time()
+  last_report <- started
+  last_save <- started
   report_progress(host, "elements", 0, total, 0)
   for (k in seq_len(total)) {
     outcome <- run_element(runner, payload$x[[positions[[k]]]], seeds[[k]])
@@ -68,9 +70,14 @@ map_worker_main <- function(options, config) {
       failed <- failed + 1L
       done$failures[[length(done$failures) + 1]] <- c(list(index = indices[[k]]), outcome$failure)
     }
-    if (k < total && as.numeric(difftime(Sys.time(), last_report, units = "secs")) >= progress_every()) {
-      last_report <- Sys.time()
+    if (k == total) next
+    report <- as.numeric(difftime(Sys.time(), last_report, units = "secs")) >= progress_every()
+    if (report || checkpoint_due(last_save, started)) {
+      last_save <- Sys.time()
       write_chunk(final = FALSE)
+    }
+    if (report) {
+      last_report <- Sys.time()
       report_progress(host, "elements", k, total, failed)
     }
   }

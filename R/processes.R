@@ -27,8 +27,9 @@ read_small_file <- function(path) {
 host_process_alive <- function(dir, host) {
   pid <- suppressWarnings(as.integer(read_small_file(file.path(host_dir(dir, host), "pid"))))
   if (length(pid) != 1 || is.na(pid)) {
-    # Launched moments ago: the script has not recorded its pid yet.
-    return(TRUE)
+    # Launched moments ago, the script has not recorded its pid yet; long
+    # after, it never started (getOption("sagesim.host_start_timeout"), 60 s).
+    return(!host_never_started(dir, host))
   }
   process_alive(pid) || process_group_alive(pid)
 }
@@ -59,6 +60,14 @@ process_group_alive <- function(group) {
     }
   }
   FALSE
+}
+
+host_never_started <- function(dir, host) {
+  here <- host_dir(dir, host)
+  if (file.exists(file.path(here, "pid"))) return(FALSE)
+  launched <- file.mtime(file.path(here, "run.sh"))
+  !is.na(launched) && as.numeric(difftime(Sys.time(), launched, units = "secs")) >
+    getOption("sagesim.host_start_timeout", 60)
 }
 
 # State and process group from /proc/<pid>/stat (a process may end while

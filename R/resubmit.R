@@ -62,17 +62,24 @@ job_resubmit <- function(job, f = NULL, ..., wait = TRUE, logs = TRUE, session =
                            session = session, resubmission_of = job$name))
     }
   }
-  if (!is.null(f)) {
-    abort_argument("f", sprintf("`f` replaces the function of a map job's failed elements; job %s has none to run again.",
-                                job$name))
-  }
-  work <- record_work(record)
   if (identical(job$kind, "map")) {
-    # A map that did not complete: what its hosts did not finish, the rest kept.
+    # A map that did not complete: what its hosts did not finish or failed
+    # (with `f` when given), what they finished kept.
     return(rerun_missing_elements(job, NULL, base, settings = settings,
                                   resubmission_of = job$name, wait = wait, logs = logs,
-                                  session = session))
+                                  session = session, f = f, rerun_failed = TRUE))
   }
+  if (!is.null(f)) {
+    abort_argument("f", sprintf("`f` replaces the function of a map job; job %s is a %s job.",
+                                job$name, job$kind))
+  }
+  if (job$kind %in% c("simulation", "sweep") && !identical(status$status, "Completed")) {
+    # What its hosts did not finish, with the results they left kept.
+    return(rerun_unfinished_iterations(job, attempts_after(job, status, "missing"), base,
+                                       settings = settings, resubmission_of = job$name,
+                                       wait = wait, logs = logs, session = session))
+  }
+  work <- record_work(record)
   plan <- plan_job(work, settings, base_job_name = base)
   plan$resubmission_of <- job$name
   start_job(plan, wait = wait, logs = logs, session = session)

@@ -25,7 +25,9 @@ retry_failed_job <- function(job, status) {
   if (is.null(record) || !identical(status$status, "Failed")) return(FALSE)
   cause <- infrastructure_failure(status)
   if (is.null(cause)) return(FALSE)
-  attempt <- length(record$attempts) + 1
+  # (Attempts a resubmission continued, stopped or failed by their code, use no retry.)
+  attempt <- sum(vapply(record$attempts, function(a) !is.null(infrastructure_failure(a)),
+                        logical(1))) + 1
   if (attempt > record$retries) {
     message(sprintf("Job %s failed for the infrastructure (%s), and its %d retr%s are used up.",
                     job$name, status$failure_reason, record$retries,
@@ -33,10 +35,7 @@ retry_failed_job <- function(job, status) {
     return(FALSE)
   }
   rerun <- if (identical(cause, "capacity") || identical(job$kind, "script")) "all" else "missing"
-  ended <- list(name = job$name, status = "Failed", failure_reason = status$failure_reason,
-                instance_count = job$instance_count, rerun = rerun,
-                results = results_location(job, if (identical(job$kind, "map")) "map" else "simulation"))
-  attempts <- c(record$attempts, list(ended))
+  attempts <- attempts_after(job, status, rerun)
   base <- sprintf("%s-retry%d", sub("-retry[0-9]+$", "", job_base_name(job$name)), attempt)
   # (A map's elements run again from its payload: all of them when nothing ran.)
   next_job <- if (identical(job$kind, "map")) {
@@ -44,7 +43,7 @@ retry_failed_job <- function(job, status) {
   } else if (identical(rerun, "all")) {
     rerun_whole(job, attempts, base)
   } else {
-    rerun_lost_shares(job, attempts, base)
+    rerun_unfinished_iterations(job, attempts, base)
   }
   message(sprintf("Job %s failed (%s): %s as %s (retry %d of %d).", job$name,
                   status$failure_reason,
@@ -71,9 +70,11 @@ rerun_whole <- function(job, attempts, base) {
 
 # A map job's follow-up: the elements no host finished, with everything the
 # lost attempt left (values, failed elements, conditions) kept.
+# A resubmission (`rerun_failed`) also runs the elements that failed, with
+# `f` when given; a retry keeps their failures, as a clean run would have them.
 rerun_missing_elements <- function(job, attempts, base, settings = record_settings(job$record),
                                    resubmission_of = NULL, wait = FALSE, logs = FALSE,
-                                   session = job$session) {
+                                   session = job$session, f = NULL, rerun_failed = FALSE) {
   parts <- attempt_results(job, read_map_parts)
   payload <- map_payload_of(job)
   kept <- payload$kept %||% list(indices = integer(), values = list())
@@ -84,8 +85,23 @@ rerun_missing_elements <- function(job, attempts, base, settings = record_settin
     kept$failures <- c(kept$failures, parts$failures)
     kept$conditions[names(parts$conditions)] <- parts$conditions
   }
+  if (rerun_failed) {
+    # (A failure kept from an earlier attempt has no element here to run.)
+    again <- vapply(kept$failures, function(f) as.integer(f$index) %in% payload$indices, logical(1))
+    kept$conditions[as.character(vapply(kept$failures[again], function(f) as.integer(f$index),
+                                        integer(1)))] <- NULL
+    kept$failures <- kept$failures[!again]
+  }
+  if (!is.null(f)) {
+    replacement <- new_map_payload(payload$x, f, payload$dots, payload$packages, payload$seed)
+    payload[c("f", "globals", "packages")] <- replacement[c("f", "globals", "packages")]
+  }
   done <- c(kept$indices, vapply(kept$failures, function(f) as.integer(f$index), integer(1)))
   missing <- setdiff(payload$indices, done)
+  if (length(missing) == 0) {
+    abort(sprintf("Every element of job %s was finished: there is nothing to run again.", job$name),
+          class = "sagesim_invalid_argument", argument = "job")
+  }
   payload$kept <- kept
   payload$x <- payload$x[match(missing, payload$indices)]
   payload$indices <- missing
@@ -93,22 +109,43 @@ rerun_missing_elements <- function(job, attempts, base, settings = record_settin
                 session = session, attempts = attempts, resubmission_of = resubmission_of)
 }
 
-# A simulation or sweep job's follow-up: the shares of the hosts whose
-# results are missing, run under their names (R/worker.R, --lost-hosts).
-rerun_lost_shares <- function(job, attempts, base) {
-  written <- attempt_results(job, function(path) {
-    files <- list.files(path, pattern = result_file_pattern, recursive = TRUE)
-    sub("^sagesim-result-(.*)[.]json$", "\\1", basename(files))
+# A simulation or sweep job's follow-up: the iterations no attempt
+# finished (R/worker.R, --todo), shared by its hosts, the results the
+# earlier attempts left kept and merged with its own when collected.
+rerun_unfinished_iterations <- function(job, attempts, base, settings = record_settings(job$record),
+                                        resubmission_of = NULL, wait = FALSE, logs = FALSE,
+                                        session = job$session) {
+  todo <- attempt_results(job, function(path) {
+    fetch_earlier_results(job, path)
+    files <- list.files(path, pattern = result_file_pattern, recursive = TRUE, full.names = TRUE)
+    # Nothing written at all: the whole job runs again.
+    if (length(files) > 0) unwrap(results_collect(files, TRUE))$missing
   })
-  lost <- setdiff(job_hosts(job), written)
+  if (!is.null(todo) && length(todo$spec) == 0) {
+    abort(sprintf("Every iteration of job %s was finished: there is nothing to run again.", job$name),
+          class = "sagesim_invalid_argument", argument = "job")
+  }
   work <- record_work(job$record)
-  work$arguments <- c(work$arguments, flag_arguments("lost_hosts", lost),
-                      flag_arguments("lost_of", job$instance_count))
-  settings <- record_settings(job$record)
-  settings$instance_count <- min(settings$instance_count, length(lost))
+  flags <- seq(1, length(work$arguments), by = 2)
+  earlier <- flags[work$arguments[flags] == worker_flags[["todo"]]]
+  if (length(earlier) > 0) work$arguments <- work$arguments[-c(earlier, earlier + 1)]
+  if (!is.null(todo)) {
+    work$arguments <- c(work$arguments, todo_arguments(todo))
+    settings$instance_count <- min(settings$instance_count, sum(todo$iterations))
+  }
   plan <- plan_job(work, settings, base_job_name = base)
   plan$attempts <- attempts
-  start_job(plan, wait = FALSE, logs = FALSE, session = job$session)
+  plan$resubmission_of <- resubmission_of
+  start_job(plan, wait = wait, logs = logs, session = session)
+}
+
+# The attempts a follow-up of `job` carries: `job`'s, then `job` itself,
+# ended as `status` says, the next attempt running what was `rerun`.
+attempts_after <- function(job, status, rerun) {
+  c(job$record$attempts, list(list(
+    name = job$name, status = status$status, failure_reason = status$failure_reason,
+    instance_count = job$instance_count, rerun = rerun,
+    results = results_location(job, if (identical(job$kind, "map")) "map" else "simulation"))))
 }
 
 # What `read` makes of the results the job's attempt left (downloaded to a

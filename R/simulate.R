@@ -175,6 +175,9 @@ combine_simulations <- function(...) {
   if (length(parts) == 0 || !all(vapply(parts, inherits, logical(1), "sagesim_simulation"))) {
     abort_argument("...", "`...` must be one or more `sagesim_simulation` objects.")
   }
+  if (any(vapply(parts, function(p) isTRUE(p$partial), logical(1)))) {
+    abort_argument("...", "A partial result (a job that ended before its hosts finished) has gaps: finish it with job_resubmit() and collect that job.")
+  }
   labels <- sprintf("result %d (iterations %s-%s)", seq_along(parts),
                     vapply(parts, function(p) format_count(p$iterations[["first"]]), ""),
                     vapply(parts, function(p) format_count(p$iterations[["last"]]), ""))
@@ -186,9 +189,15 @@ print.sagesim_simulation <- function(x, ...) {
   params <- x$params
   cat(sprintf("<sagesim simulation> %s\n", describe_spec(params)))
   n <- x$iterations[["last"]] - x$iterations[["first"]] + 1
-  range <- if (n == x$max_iterations) format_count(n) else
+  range <- if (isTRUE(x$partial)) {
+    sprintf("%s of %s (partial: %s)", format_count(x$counts$iterations),
+            format_count(x$max_iterations), describe_ranges(x$ranges))
+  } else if (n == x$max_iterations) {
+    format_count(n)
+  } else {
     sprintf("%s-%s of %s", format_count(x$iterations[["first"]]),
             format_count(x$iterations[["last"]]), format_count(x$max_iterations))
+  }
   cat(sprintf("iterations: %s, seed %s\n", range, format_count(x$seed)))
   interval <- if (all(is.finite(x$conf_int))) {
     sprintf("95%% CI %s to %s", signif(x$conf_int[["lower"]], 6), signif(x$conf_int[["upper"]], 6))
@@ -243,11 +252,23 @@ print.summary.sagesim_simulation <- function(x, ...) {
   invisible(x)
 }
 
+# The iterations a result's values are of, in order.
+simulation_iterations <- function(x) {
+  if (!isTRUE(x$partial)) return(seq(x$iterations[["first"]], x$iterations[["last"]]))
+  unlist(lapply(seq_len(nrow(x$ranges)), function(k) seq(x$ranges[[k, 1]], x$ranges[[k, 2]])))
+}
+
+# "1-300, 501-840" (or "none" for no iterations at all).
+describe_ranges <- function(ranges) {
+  if (nrow(ranges) == 0) return("no iteration finished")
+  paste(sprintf("%s-%s", format_count(ranges[, 1]), format_count(ranges[, 2])), collapse = ", ")
+}
+
 #' @export
 as.data.frame.sagesim_simulation <- function(x, row.names = NULL, optional = FALSE, ...) {
   require_values(x, "as.data.frame")
   data.frame(
-    iteration = seq(x$iterations[["first"]], x$iterations[["last"]]),
+    iteration = simulation_iterations(x),
     violations_per_person = x$values,
     row.names = row.names
   )

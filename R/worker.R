@@ -9,9 +9,13 @@
 #' the iterations on all cores, prints progress lines to stdout (they become
 #' the job's CloudWatch logs) and writes to `--output-dir` (default
 #' `/opt/ml/processing/output/simulation`):
-#' * `sagesim-result-<host>.json`: per-iteration values and metadata, exact
-#'   (read back with [read_simulation_results()]), written by every host,
-#'   also one with no iterations to run;
+#' * `sagesim-result-<host>-<k>.json`: per-iteration values and metadata,
+#'   exact (read back with [read_simulation_results()]): what the host
+#'   finished since its previous file, written as it goes (at least
+#'   `SAGESIM_CHECKPOINT_EVERY` seconds apart, default 2, and less often as a
+#'   long run goes on), the last one marked complete; every host writes one,
+#'   also one with no iterations to run. A job that is stopped or loses a
+#'   host keeps what its hosts wrote;
 #' * `output_result_mean-<host>.txt`, and `output_result_mean.txt` when the
 #'   job has a single host, as the original workflow wrote.
 #'
@@ -66,36 +70,25 @@ worker_main <- function(args) {
   simulation <- simulation_of_options(options)
   output_dir <- options$output_dir
   dir.create(output_dir, recursive = TRUE, showWarnings = FALSE)
-  if (length(options$lost_hosts) == 0) {
-    return(invisible(run_host_share(simulation, host, hosts, options, output_dir, host)))
-  }
-  # A follow-up job: its hosts run, between them, the shares of an earlier
-  # attempt's lost hosts, as those hosts would have (their result files bear
-  # their names, so they merge with the others' as one clean run).
-  earlier <- sprintf("algo-%d", seq_len(options$lost_of))
-  mine <- options$lost_hosts[(seq_along(options$lost_hosts) - 1) %% length(hosts) + 1 ==
-                               match(host, hosts)]
-  paths <- vapply(mine, function(lost) {
-    run_host_share(simulation, lost, earlier, options, output_dir, host)
-  }, character(1))
-  if (length(mine) == 0) log_line(sprintf("%s: no lost host's share to run", host))
-  invisible(paths)
+  invisible(run_host_share(simulation, host, hosts, options$todo, options$threads, output_dir))
 }
 
-# Runs the share of `role` among `hosts` on this host (`host`) and writes
-# its result file (and output_result_mean, as the original workflow did).
-run_host_share <- function(simulation, role, hosts, options, output_dir, host) {
+# Runs this host's share of the job (of `todo`, the pieces an earlier
+# attempt left, when given) and writes its result file as it goes: every
+# progress_every() seconds what it has finished, and at the end all of it
+# (and output_result_mean, as the original workflow did).
+run_host_share <- function(simulation, host, hosts, todo, threads, output_dir) {
   sweep <- inherits(simulation, "sagesim_grid")
   specs <- if (sweep) grid_specs(simulation) else list(simulation)
   plan <- lapply(specs, unclass)
-  index <- match(role, hosts)
-  share <- unwrap(host_share(plan, length(hosts), index - 1))
-  log_line(sprintf("%s (host %d of %d%s): %s, seed %s", host, index, length(hosts),
-                   if (role != host) sprintf(", running the share of %s", role) else "",
+  index <- match(host, hosts)
+  share <- unwrap(host_share(plan, todo, length(hosts), index - 1))
+  log_line(sprintf("%s (host %d of %d): %s, seed %s%s", host, index, length(hosts),
                    if (sweep) sprintf("a sweep of %d cells", length(specs)) else
                      sprintf("%s; %s iterations", describe_spec(simulation),
                              format_count(simulation$max_iterations)),
-                   format_count(simulation$seed)))
+                   format_count(simulation$seed),
+                   if (!is.null(todo)) "; what an earlier attempt left unfinished" else ""))
   total <- sum(share$iterations)
   if (total == 0) {
     log_line(sprintf("%s: no iterations to run (more hosts than iterations)", host))
@@ -108,8 +101,9 @@ run_host_share <- function(simulation, role, hosts, options, output_dir, host) {
   }
   # Rust runs the share and writes the host's result file from the run's
   # own numbers (every host writes one, an empty share too).
-  written <- await_task(host_start(plan, role, hosts, options$threads, output_dir,
-                                   as.character(utils::packageVersion("sagesim"))),
+  written <- await_task(host_start(plan, todo, host, hosts, threads, output_dir,
+                                   as.character(utils::packageVersion("sagesim")),
+                                   if (progress_every() == 0) 0 else checkpoint_every()),
                         on_poll = progress_logger(host, total))
   report_progress(host, "iterations", total, total)
   if (length(written$parts) > 0) {
@@ -117,12 +111,12 @@ run_host_share <- function(simulation, role, hosts, options, output_dir, host) {
     log_line(sprintf("%s: done in %.2f s on %d threads", host,
                      sum(vapply(results, `[[`, 1, "elapsed")),
                      as.integer(max(vapply(results, `[[`, 1, "threads")))))
-    if (!sweep) {
+    if (!sweep && is.null(todo)) {
       result <- results[[1]]
       log_line(sprintf("%s: mean %s (exact expectation %s)", host, format(result$mean, digits = 10),
                        format(result$expected, digits = 10)))
       mean_text <- sprintf("%.17g\n", result$mean)
-      writeLines(mean_text, file.path(output_dir, sprintf("output_result_mean-%s.txt", role)), sep = "")
+      writeLines(mean_text, file.path(output_dir, sprintf("output_result_mean-%s.txt", host)), sep = "")
       if (length(hosts) == 1) writeLines(mean_text, file.path(output_dir, "output_result_mean.txt"), sep = "")
     }
   }
@@ -151,7 +145,7 @@ worker_entrypoint <- c("Rscript", "-e", "sagesim::run_worker()")
 worker_flags <- c(x_length = "--x-length", y_length = "--y-length", num_people = "--num-people",
                   max_iterations = "--max-iterations", distance = "--distance", seed = "--seed",
                   sweep = "--sweep", map = "--map", threads = "--threads",
-                  output_dir = "--output-dir", lost_hosts = "--lost-hosts", lost_of = "--lost-of")
+                  output_dir = "--output-dir", todo = "--todo")
 spec_fields <- c("x_length", "y_length", "num_people", "max_iterations", "distance", "seed")
 axis_fields <- setdiff(spec_fields, "seed")
 
@@ -233,8 +227,26 @@ parse_worker_args <- function(args) {
                sweep = identical(values$sweep, "true"),
                threads = single("threads", 0),
                output_dir = values$output_dir[[1]] %||% processing_path("output", "simulation"),
-               lost_hosts = values$lost_hosts,
-               lost_of = if (!is.null(values$lost_hosts)) single("lost_of")))
+               todo = parse_todo(values$todo)))
+}
+
+# The pieces of work `--todo` names, each `cell:first:count` (a sweep's
+# cell, 1 for a simulation): what an earlier attempt left unfinished.
+todo_arguments <- function(todo) {
+  flag_arguments("todo", sprintf("%s:%s:%s", format_number(todo$spec),
+                                 format_number(todo$first_iteration), format_number(todo$iterations)))
+}
+
+parse_todo <- function(values) {
+  if (is.null(values)) return(NULL)
+  pieces <- strsplit(values, ":", fixed = TRUE)
+  numbers <- suppressWarnings(lapply(pieces, as.numeric))
+  if (any(lengths(numbers) != 3) || anyNA(unlist(numbers))) {
+    abort_argument("args", sprintf("Worker argument --todo takes cell:first:count pieces, not \"%s\".",
+                                   paste(values, collapse = ",")))
+  }
+  column <- function(k) vapply(numbers, `[[`, numeric(1), k)
+  list(spec = column(1), first_iteration = column(2), iterations = column(3))
 }
 
 # The simulation_spec() or simulation_grid() a worker's options describe

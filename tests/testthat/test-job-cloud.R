@@ -150,7 +150,7 @@ test_that("collecting a simulation job merges every host's results into the loca
   local <- simulate_local(300, 200, 120, 101, seed = 17)
   expect_identical(result$values, local$values)
   expect_identical(result$sd, local$sd)
-  expect_true(file.exists(file.path(path, "simulation", "sagesim-result-algo-2.json")))
+  expect_true(file.exists(file.path(path, "simulation", "sagesim-result-algo-2-00001.json")))
   expect_false(any(grepl("partial", list.files(dirname(path)))))
 })
 
@@ -250,7 +250,7 @@ test_that("collecting a simulation job whose hosts wrote no results names them a
   job_wait(job, logs = FALSE, timeout = 120)
   sagesim:::aws_request(session, "s3:DeleteObjects", list(
     Bucket = session$bucket,
-    Keys = list(sprintf("%s/output/simulation/sagesim-result-algo-2.json", job$name))))
+    Keys = list(sprintf("%s/output/simulation/sagesim-result-algo-2-00001.json", job$name))))
   path <- file.path(withr::local_tempdir(), "collected")
   error <- tryCatch(job_collect(job, path = path), error = identity)
   expect_s3_class(error, "sagesim_results_missing")

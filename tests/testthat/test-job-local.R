@@ -253,7 +253,7 @@ test_that("collecting a local simulation job with a host's results missing names
   job <- submit_processing(simulation = simulation_spec(100, 100, 50, 30, seed = 5),
                            instance_type = "local", instance_count = 3, logs = FALSE)
   folder <- file.path(job$dir, "output", "simulation")
-  expect_true(file.remove(file.path(folder, "sagesim-result-algo-3.json")))
+  expect_true(file.remove(file.path(folder, "sagesim-result-algo-3-00001.json")))
   error <- tryCatch(job_collect(job), error = identity)
   expect_s3_class(error, "sagesim_results_missing")
   expect_identical(error$missing_hosts, "algo-3")

@@ -16,8 +16,8 @@ test_that("hosts run disjoint shares that merge into exactly the local result", 
   }
   files <- sort(list.files(outputs))
   expect_identical(files, c("output_result_mean-algo-1.txt", "output_result_mean-algo-2.txt",
-                            "output_result_mean-algo-3.txt", "sagesim-result-algo-1.json",
-                            "sagesim-result-algo-2.json", "sagesim-result-algo-3.json"))
+                            "output_result_mean-algo-3.txt", "sagesim-result-algo-1-00001.json",
+                            "sagesim-result-algo-2-00001.json", "sagesim-result-algo-3-00001.json"))
   merged <- read_simulation_results(outputs)
   local <- simulate_local(300, 200, 120, 101, seed = 17)
   expect_s3_class(merged, "sagesim_simulation")

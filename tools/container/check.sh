@@ -389,7 +389,7 @@ run_contract() {
     "[$(json_output simulation /opt/ml/processing/output/simulation "$out")]"
   run_job "worker$tag" "$work/worker$tag.json" "$image" || fail "a worker host failed"
   for host in "${HOSTS[@]}"; do
-    for f in "sagesim-result-$host.json" "output_result_mean-$host.txt"; do
+    for f in "sagesim-result-$host-00001.json" "output_result_mean-$host.txt"; do
       [[ -s $out/$f ]] || fail "the worker on $host did not write $f (got: $(ls "$out"))"
     done
     [[ ! -s $work/worker$tag/hosts/$host/opt/ml/output/message ]] ||
