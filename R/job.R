@@ -25,7 +25,32 @@
 #'   there is one) for script jobs. A
 #'   simulation job whose hosts did not all write their results is an error
 #'   (`sagesim_results_missing`) naming those hosts and where sagesim looked:
-#'   part of a result is never presented as the result.
+#'   part of a result is never presented as the result, unless asked for.
+#'
+#' @section What survives which ending:
+#' A map, simulation or sweep job's hosts save what they finish as they go
+#' (elements, or runs of iterations, at least every
+#' `SAGESIM_CHECKPOINT_EVERY` seconds, default 2, and as they report
+#' progress), as Continuous outputs that SageMaker uploads as they are
+#' written. So whatever ends the job keeps it: [job_stop()] (or the RStudio
+#' Jobs pane's Stop), a host whose code fails (an element that calls
+#' `quit()`, an error outside `f`, `max_runtime` reached), a host killed or
+#' out of memory, a host that never starts. For a job that ended Failed or
+#' Stopped, `job_collect(job, errors = "return")` warns
+#' (`sagesim_partial_results`) and returns what the hosts finished:
+#' * a map job: the list of all elements, those finished `identical()` to a
+#'   clean run's, each of the others a `sagesim_element_unfinished` condition
+#'   saying why (the job was stopped; host algo-2 failed with ...; host
+#'   algo-2 was lost) with its `host`;
+#' * a simulation job: a `sagesim_simulation` of the iterations finished,
+#'   with `partial = TRUE` and `ranges` (first and last iteration of each run
+#'   of them); its values are a clean run's at those iterations, its
+#'   statistics theirs;
+#' * a sweep job: a `sagesim_sweep` with `partial = TRUE`, its cells partial
+#'   simulations.
+#'
+#' [job_resubmit()] then runs only the rest. A script job keeps the files it
+#' wrote to Continuous outputs; there is nothing to merge.
 #'
 #' @param job A `sagesim_job`.
 #' @param logs Stream the job's logs while waiting.
@@ -38,7 +63,9 @@
 #'   job in the session's temporary directory.
 #' @param errors For a [submit_map()] job with failed elements: `"stop"` (the
 #'   default) raises a `sagesim_map_failed` error listing them; `"return"`
-#'   returns the list with each failed element's condition in its place.
+#'   returns the list with each failed element's condition in its place. For
+#'   a map, simulation or sweep job that failed or was stopped, `"return"`
+#'   returns what its hosts finished (see "What survives which ending").
 #' @return `job_status()`: a `sagesim_job_status` list. `job_wait()`,
 #'   `job_stop()`: the job, invisibly. `job_logs()`: a data.frame of `host`,
 #'   `time` and `message`. `job_collect()`: a `sagesim_simulation`, a

@@ -10,16 +10,24 @@
 #'   the same function and globals, or a corrected `f`, the same seed (each
 #'   element keeps its random stream). [job_collect()] of the new job returns
 #'   the whole result, the earlier job's successes filled in.
-#' * A map job that failed or was stopped runs what its hosts did not
-#'   finish; what they finished is kept.
-#' * Any other job (a script, a simulation, a sweep) runs again whole.
+#' * A map job that failed or was stopped (whatever ended it: see
+#'   [job_collect()], "What survives which ending") runs the elements its
+#'   hosts did not finish, and those that failed, with `f` when given (the
+#'   fix for the element that ended its host); what they finished is kept.
+#'   The same for a `%dopar%` loop's job.
+#' * A simulation or sweep job that failed or was stopped runs only the
+#'   iterations (of each cell) its hosts did not finish; [job_collect()] of
+#'   the new job merges them with those the earlier job left, `identical()`
+#'   to one clean run with the same seed.
+#' * Any other job (a script, a completed simulation or sweep) runs again
+#'   whole.
 #'
 #' A job without a record (made by the Python SDK or an older sagesim)
 #' cannot be resubmitted: its settings are not known.
 #'
 #' @param job A finished job.
-#' @param f For a map job with failed elements: `NULL` to run the same
-#'   function again, or a corrected one (its globals are found anew).
+#' @param f For a map job with failed or unfinished elements: `NULL` to run
+#'   the same function again, or a corrected one (its globals are found anew).
 #' @param ... Settings to change, named as in [submit_processing()]
 #'   (`instance_count`, `instance_type`, `image_uri`, `max_runtime`, ...).
 #' @param wait,logs As in [submit_processing()].
