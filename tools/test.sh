@@ -40,6 +40,19 @@ tarball="dist/sagesim_${version}.tar.gz"
 echo "== cargo test (release, on the tarball's vendored crates: the same build R CMD INSTALL made)"
 key=$(cksum <src/rust/Cargo.lock | cut -d' ' -f1)
 vendor=$(sh tools/build-rust.sh --vendor-dir "dist/.vendor-$key.tar.xz" src/rust/Cargo.lock)
+
+echo "== the rustc the locked crates need is the one stated, and an older one is told so"
+Rscript tools/check-rust-version.R --offline --config src/rust/vendor-config.toml \
+  --config "source.vendored-sources.directory=\"$vendor\""
+old_rust=$(mktemp -d)
+printf '#!/bin/sh\necho "rustc 1.80.0 (051478957 2024-07-21)"\n' >"$old_rust/rustc"
+chmod +x "$old_rust/rustc"
+if out=$(cd src && PATH="$old_rust:$PATH" sh ../tools/build-rust.sh "$old_rust/target" 2>&1); then
+  echo "tools/build-rust.sh went on with rustc 1.80.0" >&2; exit 1
+fi
+echo "$out" | grep -q "sagesim's Rust crates need rustc $(sed -n 's/^Config\/sagesim\/msrv: //p' DESCRIPTION) or newer; this rustc" ||
+  { echo "$out" >&2; exit 1; }
+rm -rf "$old_rust"
 cargo test --release --manifest-path src/rust/Cargo.toml --workspace --jobs 2 --offline --locked \
   --config src/rust/vendor-config.toml --config "source.vendored-sources.directory=\"$vendor\""
 
