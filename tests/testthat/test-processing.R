@@ -220,23 +220,6 @@ test_that("every seed, given or drawn, gives simulate_local()'s result locally a
   }
 })
 
-# Every request that writes an object (a PUT of a whole object, or the
-# start of a multipart upload) under `prefix`, and whether it asked for
-# SSE-KMS with `key`. (The parts of a multipart upload carry no encryption
-# headers: the upload's start does.)
-object_writes <- function(prefix, key) {
-  writes <- Filter(function(r) {
-    grepl(prefix, r$url, fixed = TRUE) &&
-      ((identical(r$method, "PUT") && !grepl("partNumber=", r$url)) ||
-         (identical(r$method, "POST") && grepl("[?&]uploads", r$url)))
-  }, recorded_requests())
-  stats::setNames(vapply(writes, function(r) {
-    headers <- stats::setNames(r$headers, tolower(names(r$headers)))
-    identical(headers[["x-amz-server-side-encryption"]], "aws:kms") &&
-      identical(headers[["x-amz-server-side-encryption-aws-kms-key-id"]], key)
-  }, logical(1)), vapply(writes, function(r) sub("[?].*$", "", basename(r$url)), ""))
-}
-
 test_that("every upload is KMS-encrypted with the job's or the session's key", {
   local_moto()
   key <- "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
