@@ -125,6 +125,36 @@ test_that("bad input is refused before any AWS call", {
   expect_length(recorded_requests(), 0)
 })
 
+test_that("repeated env or tag names are refused before anything is created", {
+  local_moto()
+  session <- aws_session(role = role)
+  jobs <- use_temp_job_dir()
+  http_request(moto$port, "POST", "/moto-api/recorder/reset-recording")
+  repeated <- list(env = c(STAGE = "a", LEVEL = "1", STAGE = "b"),
+                   env = list(STAGE = "a", STAGE = "a"),
+                   tags = c(team = "a", team = "b"),
+                   tags = list(team = "a", project = "p", team = "a"))
+  for (k in seq_along(repeated)) {
+    setting <- repeated[k]
+    for (instance_type in c("ml.m5.xlarge", "local")) {
+      info <- paste(names(setting), instance_type)
+      submissions <- list(
+        function(...) submit_processing(code = local_script(), ...),
+        function(...) submit_map(1:3, identity, ...))
+      for (submit in submissions) {
+        error <- tryCatch(do.call(submit, c(setting, list(image_uri = image, instance_type = instance_type,
+                                                          wait = FALSE, session = session))),
+                          error = identity)
+        expect_s3_class(error, "sagesim_invalid_argument")
+        expect_identical(error$argument, names(setting), info = info)
+        expect_match(conditionMessage(error), "unique; repeated: (STAGE|team)", info = info)
+      }
+    }
+  }
+  expect_length(recorded_requests(), 0)
+  expect_length(list.files(jobs, recursive = TRUE), 0)
+})
+
 test_that("without a role the submission says what to pass, and creates nothing", {
   local_moto()
   session <- aws_session()
