@@ -148,9 +148,13 @@ recorded_sagemaker <- function(operation) {
   lapply(calls, function(r) jsonlite::fromJSON(r$body, simplifyVector = FALSE))
 }
 
-set_job_status <- function(name, status, reason = NULL, exit_message = NULL) {
+# `start` and `end` (seconds since 1970): the job's processing start and
+# end, as one that ran for that long.
+set_job_status <- function(name, status, reason = NULL, exit_message = NULL, start = NULL,
+                           end = NULL) {
   control("/processing-job", Filter(Negate(is.null), list(
-    ProcessingJobName = name, Status = status, FailureReason = reason, ExitMessage = exit_message)))
+    ProcessingJobName = name, Status = status, FailureReason = reason, ExitMessage = exit_message,
+    ProcessingStartTime = start, ProcessingEndTime = end)))
 }
 
 put_job_logs <- function(job_name, host, messages) {
