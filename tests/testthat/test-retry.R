@@ -157,6 +157,39 @@ test_that("a local map job that loses a host keeps what its hosts finished and r
   expect_gt(job$elements, 0)
 })
 
+test_that("a map that loses a host after an element failed keeps the failure and does not run it again", {
+  use_temp_job_dir()
+  clean <- job_collect(submit_map(1:40, draw, seed = 5, instance_type = "local", logs = FALSE))
+  # Each call of f leaves a line in a file of its element's.
+  calls <- withr::local_tempdir()
+  held <- withr::local_tempfile()
+  holding <- holding_draw(30, held)
+  f <- function(i) {
+    cat("called\n", file = file.path(calls, i), append = TRUE)
+    if (i == 22) stop("no 22")
+    holding(i)
+  }
+  job <- submit_map(1:40, f, seed = 5, instance_count = 2, instance_type = "local",
+                    wait = FALSE, env = c(SAGESIM_PROGRESS_EVERY = "0"))
+  # Host algo-2 (elements 21 to 40) fails element 22, then is lost at element 30.
+  lose_map_host(job, "algo-2", held)
+  first <- job$name
+  suppressMessages(job_wait(job, logs = FALSE, timeout = 120))
+  expect_identical(job$record$attempts[[1]]$name, first)
+  expect_identical(job$elements, 11L)
+  # Element 22 ran once, element 30 twice (it was lost), every other once.
+  count <- function(i) length(readLines(file.path(calls, i)))
+  expect_identical(vapply(1:40, count, 1L), ifelse(1:40 == 30, 2L, 1L))
+  # Its failure is kept, as the element's condition.
+  results <- job_collect(job, errors = "return")
+  expect_s3_class(results[[22]], "simpleError")
+  expect_identical(conditionMessage(results[[22]]), "no 22")
+  expect_identical(results[-22], clean[-22])
+  error <- tryCatch(job_collect(job), error = identity)
+  expect_s3_class(error, "sagesim_map_failed")
+  expect_identical(error$failed, 22L)
+})
+
 test_that("a local simulation job that loses a host reruns only its share, under its name", {
   use_temp_job_dir()
   spec <- simulation_spec(2000, 2000, 20000, 600, seed = 11)
