@@ -167,8 +167,13 @@ check_tags <- function(tags) {
   if (length(tags) > 50) {
     abort_argument("tags", sprintf("`tags` may have at most 50 entries, not %d.", length(tags)))
   }
-  if (any(nchar(names(tags)) > 128) || any(nchar(tags) > 256) || anyDuplicated(names(tags))) {
-    abort_argument("tags", "`tags` need unique names of at most 128 characters and values of at most 256.")
+  if (any(nchar(names(tags)) > 128) || any(nchar(tags) > 256)) {
+    abort_argument("tags", "`tags` need names of at most 128 characters and values of at most 256.")
+  }
+  # (Refused here, before anything is uploaded.)
+  if (anyDuplicated(names(tags))) {
+    abort_argument("tags", sprintf("`tags` names must be unique; repeated: %s.",
+                                   paste(unique(names(tags)[duplicated(names(tags))]), collapse = ", ")))
   }
   tags
 }

@@ -58,7 +58,10 @@ cargo test --release --manifest-path src/rust/Cargo.toml --workspace --jobs 2 --
 
 echo "== R CMD check --as-cran"
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+# The last line, however the run ends once testthat has counted: "N passed,
+# N failed, N skipped".
+closing=""
+trap 'rm -rf "$work"; [ -z "$closing" ] || echo "$closing"' EXIT
 cp "$tarball" "$work/"
 check_status=0
 # A hung test fails the run after 45 minutes instead of eating CI's budget.
@@ -67,8 +70,15 @@ check_status=0
   _R_CHECK_CRAN_INCOMING_REMOTE_=false \
   timeout 2700 R CMD check --as-cran --no-manual "sagesim_${version}.tar.gz") || check_status=$?
 log="$work/sagesim.Rcheck/00check.log"
-if [ -f "$work/sagesim.Rcheck/tests/testthat.Rout.fail" ]; then
-  cat "$work/sagesim.Rcheck/tests/testthat.Rout.fail"
+rout="$work/sagesim.Rcheck/tests/testthat.Rout"
+if [ -f "$rout.fail" ]; then
+  cat "$rout.fail"
+  rout="$rout.fail"
+fi
+# testthat's counts, and every skip held against those expected here.
+skips_status=0
+if [ -f "$rout" ]; then
+  closing=$(sh tools/testthat-summary.sh "$rout") || skips_status=$?
 fi
 if [ "$check_status" -ne 0 ] || grep -q -E "^Status:.*(ERROR|WARNING)" "$log"; then
   echo "R CMD check reported errors or warnings (see above)" >&2
@@ -80,7 +90,12 @@ grep -E '^\* checking .* \.\.\. NOTE$' "$log" | sed -e 's/^\* checking //' -e 's
     grep -qF "$note" cran-comments.md || { echo "R CMD check NOTE not in cran-comments.md: $note" >&2; exit 1; }
   done
 grep -E '^Status:' "$log"
-tests=$(grep -oE '\[ FAIL [0-9]+ \| WARN [0-9]+ \| SKIP [0-9]+ \| PASS [0-9]+ \]' \
-  "$work/sagesim.Rcheck/tests/testthat.Rout" | tail -n 1 || true)
-echo "testthat: $tests"
+if [ -z "$closing" ]; then
+  echo "testthat's counts were not found (see above)" >&2
+  exit 1
+fi
+if [ "$skips_status" -ne 0 ]; then
+  echo "tests that must run here were skipped (see above)" >&2
+  exit 1
+fi
 echo "== all tests passed in $(( $(date +%s) - start )) s"
