@@ -14,18 +14,6 @@ submit_played_map <- function(x, f, seed, session, ...) {
              session = session, ...)
 }
 
-# The job's progress once its hosts have reported `done` elements done.
-wait_for_progress <- function(job, done, timeout = 120) {
-  deadline <- Sys.time() + timeout
-  repeat {
-    sagesim:::refresh_job(job)
-    progress <- sagesim:::job_progress(job)
-    if (!is.null(progress) && progress$done >= done) return(progress)
-    if (Sys.time() > deadline) stop("the job's hosts did not report ", done, " elements done in time")
-    Sys.sleep(0.3)
-  }
-}
-
 # The map results files the job's hosts delivered to S3.
 delivered_results <- function(job, session) {
   destination <- job$outputs[[1]]$destination
