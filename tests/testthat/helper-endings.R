@@ -73,14 +73,38 @@ expect_partial <- function(kind, partial, clean, why) {
   done
 }
 
-# How many elements (iterations) a follow-up job runs: a map's elements, the
-# sum of the counts of a simulation's `--todo cell:first:count,...`.
-rerun_size <- function(kind, rest) {
-  if (kind == "map") return(rest$elements)
+# The pieces of work a follow-up simulation or sweep job runs, from its
+# `--todo cell:first:count,...`: a matrix with those columns.
+todo_pieces <- function(rest) {
   arguments <- unlist(rest$record$plan$arguments)
   todo <- arguments[which(arguments == "--todo") + 1]
   pieces <- do.call(rbind, lapply(strsplit(unlist(strsplit(todo, ",")), ":"), as.numeric))
-  sum(pieces[, 3])
+  colnames(pieces) <- c("cell", "first", "count")
+  pieces
+}
+
+# How many elements (iterations) a follow-up job runs: a map's elements, the
+# sum of a simulation's todo counts.
+rerun_size <- function(kind, rest) {
+  if (kind == "map") return(rest$elements)
+  sum(todo_pieces(rest)[, "count"])
+}
+
+# A follow-up's todo is exactly what the partial result misses: with what it
+# has, each cell's iterations once each.
+expect_todo_is_missing <- function(kind, partial, rest, clean) {
+  pieces <- todo_pieces(rest)
+  sims <- if (kind == "sweep") partial$simulations else list(partial)
+  wholes <- if (kind == "sweep") clean$simulations else list(clean)
+  for (cell in seq_along(sims)) {
+    mine <- pieces[pieces[, "cell"] == cell, , drop = FALSE]
+    todo <- unlist(lapply(seq_len(nrow(mine)), function(k) {
+      seq(mine[[k, "first"]], length.out = mine[[k, "count"]])
+    }))
+    have <- sagesim:::simulation_iterations(sims[[cell]])
+    expect_identical(sort(as.numeric(c(todo, have))),
+                     as.numeric(seq_len(wholes[[cell]]$max_iterations)))
+  }
 }
 
 # The ending's partial result, then a resubmission that completes it;
@@ -92,15 +116,20 @@ expect_kept_and_completed <- function(kind, job, clean, why, f = NULL, ...) {
   done <- expect_partial(kind, partial, clean, why)
   rest <- job_resubmit(job, f = f, ..., logs = FALSE)
   expect_identical(as.numeric(rerun_size(kind, rest)), as.numeric(total_size(kind, clean) - done))
+  if (kind != "map") expect_todo_is_missing(kind, partial, rest, clean)
   whole <- job_collect(rest)
   if (kind == "map") {
     expect_identical(whole, clean)
   } else if (kind == "simulation") {
+    expect_null(whole$partial)
     expect_identical(whole$values, clean$values)
     expect_identical(whole$counts, clean$counts)
   } else {
+    expect_null(whole$partial)
     expect_identical(lapply(whole$simulations, `[[`, "values"),
                      lapply(clean$simulations, `[[`, "values"))
+    expect_identical(lapply(whole$simulations, `[[`, "counts"),
+                     lapply(clean$simulations, `[[`, "counts"))
   }
   invisible(list(done = done, partial = partial))
 }
