@@ -3,6 +3,7 @@
 # started), what its hosts finished comes back, and a resubmission runs only
 # the rest. The hosts are played on this machine (fixtures/moto_launcher.py,
 # POST /play-jobs); a map's results are a Continuous output, in S3 as written.
+# (Simulations and sweeps: test-endings-cloud-sim.R.)
 
 draw <- function(i) mean(stats::rnorm(5, mean = i))
 
