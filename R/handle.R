@@ -81,17 +81,6 @@ results_location <- function(job, output = "simulation") {
   if (length(outputs) > 0) outputs[[1]]$destination else "the job's outputs"
 }
 
-# What each backend implements (R/job-cloud.R, R/job-local.R).
-# The lines logged since the last call, kept apart per cursor set: job_wait()
-# shows "log_cursors", progress reading uses "progress_cursors".
-new_log_lines <- function(job, cursors = "log_cursors") UseMethod("new_log_lines")
-all_log_lines <- function(job) UseMethod("all_log_lines")
-fetch_outputs <- function(job, path) UseMethod("fetch_outputs")
-default_poll_interval <- function(job) UseMethod("default_poll_interval")
-final_log_delay <- function(job) UseMethod("final_log_delay")
-# The wait after a poll that brought `new_lines` lines.
-next_poll_delay <- function(job, delay, new_lines) UseMethod("next_poll_delay")
-
 # --- hosts' progress ------------------------------------------------------------
 
 # Hosts report progress as log lines of a defined format (the core's

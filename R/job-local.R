@@ -13,9 +13,8 @@
 #     outputs-delivered             present once outputs reached their destination
 
 local_backend <- function() {
-  list(label = "local", start = start_local_job, attach = attach_local_job,
-       list = list_local_jobs,
-       where = function(session) sprintf("no local job of that name in %s", local_job_root()))
+  new_backend("local", start = start_local_job, attach = attach_local_job, list = list_local_jobs,
+              where = function(session) sprintf("no local job of that name in %s", local_job_root()))
 }
 
 local_job_root <- function() {

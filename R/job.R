@@ -82,13 +82,6 @@ NULL
 
 #' @rdname jobs
 #' @export
-job_status <- function(job) UseMethod("job_status")
-
-#' @export
-job_status.default <- function(job) not_a_job(job)
-
-#' @rdname jobs
-#' @export
 job_logs <- function(job) {
   check_job(job)
   structure(all_log_lines(job), class = c("sagesim_logs", "data.frame"))
@@ -107,8 +100,6 @@ job_stop <- function(job) {
   }
   stop_job(job)
 }
-
-stop_job <- function(job) UseMethod("stop_job")
 
 #' @rdname jobs
 #' @export
