@@ -360,7 +360,7 @@ list_local_jobs <- function(n, name_contains, status, details, session) {
 #' @export
 job_remove <- function(job) {
   if (is.character(job)) {
-    check_string(job, "job", pattern = job_name_pattern)
+    check_name(job, "job", job_name_pattern)
     job <- attach_local_job(job) %||% abort(sprintf("No local job named %s in %s.", job, local_job_root()),
                                             class = "sagesim_job_not_found", job_name = job)
   }

@@ -286,7 +286,7 @@ print.sagesim_job_files <- function(x, ...) {
 #' job_attach(job$name)
 #' @export
 job_attach <- function(name, session = NULL) {
-  check_string(name, "name", pattern = job_name_pattern)
+  check_name(name, "name", job_name_pattern)
   if (!is.null(session)) check_class(session, "sagesim_session", "session", "aws_session()")
   not_asked <- character()
   for (backend in job_backends()) {
