@@ -185,7 +185,7 @@ host_endings <- function(dir, hosts, exit_codes, alive, stopped) {
     }
     list("failed", sprintf("AlgorithmError: %s exited with status %d%s", host, code,
                            if (!is.null(message)) paste0(": ", message) else ""),
-         message %||% last_log_line(dir, host))
+         message)
   }
   each <- stats::setNames(lapply(hosts, one), hosts)
   list(ending = vapply(each, `[[`, "", 1),
@@ -196,14 +196,6 @@ host_log <- function(dir, host) {
   log <- file.path(host_dir(dir, host), "log")
   # No log if the host failed before its command started.
   if (file.exists(log)) readLines(log, warn = FALSE) else character()
-}
-
-last_log_line <- function(dir, host) {
-  lines <- host_log(dir, host)
-  # The host's own words, not sagesim's progress reports.
-  lines <- lines[setdiff(seq_along(lines), progress_parse(lines)$line)]
-  lines <- lines[nzchar(trimws(lines))]
-  if (length(lines) > 0) lines[[length(lines)]]
 }
 
 # The error that stopped an R script (the `Error ...` lines before R's
@@ -352,11 +344,13 @@ list_local_jobs <- function(n, name_contains, status, details, session) {
 #' @return `job_remove()`: the job's name, invisibly. `clean_local_jobs()`:
 #'   the [list_jobs()] rows of the jobs removed (or that would be), invisibly.
 #' @examples
-#' options(sagesim.job_dir = tempdir())
+#' old <- options(sagesim.job_dir = tempfile("sagesim-example-"))  # where local jobs keep their files
 #' job <- submit_processing(simulation = simulation_spec(100, 100, 50, 20, seed = 3),
 #'                          instance_type = "local", logs = FALSE)
 #' job_remove(job)
 #' clean_local_jobs(older_than = 30, dry_run = TRUE)
+#' unlink(getOption("sagesim.job_dir"), recursive = TRUE)
+#' options(old)
 #' @export
 job_remove <- function(job) {
   if (is.character(job)) {
