@@ -389,3 +389,20 @@ clean_local_jobs <- function(older_than = 7, dry_run = FALSE, ...) {
   rownames(old) <- NULL
   invisible(old)
 }
+
+# A host starts by recording its pid and ends by renaming its exit status
+# into place: the two files' times.
+#' @export
+host_spans.sagesim_local_job <- function(job) {
+  time_of <- function(host, file) {
+    path <- file.path(host_dir(job$dir, host), file)
+    if (file.exists(path)) as.numeric(file.mtime(path)) else NA_real_
+  }
+  started <- vapply(job$hosts, time_of, 0, "pid")
+  ended <- vapply(job$hosts, time_of, 0, "exit_code")
+  # A host killed without an exit status ended when its log last changed.
+  lost <- !is.na(started) & is.na(ended) & !vapply(job$hosts, function(h) host_process_alive(job$dir, h), TRUE)
+  ended[lost] <- vapply(job$hosts[lost], time_of, 0, "log")
+  data.frame(host = job$hosts, started = unname(started), ended = unname(ended),
+             stringsAsFactors = FALSE)
+}
