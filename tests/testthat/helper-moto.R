@@ -178,6 +178,24 @@ bucket_keys <- function(session, prefix = "", bucket = session$bucket) {
 # fixtures/moto_launcher.py, POST /faults.
 inject_faults <- function(...) control("/faults", stats::setNames(list(...), names(list(...)) %||% character()))
 
+# Faults of single requests, from now on (until the next local_moto()):
+# each a list(Operation = "sagemaker:CreateProcessingJob" (or an
+# X-Amz-Target) or "s3:PutObject", Fault = "Throttle", "InternalError",
+# "ServiceUnavailable", "Reset", "ResetAfter", "Slow" or "AccessDenied",
+# Count, Seconds, Message); see fixtures/moto_launcher.py, POST /faults.
+inject_request_faults <- function(...) control("/faults", list(Requests = list(...)))
+
+# Every AWS request sent to moto since the test began, as the launcher saw
+# it: Operation ("service:Operation"), AccessKeyId (the played hosts sign
+# with "EXECUTIONROLEKEY"), Method, Path, Query and Body (JSON and query
+# protocols; the Keys of an S3 DeleteObjects).
+sent_requests <- function() control("/requests", "{}")$Requests
+
+# The calls of one operation among sent_requests().
+sent <- function(operation) {
+  Filter(function(r) identical(r$Operation, operation), sent_requests())
+}
+
 # A certificate authority of the test's own and a certificate for localhost
 # it signed: list(ca, cert, key), files in a temporary folder.
 local_test_ca <- function(env = parent.frame()) {
