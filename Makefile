@@ -2,7 +2,7 @@
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/sagesim/cargo-target
 export PATH := $(PATH):$(HOME)/.cargo/bin
 
-.PHONY: setup setup-r install demo test dist check-dist check-container bench docs authors future-tests
+.PHONY: setup setup-r install demo test dist check-dist check-container check-bare bench docs authors future-tests
 
 setup:            ## install what is missing (apt, pip; root or sudo): R, its packages, moto, container tools
 	sh tools/setup.sh all
@@ -30,6 +30,9 @@ check-dist:       ## install dist/'s tarball with no network and an empty CARGO_
 
 check-container: ## build the worker image (podman) and run the job contract in it
 	sh tools/container/check.sh
+
+check-bare:       ## a bare Debian bookworm root (no R): make setup once, then make demo (root)
+	bash tools/check-bare.sh
 
 bench: install    ## speed and memory of simulate_local() against plain R; map overhead
 	Rscript bench/bench.R

@@ -16,7 +16,35 @@
 #'   local jobs).
 #' * `sagesim.rstudio_jobs`: show jobs in RStudio's Jobs pane (default
 #'   `TRUE`; only inside RStudio).
+#' * `sagesim.host_start_timeout`: seconds after which a local job's host
+#'   that has not started is taken as lost, as an instance that never came
+#'   up (default 60).
 #'
 #' @keywords internal
 #' @useDynLib sagesim, .registration = TRUE
 "_PACKAGE"
+
+# A binary package built for another R (major.minor) may not load or may
+# misbehave: say so once, with what to do, rather than fail obscurely.
+.onLoad <- function(libname, pkgname) {
+  built <- utils::packageDescription(pkgname, lib.loc = libname, fields = "Built")
+  advice <- built_for_other_r(built, getRversion())
+  if (!is.null(advice)) {
+    warning(structure(class = c("sagesim_built_for_other_r", "warning", "condition"),
+                      list(message = advice, call = NULL)))
+  }
+}
+
+# NULL when `built` (DESCRIPTION's Built field, "R 4.2.2; x86_64-...; ...")
+# names this R's major.minor version, else what to do.
+built_for_other_r <- function(built, running) {
+  version <- regmatches(built, regexpr("(?<=^R )[0-9]+[.][0-9]+", built, perl = TRUE))
+  if (length(version) == 0 || is.na(built)) return(NULL)
+  here <- paste(unlist(running)[1:2], collapse = ".")
+  if (identical(version, here)) return(NULL)
+  sprintf(paste(
+    "This sagesim was built for R %s, and this is R %s: R packages with compiled code are",
+    "built for one R version. If anything fails, install sagesim's source package",
+    "(sagesim_<version>.tar.gz; it needs Rust, see the README, \"Installing\"), or build a",
+    "binary for R %s with `make dist` on a machine that has it."), version, here, here)
+}

@@ -167,8 +167,13 @@ check_tags <- function(tags) {
   if (length(tags) > 50) {
     abort_argument("tags", sprintf("`tags` may have at most 50 entries, not %d.", length(tags)))
   }
-  if (any(nchar(names(tags)) > 128) || any(nchar(tags) > 256) || anyDuplicated(names(tags))) {
-    abort_argument("tags", "`tags` need unique names of at most 128 characters and values of at most 256.")
+  if (any(nchar(names(tags)) > 128) || any(nchar(tags) > 256)) {
+    abort_argument("tags", "`tags` need names of at most 128 characters and values of at most 256.")
+  }
+  # (Refused here, before anything is uploaded.)
+  if (anyDuplicated(names(tags))) {
+    abort_argument("tags", sprintf("`tags` names must be unique; repeated: %s.",
+                                   paste(unique(names(tags)[duplicated(names(tags))]), collapse = ", ")))
   }
   tags
 }
@@ -186,21 +191,6 @@ check_arguments <- function(arguments) {
     abort_argument("arguments", "SageMaker takes at most 256 `arguments` of at most 256 characters each.")
   }
   arguments
-}
-
-# An IAM role ARN, or a role name completed with the session's account (as
-# the Python SDK's `role = "MyRole"` is).
-role_pattern <- "^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$"
-role_name_pattern <- "^[A-Za-z0-9+=,.@_-]{1,64}$"
-
-check_role <- function(role) {
-  check_string(role, "role", null_ok = TRUE)
-  if (!is.null(role) && !grepl(role_pattern, role) && !grepl(role_name_pattern, role)) {
-    abort_argument("role", sprintf(
-      "`role` must be an IAM role ARN (arn:aws:iam::<account>:role/<name>) or a role name, not \"%s\".",
-      role))
-  }
-  invisible(role)
 }
 
 check_unique_names <- function(items, arg) {

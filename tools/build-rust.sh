@@ -71,6 +71,27 @@ fi
 
 echo "sagesim: using $(cargo --version)"
 echo "sagesim: using $(rustc --version)"
+
+# The oldest rustc the locked crates build with (the workspace's
+# rust-version, which tools/check-rust-version.R keeps equal to the highest
+# any crate of Cargo.lock declares): an older one is told so here, plainly,
+# before cargo fails deep in the build.
+needed=$(sed -n 's/^rust-version *= *"\([0-9.]*\)".*/\1/p' rust/Cargo.toml | head -n 1)
+found=$(rustc --version | sed -n 's/^rustc \([0-9][0-9.]*\).*/\1/p')
+older() { # a b: whether version a is older than version b
+  [ "$1" != "$2" ] && [ "$(printf '%s\n%s\n' "$1" "$2" | sort -t. -k1,1n -k2,2n -k3,3n | head -n 1)" = "$1" ]
+}
+if [ -n "$needed" ] && [ -n "$found" ] && older "$found" "$needed"; then
+  cat >&2 <<MSG
+-------------------- sagesim: Rust ${found} is too old ---------------------
+sagesim's Rust crates need rustc ${needed} or newer; this rustc
+($(command -v rustc)) is ${found}. Update Rust ('rustup update', or a newer
+'rustc' package), then install sagesim again; or install the binary package,
+which needs no Rust (see the README, "Installing").
+------------------------------------------------------------------------------
+MSG
+  exit 1
+fi
 echo "sagesim: cargo target dir ${target_dir}"
 
 set -- build --release --lib --package sagesim --manifest-path rust/Cargo.toml \

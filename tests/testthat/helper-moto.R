@@ -64,18 +64,22 @@ moto_start <- function() {
 
 # A minimal HTTP/1.0 client (no chunking) for moto's and the launcher's
 # control APIs, so the tests need no HTTP package.
-http_request <- function(port, method, path, body = NULL) {
+http_request <- function(port, method, path, body = NULL, headers = character()) {
   body <- if (is.null(body)) "" else if (is.character(body)) body else
     as.character(jsonlite::toJSON(body, auto_unbox = TRUE, null = "null"))
   connection <- socketConnection("127.0.0.1", port, blocking = TRUE, open = "r+b", timeout = 30)
   on.exit(close(connection))
+  extra <- paste0(names(headers), ": ", headers, "\r\n", collapse = "")
   request <- sprintf(paste0("%s %s HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n",
-                            "Content-Length: %d\r\n\r\n%s"), method, path, nchar(body, "bytes"), body)
+                            "%sContent-Length: %d\r\n\r\n%s"), method, path,
+                     if (length(headers) > 0) extra else "", nchar(body, "bytes"), body)
   writeBin(charToRaw(request), connection)
   response <- rawToChar(readBin(connection, "raw", 1e8))
   head_end <- regexpr("\r\n\r\n", response, fixed = TRUE)
   status <- as.integer(sub("^HTTP/[0-9.]+ ([0-9]+).*", "\\1", substr(response, 1, 40)))
-  list(status = status, body = substring(response, head_end + 4))
+  head <- strsplit(substr(response, 1, head_end - 1), "\r\n", fixed = TRUE)[[1]][-1]
+  headers <- stats::setNames(sub("^[^:]*:[ ]*", "", head), tolower(sub(":.*$", "", head)))
+  list(status = status, body = substring(response, head_end + 4), headers = as.list(headers))
 }
 
 control <- function(path, body) {
@@ -144,9 +148,13 @@ recorded_sagemaker <- function(operation) {
   lapply(calls, function(r) jsonlite::fromJSON(r$body, simplifyVector = FALSE))
 }
 
-set_job_status <- function(name, status, reason = NULL, exit_message = NULL) {
+# `start` and `end` (seconds since 1970): the job's processing start and
+# end, as one that ran for that long.
+set_job_status <- function(name, status, reason = NULL, exit_message = NULL, start = NULL,
+                           end = NULL) {
   control("/processing-job", Filter(Negate(is.null), list(
-    ProcessingJobName = name, Status = status, FailureReason = reason, ExitMessage = exit_message)))
+    ProcessingJobName = name, Status = status, FailureReason = reason, ExitMessage = exit_message,
+    ProcessingStartTime = start, ProcessingEndTime = end)))
 }
 
 put_job_logs <- function(job_name, host, messages) {
@@ -166,6 +174,38 @@ play_jobs <- function(late_lines = NULL) {
   # gives them this R's Rscript: see moto_start()).
   control("/play-jobs", list(Environment = list(R_LIBS = paste(.libPaths(), collapse = ":")),
                              LateLines = as.list(late_lines)))
+}
+
+# Every request that writes an object (a PUT of a whole object, or the
+# start of a multipart upload) under `prefix`, and whether it asked for
+# SSE-KMS with `key`. (The parts of a multipart upload carry no encryption
+# headers: the upload's start does.)
+object_writes <- function(prefix, key) {
+  writes <- Filter(function(r) {
+    grepl(prefix, r$url, fixed = TRUE) &&
+      ((identical(r$method, "PUT") && !grepl("partNumber=", r$url)) ||
+         (identical(r$method, "POST") && grepl("[?&]uploads", r$url)))
+  }, recorded_requests())
+  stats::setNames(vapply(writes, function(r) {
+    headers <- stats::setNames(r$headers, tolower(names(r$headers)))
+    identical(headers[["x-amz-server-side-encryption"]], "aws:kms") &&
+      identical(headers[["x-amz-server-side-encryption-aws-kms-key-id"]], key)
+  }, logical(1)), vapply(writes, function(r) sub("[?].*$", "", basename(r$url)), ""))
+}
+
+# The KMS key moto keeps `key` of `bucket` encrypted with (SSE-KMS), as a
+# HEAD of the object tells it; NA when it is stored otherwise.
+stored_kms_key <- function(bucket, key) {
+  # moto answers a request with no credentials as anonymous (403); it does
+  # not check the signature.
+  signed <- c(Authorization = paste("AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/s3/aws4_request,",
+                                    "SignedHeaders=host, Signature=0"))
+  response <- http_request(moto$port, "HEAD", sprintf("/%s/%s", bucket, key), headers = signed)
+  if (response$status != 200) stop("no object s3://", bucket, "/", key)
+  headers <- response$headers
+  if (!identical(headers[["x-amz-server-side-encryption"]], "aws:kms")) return(NA_character_)
+  if (is.null(headers[["x-amz-server-side-encryption-aws-kms-key-id"]])) return(NA_character_)
+  headers[["x-amz-server-side-encryption-aws-kms-key-id"]]
 }
 
 # The keys under a prefix of a bucket.

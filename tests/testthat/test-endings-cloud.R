@@ -3,6 +3,7 @@
 # started), what its hosts finished comes back, and a resubmission runs only
 # the rest. The hosts are played on this machine (fixtures/moto_launcher.py,
 # POST /play-jobs); a map's results are a Continuous output, in S3 as written.
+# (Simulations and sweeps: test-endings-cloud-sim.R.)
 
 draw <- function(i) mean(stats::rnorm(5, mean = i))
 
@@ -12,18 +13,6 @@ submit_played_map <- function(x, f, seed, session, ...) {
   submit_map(x, f, seed = seed, instance_count = 2, instance_type = "ml.m5.large",
              image_uri = image, env = c(SAGESIM_PROGRESS_EVERY = "0"), wait = FALSE,
              session = session, ...)
-}
-
-# The job's progress once its hosts have reported `done` elements done.
-wait_for_progress <- function(job, done, timeout = 120) {
-  deadline <- Sys.time() + timeout
-  repeat {
-    sagesim:::refresh_job(job)
-    progress <- sagesim:::job_progress(job)
-    if (!is.null(progress) && progress$done >= done) return(progress)
-    if (Sys.time() > deadline) stop("the job's hosts did not report ", done, " elements done in time")
-    Sys.sleep(0.3)
-  }
 }
 
 # The map results files the job's hosts delivered to S3.

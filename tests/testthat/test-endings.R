@@ -1,14 +1,9 @@
 # Nothing a host finished is lost, locally: whatever ends a job (a stop, a
 # host's code failing, a host killed, a host that never starts), what its
 # hosts finished comes back identical to a clean run's, the rest as
-# unfinished, and a resubmission runs only the rest.
+# unfinished, and a resubmission runs only the rest. (The jobs, their clean
+# runs and the checks are in helper-endings.R.)
 
-sim_spec <- function() simulation_spec(2000, 2000, 20000, 12000, seed = 5)
-sweep_grid <- function() simulation_grid(2000, 2000, c(10000, 20000), 6000, seed = 6)
-slow_times_ten <- function(i) {
-  Sys.sleep(0.15)
-  i * 10
-}
 # Each host saves what it finished every 0.2 s (at least).
 often <- c(SAGESIM_CHECKPOINT_EVERY = "0.2")
 
@@ -25,13 +20,6 @@ start_kind <- function(kind, retries = 0, max_runtime = 3600, f = slow_times_ten
                               max_runtime = max_runtime))
 }
 
-clean_result <- function(kind) {
-  switch(kind,
-    map = lapply(1:40, function(i) i * 10),
-    simulation = simulate_local(sim_spec()),
-    sweep = simulate_local(sweep_grid()))
-}
-
 # Waits until `host` of `job` has saved something.
 await_saved <- function(job, host) {
   folder <- file.path(job$dir, "hosts", host, "opt", "ml", "processing", "output")
@@ -40,71 +28,6 @@ await_saved <- function(job, host) {
                            recursive = TRUE)) == 0 && Sys.time() < deadline) {
     Sys.sleep(0.05)
   }
-}
-
-wait_quietly <- function(job) {
-  tryCatch(suppressMessages(suppressWarnings(job_wait(job, logs = FALSE, timeout = 120))),
-           error = function(e) e)
-}
-
-# What a partial collection holds, checked against the clean run: the
-# finished part identical to the clean run's, the rest said to be
-# unfinished; returns how many elements (iterations) finished.
-expect_partial <- function(kind, partial, clean, why) {
-  if (kind == "map") {
-    unfinished <- vapply(partial, inherits, NA, "sagesim_element_unfinished")
-    expect_true(any(unfinished))
-    expect_identical(partial[!unfinished], clean[!unfinished])
-    for (condition in partial[unfinished]) expect_match(conditionMessage(condition), why)
-    return(sum(!unfinished))
-  }
-  sims <- if (kind == "sweep") partial$simulations else list(partial)
-  wholes <- if (kind == "sweep") clean$simulations else list(clean)
-  if (kind == "sweep") expect_true(isTRUE(partial$partial))
-  done <- 0
-  for (k in seq_along(sims)) {
-    expect_true(isTRUE(sims[[k]]$partial))
-    at <- sagesim:::simulation_iterations(sims[[k]])
-    if (sims[[k]]$counts$iterations > 0) {
-      expect_identical(sims[[k]]$values, wholes[[k]]$values[at])
-    }
-    done <- done + sims[[k]]$counts$iterations
-  }
-  total <- if (kind == "sweep") sum(clean$cells$iterations) else clean$max_iterations
-  expect_lt(done, total)
-  done
-}
-
-# How many elements (iterations) a follow-up job runs.
-rerun_size <- function(kind, rest) {
-  if (kind == "map") return(rest$elements)
-  arguments <- unlist(rest$record$plan$arguments)
-  todo <- arguments[which(arguments == "--todo") + 1]
-  pieces <- do.call(rbind, lapply(strsplit(unlist(strsplit(todo, ",")), ":"), as.numeric))
-  sum(pieces[, 3])
-}
-
-# The ending's partial result, then a resubmission that completes it.
-expect_kept_and_completed <- function(kind, job, clean, why, f = NULL, ...) {
-  expect_warning(partial <- job_collect(job, errors = "return"), class = "sagesim_partial_results")
-  # Read back the same way twice.
-  expect_identical(suppressWarnings(job_collect(job, errors = "return")), partial)
-  done <- expect_partial(kind, partial, clean, why)
-  total <- if (kind == "map") 40 else if (kind == "sweep") sum(clean$cells$iterations) else
-    clean$max_iterations
-  rest <- job_resubmit(job, f = f, ..., logs = FALSE)
-  expect_identical(as.numeric(rerun_size(kind, rest)), as.numeric(total - done))
-  whole <- job_collect(rest)
-  if (kind == "map") {
-    expect_identical(whole, clean)
-  } else if (kind == "simulation") {
-    expect_identical(whole$values, clean$values)
-    expect_identical(whole$counts, clean$counts)
-  } else {
-    expect_identical(lapply(whole$simulations, `[[`, "values"),
-                     lapply(clean$simulations, `[[`, "values"))
-  }
-  invisible(done)
 }
 
 test_that("a host that ends between the status's two reads is never taken for lost", {
@@ -163,8 +86,8 @@ for (kind in c("map", "simulation", "sweep")) {
     expect_s3_class(wait_quietly(job), "sagesim_job_failed")
     expect_match(job_status(job)$failure_reason, "algo-2 was lost: it never started")
     withr::local_envvar(PATH = sub("^[^:]*:", "", Sys.getenv("PATH")))
-    done <- expect_kept_and_completed(kind, job, clean, "host algo-2 was lost")
-    expect_gt(done, 0)
+    kept <- expect_kept_and_completed(kind, job, clean, "host algo-2 was lost")
+    expect_gt(kept$done, 0)
   })
 }
 

@@ -132,9 +132,12 @@ test_that("a budget refuses a SageMaker job over it before anything is uploaded 
   # The option is every submission's default, resubmissions' too, and maps'.
   withr::local_options(sagesim.budget = 0.001)
   expect_error(job_resubmit(job, wait = FALSE), class = "sagesim_over_budget")
+  before <- length(recorded_requests())
   expect_error(submit_map(1:1000, function(i) Sys.sleep(0.01), image_uri = image, role = role,
                           instance_type = "ml.m5.xlarge"),
                class = "sagesim_over_budget")
+  # The map was refused before its payload went up: nothing was asked of AWS.
+  expect_length(recorded_requests(), before)
   expect_length(recorded_sagemaker("CreateProcessingJob"), 1)
   # An estimate shows the budget it would be held to.
   estimate <- submit_processing(simulation = spec, image_uri = image, instance_type = "ml.m5.xlarge",

@@ -101,8 +101,21 @@ test_that("each .combine, .inorder, .multicombine and .errorhandling mode return
       for (k in c(2, 4)) {
         expect_s3_class(dopar[[k]], "simpleError")
         expect_identical(conditionMessage(dopar[[k]]), conditionMessage(do[[k]]))
+        # The call that raised it too, as %do% keeps it.
+        expect_identical(conditionCall(dopar[[k]]), conditionCall(do[[k]]))
+        expect_identical(conditionCall(dopar[[k]]), quote(failing(i)))
       }
+      passed <- dopar
     }
+  }
+  # ... and as doParallel's workers keep it.
+  if (requireNamespace("doParallel", quietly = TRUE)) {
+    workers <- parallel::makePSOCKcluster(1)
+    withr::defer(parallel::stopCluster(workers))
+    doParallel::registerDoParallel(workers)
+    in_parallel <- foreach::foreach(i = 1:5, .errorhandling = "pass") %dopar% failing(i)
+    for (k in c(2, 4)) expect_identical(conditionCall(passed[[k]]), conditionCall(in_parallel[[k]]))
+    registerDoSageMaker(instance_count = 2, instance_type = "local", seed = 1)
   }
   # The script's stopCluster(cl) is accepted, and does nothing.
   expect_s3_class(cl, "sagesim_dopar")

@@ -116,3 +116,26 @@ test_that("a job the cloud failed and ran again costs its attempts together", {
   expect_output(print(cost), sprintf("total: %s instance-hours", sagesim:::format_hours(sum(cost$instance_hours))),
                 fixed = TRUE)
 })
+
+test_that("print(job) totals every attempt's cost, the first one's too", {
+  local_moto()
+  job_cost_prices()
+  session <- aws_session(role = role)
+  job <- submit_processing(simulation = simulation_spec(100, 100, 50, 20, seed = 1),
+                           image_uri = image, instance_count = 2, wait = FALSE, session = session)
+  first <- job$name
+  # The first attempt ran an hour before the cloud lost a host; the second
+  # (moto's, ended as soon as created) is given half an hour.
+  started <- 1.7e9
+  set_job_status(first, "Failed", "InternalServerError: We encountered an internal error.",
+                 start = started, end = started + 3600)
+  suppressMessages(job_wait(job, logs = FALSE, timeout = 60))
+  expect_length(job$record$attempts, 1)
+  set_job_status(job$name, "Completed", start = started + 3700, end = started + 3700 + 1800)
+  job_status(job)
+  cost <- job_cost(job)
+  expect_identical(cost$job_name, c(first, job$name))
+  expect_equal(cost$instance_hours, c(2, 1))
+  expect_equal(cost$usd, c(1, 0.5))
+  expect_output(print(job), "cost:      3 instance-hours, $1.50, over its 2 attempts", fixed = TRUE)
+})

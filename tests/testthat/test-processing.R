@@ -125,6 +125,36 @@ test_that("bad input is refused before any AWS call", {
   expect_length(recorded_requests(), 0)
 })
 
+test_that("repeated env or tag names are refused before anything is created", {
+  local_moto()
+  session <- aws_session(role = role)
+  jobs <- use_temp_job_dir()
+  http_request(moto$port, "POST", "/moto-api/recorder/reset-recording")
+  repeated <- list(env = c(STAGE = "a", LEVEL = "1", STAGE = "b"),
+                   env = list(STAGE = "a", STAGE = "a"),
+                   tags = c(team = "a", team = "b"),
+                   tags = list(team = "a", project = "p", team = "a"))
+  for (k in seq_along(repeated)) {
+    setting <- repeated[k]
+    for (instance_type in c("ml.m5.xlarge", "local")) {
+      info <- paste(names(setting), instance_type)
+      submissions <- list(
+        function(...) submit_processing(code = local_script(), ...),
+        function(...) submit_map(1:3, identity, ...))
+      for (submit in submissions) {
+        error <- tryCatch(do.call(submit, c(setting, list(image_uri = image, instance_type = instance_type,
+                                                          wait = FALSE, session = session))),
+                          error = identity)
+        expect_s3_class(error, "sagesim_invalid_argument")
+        expect_identical(error$argument, names(setting), info = info)
+        expect_match(conditionMessage(error), "unique; repeated: (STAGE|team)", info = info)
+      }
+    }
+  }
+  expect_length(recorded_requests(), 0)
+  expect_length(list.files(jobs, recursive = TRUE), 0)
+})
+
 test_that("without a role the submission says what to pass, and creates nothing", {
   local_moto()
   session <- aws_session()
@@ -219,23 +249,6 @@ test_that("every seed, given or drawn, gives simulate_local()'s result locally a
     expect_identical(result$seed, spec$seed, info = label)
   }
 })
-
-# Every request that writes an object (a PUT of a whole object, or the
-# start of a multipart upload) under `prefix`, and whether it asked for
-# SSE-KMS with `key`. (The parts of a multipart upload carry no encryption
-# headers: the upload's start does.)
-object_writes <- function(prefix, key) {
-  writes <- Filter(function(r) {
-    grepl(prefix, r$url, fixed = TRUE) &&
-      ((identical(r$method, "PUT") && !grepl("partNumber=", r$url)) ||
-         (identical(r$method, "POST") && grepl("[?&]uploads", r$url)))
-  }, recorded_requests())
-  stats::setNames(vapply(writes, function(r) {
-    headers <- stats::setNames(r$headers, tolower(names(r$headers)))
-    identical(headers[["x-amz-server-side-encryption"]], "aws:kms") &&
-      identical(headers[["x-amz-server-side-encryption-aws-kms-key-id"]], key)
-  }, logical(1)), vapply(writes, function(r) sub("[?].*$", "", basename(r$url)), ""))
-}
 
 test_that("every upload is KMS-encrypted with the job's or the session's key", {
   local_moto()

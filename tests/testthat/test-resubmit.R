@@ -15,6 +15,18 @@ all_settings <- list(
 
 fails_on_three <- function(i) if (i == 3) stop("not three") else i * 2
 
+# `job`'s uploads (`files`: its record, a map's payload) were each sent with
+# SSE-KMS and `key`, and moto keeps them encrypted with it.
+expect_uploads_encrypted <- function(job, key, files = c("payload.rds", "sagesim-job.json")) {
+  inputs <- paste0(job$name, "/input/")
+  writes <- object_writes(inputs, key)
+  expect_setequal(names(writes), files)
+  expect_true(all(writes), info = paste(names(writes)[!writes], collapse = ", "))
+  stored <- bucket_keys(job$session, inputs)
+  expect_identical(vapply(stored, stored_kms_key, "", bucket = job$session$bucket),
+                   rep(key, length(stored)), ignore_attr = TRUE)
+}
+
 # A request with `name` written as `as`, and the map payload's S3 URI left
 # out: what may differ between a job and its rerun.
 comparable <- function(request, name, as) {
@@ -44,6 +56,8 @@ test_that("a resubmitted cloud map job sends the original request, but for its n
   resized <- job_resubmit(job, f = function(i) i * 2, instance_count = 3, wait = FALSE)
   job_wait(resized, logs = FALSE, timeout = 120)
   expect_identical(job_collect(resized), as.list(1:6 * 2))
+  # The reruns' uploads (payload, record) are encrypted with the first job's key.
+  for (rerun in list(fixed, resized)) expect_uploads_encrypted(rerun, all_settings$kms_key)
 
   created <- recorded_sagemaker("CreateProcessingJob")
   expect_length(created, 3)
@@ -73,6 +87,43 @@ test_that("a resubmitted cloud map job sends the original request, but for its n
   expect_identical(again$record$resubmission_of, job$name)
   expect_identical(again$record$plan, fixed$record$plan)
   expect_output(print(again), sprintf("reruns:    %s", job$name), fixed = TRUE)
+})
+
+test_that("a failed or stopped map job's resubmission takes the settings given, and keeps the others", {
+  local_moto()
+  session <- aws_session(role = role)
+  job <- do.call(submit_map, c(list(1:6, function(i) i * 2, seed = 5, instance_count = 2,
+                                    instance_type = "ml.m5.large", image_uri = image,
+                                    wait = FALSE, session = session), all_settings))
+  # (moto ends a job it does not play at once; each end is set by hand.)
+  ends <- list(Failed = "AlgorithmError: algo-1 exited with status 1", Stopped = NULL)
+  for (end in names(ends)) {
+    set_job_status(job$name, end, ends[[end]])
+    rerun <- job_resubmit(job, instance_count = 3, env = c(STAGE = "again"),
+                          tags = c(team = "ops"), wait = FALSE)
+    # Nothing was finished: every element runs again, with the new settings.
+    expect_identical(rerun$elements, 6L, info = end)
+    plan <- rerun$record$plan
+    expect_identical(plan$instance_count, 3L, info = end)
+    expect_identical(plan$env, list(STAGE = "again"), info = end)
+    expect_identical(plan$tags, list(list(key = "team", value = "ops")), info = end)
+    request <- recorded_sagemaker("CreateProcessingJob")
+    request <- Filter(function(r) identical(r$ProcessingJobName, rerun$name), request)[[1]]
+    expect_identical(request$ProcessingResources$ClusterConfig$InstanceCount, 3L, info = end)
+    expect_identical(request$Environment$STAGE, "again", info = end)
+    expect_identical(request$Tags, list(list(Key = "team", Value = "ops")), info = end)
+    # The settings not given are the first job's, its upload key among them.
+    expect_identical(plan$max_runtime, 4321L, info = end)
+    expect_identical(plan$output_kms_key, all_settings$output_kms_key, info = end)
+    expect_identical(rerun$record$upload_kms_key, all_settings$kms_key, info = end)
+    expect_uploads_encrypted(rerun, all_settings$kms_key)
+  }
+  # A script job's resubmission (its code used where it was uploaded) writes
+  # its record with the key too.
+  script <- submit_processing(code = local_script(), image_uri = image, kms_key = all_settings$kms_key,
+                              wait = FALSE, session = session)
+  expect_uploads_encrypted(job_resubmit(script, wait = FALSE), all_settings$kms_key,
+                           files = "sagesim-job.json")
 })
 
 test_that("a resubmitted local job keeps its settings, and takes new ones where given", {

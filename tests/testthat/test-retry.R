@@ -1,17 +1,35 @@
 # When the cloud fails a job, not its code: retries, quotas, lost hosts.
 
 draw <- function(i) mean(stats::rnorm(5, mean = i))
-slow_draw <- function(i) {
-  Sys.sleep(0.05)
-  draw(i)
+
+# draw(), except that element `at` holds its host (two minutes) before it
+# draws, so that a host to be lost cannot finish its share, however fast,
+# before it is killed: the first time the element runs (it creates the file
+# `marker`; hosts share this machine's /tmp), or in the job whose name
+# matches `in_job`.
+holding_draw <- function(at, marker = NULL, in_job = NULL) {
+  force(at)
+  force(marker)
+  force(in_job)
+  function(i) {
+    if (i == at) {
+      hold <- if (is.null(in_job)) !file.exists(marker) else
+        isTRUE(grepl(in_job, sagesim::processing_config()$job$ProcessingJobName))
+      if (hold) {
+        if (!is.null(marker)) file.create(marker)
+        Sys.sleep(120)
+      }
+    }
+    draw(i)
+  }
 }
 
 # Kills a local map job's `host` (its whole process group), as a host that
-# dies half way, once it has written `results` of its result files.
-lose_map_host <- function(job, host, results) {
-  folder <- file.path(job$dir, "hosts", host, "opt", "ml", "processing", "output", "map")
+# dies half way, once it is held by holding_draw() (`marker` exists).
+lose_map_host <- function(job, host, marker) {
   deadline <- Sys.time() + 60
-  while (length(list.files(folder)) < results && Sys.time() < deadline) Sys.sleep(0.05)
+  while (!file.exists(marker) && Sys.time() < deadline) Sys.sleep(0.05)
+  if (!file.exists(marker)) stop("host ", host, " of job ", job$name, " was never held")
   pid <- as.integer(readLines(file.path(job$dir, "hosts", host, "pid")))
   system2("kill", c("-KILL", paste0("-", pid)))
 }
@@ -49,8 +67,12 @@ test_that("a 4-host map that meets no capacity, a lost host and a 2-instance quo
   clean <- job_collect(submit_map(1:200, draw, seed = 7, instance_type = "local", logs = FALSE))
   inject_faults(InstanceLimit = 2, CapacityFailures = 1,
                 LoseHost = list(Host = "algo-2", AfterReports = 30))
+  # On 2 hosts, algo-2 runs elements 101 to 200 and is lost once it has
+  # logged 30 reports (its first, then one per element): in that attempt
+  # (the first to run hosts) it is held at element 130, after its 30th.
+  f <- holding_draw(130, in_job = "-retry1-")
   expect_warning(
-    job <- submit_map(1:200, draw, seed = 7, instance_count = 4, instance_type = "ml.m5.large",
+    job <- submit_map(1:200, f, seed = 7, instance_count = 4, instance_type = "ml.m5.large",
                       image_uri = image, env = c(SAGESIM_PROGRESS_EVERY = "0"), wait = FALSE,
                       session = session),
     "quota 'ml.m5.large for processing job usage' is 2 instances", class = "sagesim_quota_reduced")
@@ -121,10 +143,11 @@ test_that("a capacity failure is retried with the same settings, up to `retries`
 test_that("a local map job that loses a host keeps what its hosts finished and runs the rest", {
   use_temp_job_dir()
   clean <- job_collect(submit_map(1:60, draw, seed = 3, instance_type = "local", logs = FALSE))
-  job <- submit_map(1:60, slow_draw, seed = 3, instance_count = 2, instance_type = "local",
-                    wait = FALSE, env = c(SAGESIM_PROGRESS_EVERY = "0"))
-  # Host algo-2 is lost (killed) once it has written some of its results.
-  lose_map_host(job, "algo-2", results = 5)
+  held <- withr::local_tempfile()
+  job <- submit_map(1:60, holding_draw(45, held), seed = 3, instance_count = 2,
+                    instance_type = "local", wait = FALSE, env = c(SAGESIM_PROGRESS_EVERY = "0"))
+  # Host algo-2 (elements 31 to 60) is lost (killed) half way, at element 45.
+  lose_map_host(job, "algo-2", held)
   first <- job$name
   waited <- with_messages(job_wait(job, logs = FALSE, timeout = 120))
   expect_identical(job_collect(job), clean)
@@ -132,6 +155,39 @@ test_that("a local map job that loses a host keeps what its hosts finished and r
   expect_match(job$record$attempts[[1]]$failure_reason, "algo-2 was lost")
   expect_lt(job$elements, 30)
   expect_gt(job$elements, 0)
+})
+
+test_that("a map that loses a host after an element failed keeps the failure and does not run it again", {
+  use_temp_job_dir()
+  clean <- job_collect(submit_map(1:40, draw, seed = 5, instance_type = "local", logs = FALSE))
+  # Each call of f leaves a line in a file of its element's.
+  calls <- withr::local_tempdir()
+  held <- withr::local_tempfile()
+  holding <- holding_draw(30, held)
+  f <- function(i) {
+    cat("called\n", file = file.path(calls, i), append = TRUE)
+    if (i == 22) stop("no 22")
+    holding(i)
+  }
+  job <- submit_map(1:40, f, seed = 5, instance_count = 2, instance_type = "local",
+                    wait = FALSE, env = c(SAGESIM_PROGRESS_EVERY = "0"))
+  # Host algo-2 (elements 21 to 40) fails element 22, then is lost at element 30.
+  lose_map_host(job, "algo-2", held)
+  first <- job$name
+  suppressMessages(job_wait(job, logs = FALSE, timeout = 120))
+  expect_identical(job$record$attempts[[1]]$name, first)
+  expect_identical(job$elements, 11L)
+  # Element 22 ran once, element 30 twice (it was lost), every other once.
+  count <- function(i) length(readLines(file.path(calls, i)))
+  expect_identical(vapply(1:40, count, 1L), ifelse(1:40 == 30, 2L, 1L))
+  # Its failure is kept, as the element's condition.
+  results <- job_collect(job, errors = "return")
+  expect_s3_class(results[[22]], "simpleError")
+  expect_identical(conditionMessage(results[[22]]), "no 22")
+  expect_identical(results[-22], clean[-22])
+  error <- tryCatch(job_collect(job), error = identity)
+  expect_s3_class(error, "sagesim_map_failed")
+  expect_identical(error$failed, 22L)
 })
 
 test_that("a local simulation job that loses a host reruns only its share, under its name", {
@@ -158,9 +214,11 @@ test_that("a local simulation job that loses a host reruns only its share, under
 test_that("with no retries left, a map that lost a host returns what it finished, and a resubmission the rest", {
   use_temp_job_dir()
   clean <- job_collect(submit_map(1:40, draw, seed = 9, instance_type = "local", logs = FALSE))
-  job <- submit_map(1:40, slow_draw, seed = 9, instance_count = 2, instance_type = "local",
-                    retries = 0, wait = FALSE, env = c(SAGESIM_PROGRESS_EVERY = "0"))
-  lose_map_host(job, "algo-1", results = 4)
+  held <- withr::local_tempfile()
+  job <- submit_map(1:40, holding_draw(10, held), seed = 9, instance_count = 2,
+                    instance_type = "local", retries = 0, wait = FALSE,
+                    env = c(SAGESIM_PROGRESS_EVERY = "0"))
+  lose_map_host(job, "algo-1", held)
   error <- tryCatch(suppressMessages(job_wait(job, logs = FALSE, timeout = 60)), error = identity)
   expect_s3_class(error, "sagesim_job_failed")
   expect_length(job$record$attempts, 0)

@@ -92,8 +92,10 @@ test_that("a sweep job over several hosts returns what simulate_local(grid) retu
   expect_identical(strip_timing(job_collect(local)), expected)
   # The hosts' work was balanced by cost (people x iterations).
   costs <- vapply(c("algo-1", "algo-2", "algo-3"), function(h) {
-    file <- file.path(local$dir, "output", "simulation", sprintf("sagesim-result-%s.json", h))
-    parts <- jsonlite::fromJSON(file, simplifyVector = FALSE)$parts
+    files <- list.files(file.path(local$dir, "output", "simulation"),
+                        pattern = sprintf("^sagesim-result-%s-.*[.]json$", h), full.names = TRUE)
+    parts <- unlist(lapply(files, function(f) jsonlite::fromJSON(f, simplifyVector = FALSE)$parts),
+                    recursive = FALSE)
     sum(vapply(parts, function(p) p$spec$num_people * p$iterations, 1))
   }, 1)
   expect_lte(max(costs) - min(costs), 2 * 360)
