@@ -83,7 +83,8 @@ call_resources <- function(params, session) {
   } else paste0(params$Prefix %||% "", "*")
   list(partition = aws_partition(region), region = region, account = session$account %||% "*",
        buckets = params$Bucket %||% session$bucket, objects = objects,
-       jobs = params$ProcessingJobName %||% "*", roles = params$RoleArn %||% session$role %||% "*",
+       jobs = params$ProcessingJobName %||% "*",
+       roles = params$RoleArn %||% expand_role(params$RoleName, session) %||% session$role %||% "*",
        streams = params$LogStreamName %||% paste0(params$LogStreamNamePrefix %||% "", "*"),
        repository = params$RepositoryName %||% "*", image_repositories = "*",
        kms_keys = params$KmsKeyId %||% session$kms_key %||% "*", prefix = "")

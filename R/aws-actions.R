@@ -25,6 +25,9 @@ action_rows <- function(columns, ...) {
 user_actions <- action_rows(
   c("operation", "call", "action", "resource", "when", "by", "condition"),
   "sts:GetCallerIdentity", "GetCallerIdentity", "sts:GetCallerIdentity", "any", "always", "sagesim", "",
+  # (An assumed-role caller given no role reads its own role's ARN, path
+  # included: its default execution role, so the same ARN as PassRole's.)
+  "iam:GetRole", "GetRole", "iam:GetRole", "role", "always", "sagesim", "",
   "s3:EnsureBucket", "HeadBucket", "s3:ListBucket", "bucket", "always", "sagesim", "",
   "s3:EnsureBucket", "CreateBucket", "s3:CreateBucket", "bucket", "always", "sagesim", "",
   "s3:PutObjectFromFile", "PutObject", "s3:PutObject", "objects", "always", "sagesim", "",

@@ -20,7 +20,9 @@
 #'   `iam:PassRole` on the execution role; for [publish_image()], ECR
 #'   `DescribeRepositories`, `CreateRepository`, `GetAuthorizationToken` and
 #'   what the container engine's push needs; with a KMS key, `kms:GenerateDataKey`
-#'   and `kms:Decrypt` on it (S3 asks KMS as the user).
+#'   and `kms:Decrypt` on it (S3 asks KMS as the user); `iam:GetRole` on the
+#'   execution role (a caller working as a role, given no `role`, reads its
+#'   own role's ARN, path included, to use it as the execution role).
 #' * The execution role: S3 `ListBucket`, `GetObject` and `PutObject` (inputs,
 #'   outputs); CloudWatch Logs writes and `cloudwatch:PutMetricData`; ECR pull;
 #'   with a KMS key, `Decrypt`, `GenerateDataKey` and `CreateGrant` (for

@@ -56,7 +56,7 @@ policy_statement <- function(actions, resources, condition = NULL, sid = NULL) {
 # resource and condition, in the order the rows first name them.
 policy_statements <- function(rows, where) {
   sids <- c(any = "NoResourceLevel", bucket = "Bucket", objects = "Objects", jobs = "ProcessingJobs",
-            role = "PassExecutionRole", log_group = "LogGroup", log_streams = "LogStreams",
+            role = "ExecutionRole", log_group = "LogGroup", log_streams = "LogStreams",
             repository = "Repository", image_repository = "PullImage", kms_key = "KmsKey")
   condition <- ifelse(is.na(rows$condition), "", rows$condition)
   if (nzchar(where$prefix %||% "")) condition[rows$resource == "bucket"] <- "prefix"
@@ -65,7 +65,9 @@ policy_statements <- function(rows, where) {
     these <- rows[group == g, , drop = FALSE]
     kind <- these$resource[[1]]
     how <- condition[group == g][[1]]
-    sid <- paste0(sids[[kind]], if (identical(how, "grant_for_aws_resource")) "Grants")
+    # (Sids are unique within a policy: the role is passed, or read.)
+    sid <- paste0(if (kind == "role") { if (identical(how, "passed_to_sagemaker")) "Pass" else "Read" },
+                  sids[[kind]], if (identical(how, "grant_for_aws_resource")) "Grants")
     policy_statement(these$action, policy_resources(kind, where),
                      if (nzchar(how)) policy_condition(how, where), sid = sid)
   }))

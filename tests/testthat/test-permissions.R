@@ -10,8 +10,10 @@
 account <- "123456789012"
 
 # The IAM checks AWS makes for one request (fixtures/moto_launcher.py,
-# POST /requests): a list of list(action, resource, context).
-permissions_of <- function(r) {
+# POST /requests): a list of list(action, resource, context). `roles`: the
+# ARNs of the roles IAM has (a role is asked for by name, and its ARN holds
+# its path).
+permissions_of <- function(r, roles = role) {
   service <- sub(":.*$", "", r$Operation)
   call <- sub("^[^:]+:", "", r$Operation)
   arn <- function(svc, resource) sprintf("arn:aws:%s:us-east-1:%s:%s", svc, account, resource)
@@ -21,6 +23,9 @@ permissions_of <- function(r) {
   body <- r$Body
   switch(service,
     sts = need(r$Operation, "*"),
+    iam = switch(call,
+      GetRole = need(r$Operation, grep(sprintf(":role/(.+/)?%s$", body$RoleName), roles, value = TRUE)),
+      stop("no permission known for ", r$Operation)),
     s3 = {
       parts <- strsplit(sub("^/", "", r$Path), "/", fixed = TRUE)[[1]]
       bucket <- sprintf("arn:aws:s3:::%s", parts[[1]])
@@ -95,8 +100,8 @@ allows <- function(policy, need) {
 }
 
 # The needs of `requests` that `policy` does not allow, as text.
-refused <- function(policy, requests) {
-  needs <- unlist(lapply(requests, permissions_of), recursive = FALSE)
+refused <- function(policy, requests, roles = role) {
+  needs <- unlist(lapply(requests, permissions_of, roles = roles), recursive = FALSE)
   out <- Filter(function(n) !allows(policy, n), needs)
   unique(vapply(out, function(n) paste(n$action, "on", n$resource), ""))
 }
@@ -127,6 +132,12 @@ test_that("sagesim_iam_policy() scopes each action to its resources", {
   pass <- statement(policy$user, "iam:PassRole")
   expect_identical(unlist(pass$Resource), "arn:aws:iam::123456789012:role/service-role/Runner")
   expect_identical(pass$Condition, list(StringEquals = list(`iam:PassedToService` = "sagemaker.amazonaws.com")))
+  read <- statement(policy$user, "iam:GetRole")
+  expect_identical(unlist(read$Action), "iam:GetRole")
+  expect_identical(unlist(read$Resource), "arn:aws:iam::123456789012:role/service-role/Runner")
+  expect_null(read$Condition)
+  sids <- vapply(policy$user$Statement, `[[`, "", "Sid")
+  expect_identical(anyDuplicated(sids), 0L)
   expect_identical(unlist(statement(policy$user, "s3:GetObject")$Resource), "arn:aws:s3:::my-bucket/*")
   expect_identical(unlist(statement(policy$user, "s3:ListBucket")$Resource), "arn:aws:s3:::my-bucket")
   expect_identical(unlist(statement(policy$user, "sagemaker:CreateProcessingJob")$Resource),
@@ -217,15 +228,24 @@ test_that("every call a run of sagesim sends is allowed by its policy, which all
   suppressMessages(publish_image(repository = "sagesim", tag = "v1", engine = "docker", build = FALSE,
                                  session = session))
 
-  requests <- sent_requests()
-  by_user <- Filter(function(r) identical(r$AccessKeyId, "testing"), requests)
+  # A caller working as a role, given none, reads its own (IAM GetRole):
+  # its default execution role. (What the test sends to make the role and
+  # assume it is not sagesim's.)
+  before <- length(sent_requests())
+  caller <- create_role("AmazonSageMaker-ExecutionRole-Permissions", "/service-role/")
+  credentials <- assume_role(caller)
+  setup <- seq(before + 1, length(sent_requests()))
+  expect_identical(aws_session(credentials = credentials)$role, caller)
+
+  requests <- sent_requests()[-setup]
+  by_user <- Filter(function(r) !identical(r$AccessKeyId, "EXECUTIONROLEKEY"), requests)
   # (The played hosts' runtime stand-in also asks STS who it is, which
   # SageMaker does not and which needs no permission.)
   by_hosts <- Filter(function(r) identical(r$AccessKeyId, "EXECUTIONROLEKEY") &&
                        !identical(r$Operation, "sts:GetCallerIdentity"), requests)
   expect_gt(length(by_hosts), 0)
-  policy <- sagesim_iam_policy(bucket = session$bucket, role = role, session = session)
-  expect_identical(refused(policy$user, by_user), character())
+  policy <- sagesim_iam_policy(bucket = session$bucket, role = c(role, caller), session = session)
+  expect_identical(refused(policy$user, by_user, roles = c(role, caller)), character())
   # What the played hosts send, SageMaker sends as the execution role.
   expect_identical(refused(policy$role, by_hosts), character())
 
@@ -236,9 +256,10 @@ test_that("every call a run of sagesim sends is allowed by its policy, which all
   expect_identical(setdiff(own, vapply(by_user, `[[`, "", "Operation")), character())
   # ...and the policy allows nothing the run did not need, but what S3 (KMS,
   # with a key) or the engine's push (ECR) ask on the user's behalf.
-  used <- unique(vapply(unlist(lapply(by_user, permissions_of), recursive = FALSE), `[[`, "", "action"))
+  used <- unique(vapply(unlist(lapply(by_user, permissions_of, roles = c(role, caller)), recursive = FALSE),
+                        `[[`, "", "action"))
   on_behalf <- setdiff(table$action[table$by %in% c("s3", "engine")], table$action[table$by == "sagesim"])
-  everything <- sagesim_iam_policy(bucket = session$bucket, role = role, session = session,
+  everything <- sagesim_iam_policy(bucket = session$bucket, role = c(role, caller), session = session,
                                    kms_key = "1234abcd-12ab-34cd-56ef-1234567890ab")
   expect_setequal(setdiff(granted_actions(everything$user), used), on_behalf)
   expect_setequal(setdiff(used, granted_actions(everything$user)), character())
