@@ -64,7 +64,7 @@ abort_access_denied <- function(e, operation, params, session) {
   )
   class <- setdiff(class(e), c("sagesim_error", "error", "condition"))
   abort(message, class = c("sagesim_access_denied", class), action = action, resource = resource,
-        permission = statement, service = e$service, operation = e$operation, code = e$code,
+        caller = caller, permission = statement, service = e$service, operation = e$operation, code = e$code,
         aws_message = e$aws_message, request_id = e$request_id, http_status = e$http_status,
         error_kind = e$error_kind)
 }

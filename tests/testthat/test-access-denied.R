@@ -21,6 +21,7 @@ test_that("a refused call names the action, the resource and the statement that 
   expect_s3_class(error, "sagesim_aws_AccessDeniedException")
   expect_identical(error$action, "iam:PassRole")
   expect_identical(error$resource, role)
+  expect_identical(error$caller, sprintf("arn:aws:sts::%s:assumed-role/Analyst/me", account))
   expect_identical(error$permission, list(
     Effect = "Allow", Action = list("iam:PassRole"), Resource = list(role),
     Condition = list(StringEquals = list(`iam:PassedToService` = "sagemaker.amazonaws.com"))))
