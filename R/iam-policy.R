@@ -67,15 +67,19 @@ sagesim_iam_policy <- function(bucket = NULL, role = NULL, kms_key = NULL, prefi
                                repository = "sagesim", vpc = FALSE, region = NULL,
                                account = NULL, session = NULL) {
   if (!is.null(session)) check_class(session, "sagesim_session", "session", "aws_session()")
-  region <- check_string(region %||% session$region %||% "*", "region", pattern = "^([a-z0-9-]+|[*])$")
-  account <- check_string(account %||% session$account %||% "*", "account", pattern = "^([0-9]{12}|[*])$")
+  region <- check_string(region %||% session$region %||% "*", "region", pattern = "^([a-z0-9-]+|[*])$",
+                         expected = "an AWS region such as \"eu-west-1\", or \"*\"")
+  account <- check_string(account %||% session$account %||% "*", "account", pattern = "^([0-9]{12}|[*])$",
+                          expected = "an AWS account id of 12 digits such as \"123456789012\", or \"*\"")
   bucket <- bucket %||% session$bucket %||% sprintf("sagemaker-%s-%s", region, account)
   check_strings(bucket, "bucket", null_ok = FALSE)
   if (length(bucket) == 0 || !all(grepl("^[a-z0-9*][a-z0-9.*-]{1,61}[a-z0-9*]$", bucket))) {
-    abort_argument("bucket", "`bucket` must hold S3 bucket names.")
+    abort_argument("bucket", "`bucket` must hold S3 bucket names, such as \"my-sagesim-bucket\" (lower-case letters, digits, dots and hyphens).")
   }
-  check_string(prefix, "prefix", null_ok = TRUE, pattern = "^[a-zA-Z0-9-]*$")
-  check_string(repository, "repository", null_ok = TRUE, pattern = "^[a-z0-9]+([._/-][a-z0-9]+)*$")
+  check_string(prefix, "prefix", null_ok = TRUE, pattern = "^[a-zA-Z0-9-]*$",
+               expected = "the start of job names, such as \"sagesim-\" (letters, digits and hyphens)")
+  check_string(repository, "repository", null_ok = TRUE, pattern = "^[a-z0-9]+([._/-][a-z0-9]+)*$",
+               expected = "an ECR repository name such as \"sagesim\" or \"team/sagesim\" (lower-case letters and digits, separated by . _ / or -)")
   check_flag(vpc, "vpc")
   partition <- aws_partition(region)
   where <- list(partition = partition, region = region, account = account, buckets = bucket,
@@ -108,7 +112,7 @@ policy_roles <- function(role, partition, account) {
   arn <- grepl("^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$", role)
   named <- grepl("^([A-Za-z0-9+=,.@_-]+/)*[A-Za-z0-9+=,.@_-]{1,64}$", role)
   if (length(role) == 0 || !all(arn | named)) {
-    abort_argument("role", "`role` must hold IAM role ARNs or role names (with a path, if any).")
+    abort_argument("role", "`role` must hold IAM role ARNs or role names (with a path, if any), such as \"service-role/MyRole\".")
   }
   ifelse(arn, role, sprintf("arn:%s:iam::%s:role/%s", partition, account, role))
 }

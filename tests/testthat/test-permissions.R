@@ -75,9 +75,16 @@ test_that("sagesim_iam_policy() scopes each action to its resources", {
   expect_identical(statement(tight$role, "kms:CreateGrant")$Condition,
                    list(Bool = list(`kms:GrantIsForAWSResource` = "true")))
 
-  expect_error(sagesim_iam_policy(kms_key = "alias/mine"), class = "sagesim_invalid_argument")
-  expect_error(sagesim_iam_policy(bucket = "Bad_Bucket"), class = "sagesim_invalid_argument")
-  expect_error(sagesim_iam_policy(role = "not a role"), class = "sagesim_invalid_argument")
+  # Bad arguments are refused in words, never as a regular expression.
+  for (bad in list(list(kms_key = "alias/mine"), list(bucket = "Bad_Bucket"), list(role = "not a role"),
+                   list(region = "EU West"), list(account = "12345"), list(prefix = "a_b"),
+                   list(repository = "Team/Sagesim"))) {
+    error <- tryCatch(do.call(sagesim_iam_policy, bad), error = identity)
+    expect_s3_class(error, "sagesim_invalid_argument")
+    expect_identical(error$argument, names(bad))
+    expect_false(grepl("[\\^$]|\\[[a-zA-Z]-|\\{[0-9]", conditionMessage(error)), info = conditionMessage(error))
+    expect_match(conditionMessage(error), "such as|give the key", info = conditionMessage(error))
+  }
   expect_error(sagesim_iam_policy(session = list()), class = "sagesim_invalid_argument")
 })
 
