@@ -49,7 +49,8 @@
 #'   `sagesim.ecr_registry`: another registry host for [publish_image()]
 #'   (default the account's ECR).
 #' * `sagesim.aws_max_attempts`: attempts of each AWS call, with backoff
-#'   (default the SDK's, 3).
+#'   (default 5); `sagesim.aws_read_timeout`: seconds an attempt waits for a
+#'   reply to begin before it is tried again (default 60).
 #' * `sagesim.rstudio_jobs`: show jobs in RStudio's Jobs pane (default
 #'   `TRUE`; only inside RStudio).
 #'

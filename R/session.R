@@ -53,8 +53,14 @@ aws_session <- function(region = NULL, profile = NULL, role = NULL, bucket = NUL
   # error, a lost connection), with the SDK's backoff.
   attempts <- getOption("sagesim.aws_max_attempts")
   if (!is.null(attempts)) attempts <- check_count(attempts, "sagesim.aws_max_attempts", min = 1, max = 20)
+  # Seconds an attempt waits for a reply to begin before it is tried again:
+  # a server gone silent never holds a call (or job_wait()) for ever.
+  read_timeout <- getOption("sagesim.aws_read_timeout")
+  if (!is.null(read_timeout)) {
+    read_timeout <- check_number(read_timeout, "sagesim.aws_read_timeout", min = 0, above = TRUE)
+  }
   config <- list(region = region, profile = profile, endpoint_url = endpoint_url,
-                 max_attempts = attempts)
+                 max_attempts = attempts, read_timeout = read_timeout)
   if (!is.null(credentials)) {
     if (!is.list(credentials) || is.null(credentials$access_key_id) ||
         is.null(credentials$secret_access_key)) {
@@ -69,7 +75,7 @@ aws_session <- function(region = NULL, profile = NULL, role = NULL, bucket = NUL
   # What reconnecting needs after the pointer is lost (saveRDS, a new R
   # session). Explicit credentials live only in the Rust session, never in
   # an R object that could be printed or saved.
-  session$.config <- config[c("region", "profile", "endpoint_url", "max_attempts")]
+  session$.config <- config[c("region", "profile", "endpoint_url", "max_attempts", "read_timeout")]
   session$.config <- session$.config[!vapply(session$.config, is.null, logical(1))]
   session$explicit_credentials <- !is.null(credentials)
   connect(session, config = config[!vapply(config, is.null, logical(1))])

@@ -96,3 +96,22 @@ test_that("a submission that fails for good leaves no job and no uploads behind"
   expect_length(processing_jobs(session), 0)
   expect_length(bucket_keys(session), 0)
 })
+
+test_that("a server that goes silent does not hold a call: the attempt times out and is tried again", {
+  local_moto()
+  withr::local_options(sagesim.aws_read_timeout = 1)
+  session <- aws_session(role = role)
+  play_jobs()
+  job <- submit_processing(simulation = simulation_spec(300, 200, 120, 5, seed = 13),
+                           image_uri = image, wait = FALSE, session = session)
+  # Answered 20 s late, once: with a 1 s read timeout the SDK gives that
+  # attempt up and asks again, long before the late answer would come.
+  inject_request_faults(list(Operation = "sagemaker:DescribeProcessingJob", Fault = "Slow",
+                             Seconds = 20))
+  took <- system.time(status <- job_status(job))[["elapsed"]]
+  expect_lt(took, 15)
+  expect_true(status$status %in% c("InProgress", "Completed"))
+  expect_identical(inject_faults()$injected, list(Slow = 1L))
+  expect_error(withr::with_options(list(sagesim.aws_read_timeout = 0), aws_session(role = role)),
+               class = "sagesim_invalid_argument")
+})

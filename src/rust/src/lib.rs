@@ -513,7 +513,10 @@ fn progress_parse(lines: Vec<String>) -> Robj {
 /// actions each one needs (R/aws-actions.R) is checked against it.
 #[extendr]
 fn aws_operations() -> Vec<String> {
-    sagesim_aws::OPERATIONS.iter().map(|s| s.to_string()).collect()
+    sagesim_aws::OPERATIONS
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
 }
 
 /// Starts one AWS operation (`service:Operation`, AWS-shaped JSON params).

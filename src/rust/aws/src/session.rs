@@ -7,6 +7,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
@@ -33,6 +34,10 @@ pub struct SessionConfig {
     /// How many times a call is tried (throttling, a server error, a lost
     /// connection), with the SDK's exponential backoff; default 5.
     pub max_attempts: Option<u32>,
+    /// Seconds an attempt waits for the first byte of a reply before it is
+    /// given up (and tried again); default 60. Without it, a server that
+    /// accepts a connection and goes silent holds the call forever.
+    pub read_timeout: Option<f64>,
 }
 
 // Never print secrets, even by accident in a debug log.
@@ -55,12 +60,15 @@ impl std::fmt::Debug for SessionConfig {
             )
             .field("endpoint_url", &self.endpoint_url)
             .field("max_attempts", &self.max_attempts)
+            .field("read_timeout", &self.read_timeout)
             .finish()
     }
 }
 
 /// Tries of one call when none is configured.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 5;
+pub const DEFAULT_READ_TIMEOUT_SECONDS: f64 = 60.0;
+const CONNECT_TIMEOUT_SECONDS: u64 = 10;
 
 /// A loaded AWS session: configuration and clients.
 pub struct AwsSession {
@@ -125,6 +133,18 @@ impl AwsSession {
         // are tried again with exponential backoff and jitter.
         let attempts = cfg.max_attempts.unwrap_or(DEFAULT_MAX_ATTEMPTS).max(1);
         loader = loader.retry_config(RetryConfig::standard().with_max_attempts(attempts));
+        let read = cfg.read_timeout.unwrap_or(DEFAULT_READ_TIMEOUT_SECONDS);
+        if !(read.is_finite() && read > 0.0) {
+            return Err(config_err(
+                "read_timeout must be a positive number of seconds",
+            ));
+        }
+        loader = loader.timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_secs(CONNECT_TIMEOUT_SECONDS))
+                .read_timeout(Duration::from_secs_f64(read))
+                .build(),
+        );
         let config = loader.load().await;
 
         let region = config.region().map(|r| r.to_string()).ok_or_else(|| {
