@@ -130,7 +130,10 @@ start_map_job <- function(payload, settings, base_job_name = NULL, job_name = NU
   work <- list(
     kind = "map",
     entrypoint = worker_entrypoint,
+    # The payload's SHA-256 goes in the request, which S3 cannot change: the
+    # hosts read the payload only if it is the one written here.
     arguments = c(flag_arguments("map", file.path(map_input_dir, map_payload_file)),
+                  flag_arguments("map_sha256", payload_sha256(file.path(staging, map_payload_file))),
                   flag_arguments("seed", format_number(payload$seed)),
                   flag_arguments("output_dir", map_output_dir)),
     base_default = "sagesim-map",
@@ -308,15 +311,34 @@ with_random_state <- function(expr) {
   expr
 }
 
-# The payload a map job was given, from where its record says it is.
+# The payload a map job was given, from where its record says it is, read
+# only once it has the SHA-256 the job's request gave its hosts (as
+# SageMaker describes the request: the record in S3 could be rewritten
+# along with the payload).
 map_payload_of <- function(job) {
   source <- job$record$work$payload
-  if (!is_s3_uri(source)) return(readRDS(source))
+  expected <- map_payload_hash(request_arguments(job))
+  checked <- function(path) {
+    tryCatch(check_payload(path, expected), sagesim_integrity_error = function(e) {
+      abort(sprintf("The payload of job %s (%s) is refused: %s.", job$name, source,
+                    e$reason %||% conditionMessage(e)),
+            class = "sagesim_integrity_error", file = source, reason = e$reason)
+    })
+    readRDS(path)
+  }
+  if (!is_s3_uri(source)) return(checked(source))
   target <- tempfile("sagesim-payload-")
   on.exit(unlink(target, recursive = TRUE), add = TRUE)
   location <- parse_s3_uri(source)
   reply <- aws_request(default_session(job$session), "s3:DownloadPrefix", list(
     Bucket = location$bucket, Prefix = location$key, Directory = target))
   paths <- vapply(reply$Files, `[[`, "", "Path")
-  readRDS(paths[basename(paths) == basename(source)][[1]])
+  checked(paths[basename(paths) == basename(source)][[1]])
+}
+
+# The payload's SHA-256 among a map job's arguments (`--map-sha256`), or NULL.
+map_payload_hash <- function(arguments) {
+  arguments <- as.character(unlist(arguments))
+  at <- match(worker_flags[["map_sha256"]], arguments)
+  if (!is.na(at) && at < length(arguments)) arguments[[at + 1]]
 }

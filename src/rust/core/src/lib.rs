@@ -8,13 +8,15 @@
 //! (iteration `i` depends only on `(seed, i)`), in parallel and cancellably;
 //! [`close_pair_probability`] gives the exact expectation to compare with;
 //! [`share`] divides a job's iterations between its hosts, and
-//! [`result_file`] holds the parts of results, their files and their merge.
+//! [`result_file`] holds the parts of results, their files and their merge;
+//! [`integrity`] checks what travels between a session and its hosts.
 
 mod binomial;
 mod cells;
 mod draws;
 mod error;
 mod expected;
+pub mod integrity;
 #[cfg(test)]
 mod golden;
 mod linked;

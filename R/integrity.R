@@ -1,0 +1,124 @@
+# What travels through S3 between this session and a job's hosts is checked
+# before it is read (the Rust core's integrity module): anyone who can write
+# to the job's prefix could otherwise run code on the hosts (a map's payload
+# is an R closure) or in this session (results are unserialized here).
+#
+# * A map's payload travels with its SHA-256 in the job's request
+#   (`--map-sha256`), which SageMaker keeps and S3 does not.
+# * The hosts of a map, simulation or sweep job sign each results file
+#   (`<file>.hmac`, HMAC-SHA256 of its name and bytes) with a key of the
+#   job's own, 32 random bytes that reach them in the request's environment
+#   (a cloud job) or their run.sh (a local one), never through S3; the
+#   session checks each file with it before reading anything of it.
+
+# The variable that gives a job's hosts its results key.
+results_key_variable <- "SAGESIM_RESULTS_KEY"
+
+# The kinds of job whose results sagesim reads, and so whose hosts sign them.
+signs_results <- function(kind) kind %in% c("map", "simulation", "sweep")
+
+# A key kept out of sight: printed, formatted or str()'d, it shows nothing
+# of itself (handles are printed, and users paste what they print).
+new_secret <- function(value) {
+  force(value)
+  structure(function() value, class = "sagesim_secret")
+}
+
+# The key's hex digits ("" for none), for the core and the hosts only.
+secret_value <- function(secret) if (is.null(secret)) "" else secret()
+
+#' @export
+print.sagesim_secret <- function(x, ...) {
+  cat("<sagesim secret>\n")
+  invisible(x)
+}
+
+#' @export
+format.sagesim_secret <- function(x, ...) "<sagesim secret>"
+
+# A new job's results key, from the operating system's random generator.
+new_results_key <- function() new_secret(unwrap(integrity_key()))
+
+# A key as the request's environment gives it, or NULL.
+secret_or_null <- function(value) {
+  if (is.character(value) && length(value) == 1 && nzchar(value)) new_secret(value)
+}
+
+# Lines written where only this user can read them (a key, a run.sh that
+# exports one): created under umask 077, so never readable by others, even
+# for a moment.
+write_private_lines <- function(lines, path) {
+  old <- Sys.umask("077")
+  on.exit(Sys.umask(old), add = TRUE)
+  unlink(path)
+  writeLines(lines, path)
+  Sys.chmod(path, "0600", use_umask = FALSE)
+  invisible(path)
+}
+
+# The SHA-256 (hex) of a payload file, computed before it is uploaded.
+payload_sha256 <- function(path) unwrap(integrity_sha256(path))
+
+# A payload is read only when it has the SHA-256 its job's request gives.
+check_payload <- function(path, expected) {
+  if (is.null(expected) || !nzchar(expected)) {
+    abort(sprintf("The map payload %s comes with no SHA-256 (--map-sha256) to check it against: it is not read.",
+                  path),
+          class = "sagesim_integrity_error", file = path)
+  }
+  unwrap(integrity_check_sha256(path, expected))
+  invisible(path)
+}
+
+# Signs the results file at `source` (written whole) as `path`, which it
+# becomes once renamed: the signature is in place first. No key (a worker
+# run by hand), no signature.
+sign_results_file <- function(source, path, key) {
+  if (nzchar(key)) unwrap(integrity_sign(source, path, key))
+  invisible(path)
+}
+
+# Checks a results file against its signature with `key` (a secret),
+# raising the classed error that names it; `root`: the folder the file was
+# downloaded to, `location`: where it came from.
+verify_results_file <- function(file, key, root, location) {
+  if (is.null(key)) abort_no_results_key(file, root, location)
+  tryCatch(unwrap(integrity_verify(file, secret_value(key))),
+           sagesim_integrity_error = function(e) abort_refused_results(e, root, location))
+  invisible(file)
+}
+
+# The key of each results file: the job's own (`key`), or for the files
+# fetched from an earlier attempt (`earlier`: a list of folder and key
+# pairs) that attempt's. Hex, as the core takes them; a file without one is
+# refused.
+results_file_keys <- function(files, key, earlier, root, location) {
+  vapply(files, function(file) {
+    owner <- Filter(function(e) startsWith(file, paste0(e$folder, "/")), earlier)
+    signer <- if (length(owner) > 0) owner[[1]]$key else key
+    if (is.null(signer)) abort_no_results_key(file, root, location)
+    secret_value(signer)
+  }, character(1), USE.NAMES = FALSE)
+}
+
+# A file under `root`, as the job's outputs name it.
+relative_file <- function(file, root) {
+  if (startsWith(file, paste0(root, "/"))) substring(file, nchar(root) + 2) else file
+}
+
+# The error of a results file that failed its check: where it came from
+# and why, never its contents (nothing of it was read).
+abort_refused_results <- function(error, root, location) {
+  file <- error$file %||% ""
+  abort(c(sprintf("The results file %s (from %s) is refused: %s.", relative_file(file, root),
+                  location, error$reason %||% conditionMessage(error)),
+          "Nothing of it was read: a results file changed after its host wrote it could run code in this session."),
+        class = "sagesim_integrity_error", file = file, reason = error$reason)
+}
+
+abort_no_results_key <- function(file, root, location) {
+  abort(c(sprintf("The results file %s (from %s) cannot be checked: its job's results key is not known (a job submitted by an older sagesim, or a local job whose folder lost its key).",
+                  relative_file(file, root), location),
+          "Nothing of it was read."),
+        class = "sagesim_integrity_error", file = file)
+}
