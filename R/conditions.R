@@ -8,6 +8,9 @@
 #' function you called (never an internal one). The more specific classes:
 #' * `sagesim_invalid_argument`: bad input; the field `argument` names it.
 #'   `sagesim_too_large` (a subclass) when the request cannot fit in memory.
+#'   `sagesim_role_unknown` (a subclass) when a job is submitted without
+#'   `role` and the caller's own role could not be read from IAM (`GetRole`
+#'   denied or unreachable); fields `role_name` and `aws_code`.
 #' * `sagesim_aws_error`: an AWS call failed; fields `service`, `operation`,
 #'   `code`, `aws_message`, `request_id`, `http_status`. Also carries the class
 #'   `sagesim_aws_<code>`, e.g. `sagesim_aws_ValidationException`.

@@ -399,14 +399,17 @@ collect_future <- function(future) {
     job_wait(job, logs = FALSE)
     NULL
   }, sagesim_job_failed = identity, sagesim_job_stopped = identity)
+  # A future is one element of its job: it finished or it did not.
+  again <- sprintf("Its value was not finished; job_resubmit(job_attach(\"%s\")) runs it again.",
+                   job$name)
   if (inherits(ended, "sagesim_job_stopped")) {
-    future_error(future, sprintf("%s, which evaluated future %s, was stopped before the future was resolved.",
-                                 job_title(job), future_label(future)))
+    future_error(future, sprintf("%s, which evaluated future %s, was stopped before the future was resolved. %s",
+                                 job_title(job), future_label(future), again))
   }
   if (inherits(ended, "sagesim_job_failed")) {
-    future_error(future, sprintf("%s, which evaluated future %s, failed: %s",
+    future_error(future, sprintf("%s, which evaluated future %s, failed: %s. %s",
                                  job_title(job), future_label(future),
-                                 ended$failure_reason %||% "no reason given"))
+                                 ended$failure_reason %||% "no reason given", again))
   }
   path <- tempfile("sagesim-future-")
   on.exit(unlink(path, recursive = TRUE), add = TRUE)

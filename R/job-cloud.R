@@ -25,12 +25,7 @@ cloud_session <- function(session) {
 
 start_cloud_job <- function(plan, session) {
   settings <- plan$settings
-  role <- expand_role(settings$role, session) %||% session$role
-  if (is.null(role)) {
-    abort_argument("role", c(
-      sprintf("No execution role: the caller %s is not an IAM role.", session$caller_arn),
-      "Pass `role = \"arn:aws:iam::<account>:role/<name>\"` (or a role name) to submit_processing() or aws_session()."))
-  }
+  role <- role_needed(settings$role, session)
   kms_key <- settings$kms_key %||% session$kms_key
   settings$kms_key <- kms_key
   plan$settings <- settings

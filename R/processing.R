@@ -49,8 +49,9 @@
 #' @param simulation A [simulation_spec()], a [simulation_grid()], or `NULL`.
 #' @param image_uri The container image (see [publish_image()]). For local
 #'   jobs optional: a local image (see [build_image()]) to run the hosts in.
-#' @param role Execution role: an IAM role ARN, or a role name (completed
-#'   with the session's account); default the session's role.
+#' @param role Execution role: an IAM role ARN, or a role name with its
+#'   path, if any (`"service-role/MyRole"`), completed with the session's
+#'   account; default the session's role ([aws_session()]).
 #' @param command The command that runs `code` (default `"Rscript"`).
 #' @param arguments Character vector passed to the script (at most 256, each
 #'   at most 256 characters).

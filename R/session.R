@@ -12,10 +12,14 @@
 #'
 #' @param region AWS region; default from the chain (`AWS_REGION`, profile).
 #' @param profile Named profile from the shared config files.
-#' @param role Execution role for jobs: an IAM role ARN, or a role name
-#'   (completed with the caller's account, as [submit_processing()] does).
-#'   Default: the caller's own identity when it is a role (an assumed-role
-#'   session maps to its role); otherwise submitting a job asks for one.
+#' @param role Execution role for jobs: an IAM role ARN, or a role name with
+#'   its path, if any (`"service-role/MyRole"`), completed with the caller's
+#'   account as [submit_processing()] does. Default: the caller's own role
+#'   when the caller is one (an assumed-role session, as on SageMaker or an
+#'   EC2 instance profile), its ARN, path included, read from IAM (`GetRole`)
+#'   as the Python SDK's `get_execution_role()` reads it. When IAM refuses
+#'   (or the caller is a user), submitting a job without `role` is an error
+#'   that says to pass one; the session itself is made.
 #' @param bucket Default bucket for code, inputs and outputs.
 #' @param kms_key Default KMS key id or ARN for everything sagesim uploads
 #'   (SSE-KMS), for accounts whose policy requires encryption; see
@@ -66,7 +70,9 @@ aws_session <- function(region = NULL, profile = NULL, role = NULL, bucket = NUL
   identity <- aws_request(session, "sts:GetCallerIdentity", list())
   session$account <- identity$Account
   session$caller_arn <- identity$Arn
-  session$role <- expand_role(role, session) %||% role_from_caller(identity$Arn)
+  # The caller's own role is looked up only when no role is given: a user
+  # who names one needs no IAM permission.
+  session$role <- expand_role(role, session) %||% caller_role(session, identity$Arn)
   session$bucket <- bucket %||% sprintf("sagemaker-%s-%s", session$region, session$account)
   session$bucket_ready <- FALSE
   session$kms_key <- kms_key
@@ -83,17 +89,25 @@ connect <- function(session, config = session$.config) {
   invisible(session)
 }
 
-# The caller's role, if it is one: IAM role ARNs as is, STS assumed-role
-# sessions mapped back to their role (a role path, if any, is not recoverable).
-role_from_caller <- function(arn) {
+# The caller's role, if it is one, as IAM names it. STS names an assumed-role
+# session by its role's name only, and the role's path (SageMaker's execution
+# roles live under /service-role/) only IAM can say: GetRole, as the Python
+# SDK's get_execution_role() asks. When that fails (IAM denied, or out of
+# reach, as in a VPC without internet), the role stays unknown and the reason
+# is kept for the submission that needs it (role_needed()).
+caller_role <- function(session, arn) {
   if (grepl(":role/", arn, fixed = TRUE)) {
     return(arn)
   }
-  parts <- regmatches(arn, regexec("^arn:(aws[a-z-]*):sts::([0-9]{12}):assumed-role/([^/]+)/", arn))[[1]]
-  if (length(parts) == 4) {
-    return(sprintf("arn:%s:iam::%s:role/%s", parts[[2]], parts[[3]], parts[[4]]))
+  name <- assumed_role_name(arn)
+  if (is.null(name)) {
+    return(NULL)
   }
-  NULL
+  tryCatch(aws_request(session, "iam:GetRole", list(RoleName = name))$Arn,
+           sagesim_aws_error = function(e) {
+             session$role_lookup <- list(name = name, code = e$code, message = conditionMessage(e))
+             NULL
+           })
 }
 
 #' @export
@@ -102,7 +116,9 @@ print.sagesim_session <- function(x, ...) {
   cat(sprintf("  region:   %s\n", x$region))
   cat(sprintf("  account:  %s\n", x$account))
   cat(sprintf("  caller:   %s\n", x$caller_arn))
-  cat(sprintf("  role:     %s\n", x$role %||% "(none: pass `role` to submit jobs)"))
+  none <- if (is.null(x$role_lookup)) "(none: pass `role` to submit jobs)" else
+    sprintf("(unknown: IAM GetRole of %s failed; pass `role` to submit jobs)", x$role_lookup$name)
+  cat(sprintf("  role:     %s\n", x$role %||% none))
   cat(sprintf("  bucket:   %s\n", x$bucket))
   if (!is.null(x$kms_key)) cat(sprintf("  kms key:  %s\n", x$kms_key))
   if (!is.null(x$endpoint_url)) cat(sprintf("  endpoint: %s\n", x$endpoint_url))
@@ -112,14 +128,6 @@ print.sagesim_session <- function(x, ...) {
 #' @export
 format.sagesim_session <- function(x, ...) {
   sprintf("<sagesim AWS session %s/%s>", x$region, x$account)
-}
-
-# A role name becomes the ARN of that role in the session's account and
-# partition, as the Python SDK expands `role = "MyRole"`.
-expand_role <- function(role, session) {
-  if (is.null(role) || grepl(role_pattern, role)) return(role)
-  partition <- sub("^arn:([^:]+):.*$", "\\1", session$caller_arn %||% "arn:aws:")
-  sprintf("arn:%s:iam::%s:role/%s", partition, session$account, role)
 }
 
 session_cache <- new.env(parent = emptyenv())

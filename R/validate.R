@@ -193,21 +193,6 @@ check_arguments <- function(arguments) {
   arguments
 }
 
-# An IAM role ARN, or a role name completed with the session's account (as
-# the Python SDK's `role = "MyRole"` is).
-role_pattern <- "^arn:aws[a-z-]*:iam::[0-9]{12}:role/.+$"
-role_name_pattern <- "^[A-Za-z0-9+=,.@_-]{1,64}$"
-
-check_role <- function(role) {
-  check_string(role, "role", null_ok = TRUE)
-  if (!is.null(role) && !grepl(role_pattern, role) && !grepl(role_name_pattern, role)) {
-    abort_argument("role", sprintf(
-      "`role` must be an IAM role ARN (arn:aws:iam::<account>:role/<name>) or a role name, not \"%s\".",
-      role))
-  }
-  invisible(role)
-}
-
 check_unique_names <- function(items, arg) {
   names <- vapply(items, `[[`, character(1), "name")
   if (anyDuplicated(names)) {

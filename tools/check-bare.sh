@@ -3,7 +3,8 @@
 # root that has no R at all (debootstrap's minbase, as tools/container/
 # caches it), with this machine's Rust toolchain (rustup's and cargo's
 # homes) and cargo target folder bound in at the same paths, and this
-# checkout bound at its own path (so nothing is compiled twice). Proves that
+# checkout bound at its own path (so nothing is compiled twice), and make
+# (which a user installs to type `make setup`). Proves that
 # one `make setup` installs R and then R's packages, and that the demo runs
 # from what the project's own files install. Needs root (chroot, mounts) and
 # the Debian mirror apt uses.
@@ -35,8 +36,12 @@ t0=$(now)
 tar --numeric-owner -xf "$tarball" -C "$root"
 [[ ! -e $root/usr/bin/R ]] || die "the bare root already has R"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
-# The host's extra certificate authorities, for the package registries.
+# This machine's extra certificate authorities, for the package registries
+# (as the bundle now, and where update-ca-certificates finds them when apt
+# installs ca-certificates and rebuilds the bundle).
+mkdir -p "$root/etc/ssl/certs" "$root/usr/local/share/ca-certificates"
 cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/ca-certificates.crt" 2>/dev/null || true
+cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/" 2>/dev/null || true
 log "bookworm root unpacked in $(elapsed "$t0") s"
 
 # What runs inside: the commands a user on a new machine types.
@@ -48,6 +53,10 @@ export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$cargo_
 export DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8
 cd $repo
 command -v R >/dev/null 2>&1 && { echo "R is already here" >&2; exit 1; }
+# What a user brings: Rust (bound in) and make to type make with.
+echo "bare: apt-get install make"
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends make >/dev/null
 echo "bare: make setup"
 make setup
 echo "bare: make demo"

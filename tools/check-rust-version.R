@@ -7,6 +7,8 @@
 options(warn = 2)
 cargo <- c("metadata", "--format-version", "1", "--manifest-path", "src/rust/Cargo.toml",
            "--locked", commandArgs(trailingOnly = TRUE))
+# system2() hands its arguments to a shell: each must be quoted whole.
+cargo <- shQuote(cargo)
 metadata <- jsonlite::fromJSON(paste(system2("cargo", cargo, stdout = TRUE), collapse = "\n"),
                                simplifyVector = FALSE)
 # (The workspace's own crates take their rust-version from it: not evidence.)

@@ -36,6 +36,10 @@ echo "== make dist: the source tarball and the binary package"
 sh tools/dist.sh
 version=$(sed -n 's/^Version: //p' DESCRIPTION)
 tarball="dist/sagesim_${version}.tar.gz"
+# The snapshots the tests compare against travel in the tarball: without
+# them, expect_snapshot() would only write new ones and pass.
+tar -tzf "$tarball" | grep -qx "sagesim/tests/testthat/_snaps/snapshots.md" ||
+  { echo "$tarball lacks tests/testthat/_snaps/snapshots.md" >&2; exit 1; }
 
 echo "== cargo test (release, on the tarball's vendored crates: the same build R CMD INSTALL made)"
 key=$(cksum <src/rust/Cargo.lock | cut -d' ' -f1)
@@ -66,8 +70,10 @@ cp "$tarball" "$work/"
 check_status=0
 # A hung test fails the run after 45 minutes instead of eating CI's budget.
 # No network here: the incoming checks that ask CRAN's servers are off.
+# NOT_CRAN=true: expect_snapshot() skips on CRAN, and the snapshot tests
+# (tests/testthat/test-snapshots.R) must run here.
 (cd "$work" && _R_CHECK_FORCE_SUGGESTS_=false _R_CHECK_SYSTEM_CLOCK_=0 \
-  _R_CHECK_CRAN_INCOMING_REMOTE_=false \
+  _R_CHECK_CRAN_INCOMING_REMOTE_=false NOT_CRAN=true \
   timeout 2700 R CMD check --as-cran --no-manual "sagesim_${version}.tar.gz") || check_status=$?
 log="$work/sagesim.Rcheck/00check.log"
 rout="$work/sagesim.Rcheck/tests/testthat.Rout"
@@ -96,6 +102,13 @@ if [ -z "$closing" ]; then
 fi
 if [ "$skips_status" -ne 0 ]; then
   echo "tests that must run here were skipped (see above)" >&2
+  exit 1
+fi
+# A snapshot the tarball lacks is only written, and passes: every one must
+# be committed (tests/testthat/_snaps).
+if grep -q "Adding new snapshot" "$rout"; then
+  echo "snapshots not in tests/testthat/_snaps (run the tests, review and commit them):" >&2
+  grep -B1 -A3 "Adding new snapshot" "$rout" >&2
   exit 1
 fi
 echo "== all tests passed in $(( $(date +%s) - start )) s"

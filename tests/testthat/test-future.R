@@ -131,6 +131,9 @@ test_that("resolved() does not wait; a stopped or killed job is a FutureError na
   expect_s3_class(error, "sagesim_future_error")
   expect_match(conditionMessage(error),
                sprintf("Local job %s, .* failed: InternalServerError: algo-1 was lost", g$job$name))
+  expect_match(conditionMessage(error), sprintf(
+    "Its value was not finished; job_resubmit(job_attach(\"%s\")) runs it again.", g$job$name),
+    fixed = TRUE)
 
   # A host that cannot even start evaluating the future: a package this
   # session has and the job's hosts lack (their R_LIBS leaves it out).

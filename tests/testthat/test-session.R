@@ -63,11 +63,9 @@ test_that("the execution role comes from the argument or a role caller", {
   expect_output(print(session), "none: pass `role`")
   role <- "arn:aws:iam::123456789012:role/SageMakerRole"
   expect_identical(aws_session(role = role)$role, role)
-  expect_identical(sagesim:::role_from_caller(role), role)
   expect_identical(
-    sagesim:::role_from_caller("arn:aws:sts::123456789012:assumed-role/Analyst/alice"),
-    "arn:aws:iam::123456789012:role/Analyst")
-  expect_null(sagesim:::role_from_caller("arn:aws:iam::123456789012:user/bob"))
+    sagesim:::assumed_role_name("arn:aws:sts::123456789012:assumed-role/Analyst/alice"), "Analyst")
+  expect_null(sagesim:::assumed_role_name("arn:aws:iam::123456789012:user/bob"))
 })
 
 test_that("AWS errors become classed conditions with code, message and request id", {

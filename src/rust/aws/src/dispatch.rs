@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use crate::error::AwsError;
 use crate::session::AwsSession;
-use crate::{ecr, logs, s3, sagemaker};
+use crate::{ecr, iam, logs, s3, sagemaker};
 
 /// The operation table, written once: it makes both [`OPERATIONS`] and the
 /// dispatch of [`AwsSession::call`].
@@ -30,6 +30,7 @@ macro_rules! operations {
 
 operations! {
     "sts:GetCallerIdentity" => get_caller_identity,
+    "iam:GetRole" => iam::get_role,
     "s3:EnsureBucket" => s3::ensure_bucket,
     "s3:PutObjectFromFile" => s3::put_object_from_file,
     "s3:UploadDirectory" => s3::upload_directory,

@@ -1,4 +1,4 @@
-//! sagesim's AWS layer: SageMaker Processing, S3, CloudWatch Logs, ECR and STS
+//! sagesim's AWS layer: SageMaker Processing, S3, CloudWatch Logs, ECR, STS and IAM
 //! through aws-sdk-rust, driven by AWS-shaped JSON so R needs no Python.
 //!
 //! Entry points: [`runtime`] to block on futures from synchronous (R) code,
@@ -8,6 +8,7 @@
 mod dispatch;
 mod ecr;
 mod error;
+mod iam;
 mod json;
 mod logs;
 mod progress;

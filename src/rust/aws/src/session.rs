@@ -72,6 +72,7 @@ pub struct AwsSession {
     pub(crate) logs: aws_sdk_cloudwatchlogs::Client,
     pub(crate) ecr: aws_sdk_ecr::Client,
     pub(crate) sts: aws_sdk_sts::Client,
+    pub(crate) iam: aws_sdk_iam::Client,
     /// DescribeLogStreams is limited to 5 requests/second per account.
     pub(crate) describe_log_streams_limit: RateLimiter,
     /// GetLogEvents to 25 (a job with many hosts reads a stream per host).
@@ -171,6 +172,7 @@ impl AwsSession {
             logs: client!(aws_sdk_cloudwatchlogs),
             ecr: client!(aws_sdk_ecr),
             sts: client!(aws_sdk_sts),
+            iam: client!(aws_sdk_iam),
             describe_log_streams_limit: RateLimiter::new(5, Duration::from_secs(1)),
             get_log_events_limit: RateLimiter::new(25, Duration::from_secs(1)),
             config,

@@ -24,6 +24,31 @@ fn get_caller_identity() {
 }
 
 #[test]
+fn get_role_gives_the_arn_with_its_path() {
+    let f = moto_or_skip!();
+    let s = f.moto.session();
+    let iam = aws_sdk_iam::Client::new(s.sdk_config());
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"sagemaker.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    block_on(
+        iam.create_role()
+            .role_name("PathedRole")
+            .path("/service-role/")
+            .assume_role_policy_document(trust)
+            .send(),
+    )
+    .expect("moto creates the role");
+    let r = ok(&s, "iam:GetRole", json!({"RoleName": "PathedRole"}));
+    assert_eq!(
+        r["Arn"],
+        format!("arn:aws:iam::{ACCOUNT}:role/service-role/PathedRole")
+    );
+    assert_eq!(r["Path"], "/service-role/");
+    let e = call(&s, "iam:GetRole", json!({"RoleName": "NoSuchRole"})).unwrap_err();
+    assert_eq!((e.kind.as_str(), e.service.as_str()), ("service", "iam"));
+    assert_eq!(e.code.as_deref(), Some("NoSuchEntity"));
+}
+
+#[test]
 fn unknown_operation_and_bad_params() {
     let f = moto_or_skip!();
     let s = f.moto.session();
