@@ -78,27 +78,72 @@ sign_results_file <- function(source, path, key) {
   invisible(path)
 }
 
+# The results key a new job's hosts sign with: a follow-up of a simulation
+# or sweep job (a retry, a resubmission) keeps the key of the job it
+# continues, whose results files it merges with its own; any other job
+# draws its own. NULL for a job whose results sagesim does not read.
+plan_results_key <- function(plan) {
+  if (!signs_results(plan$work$kind)) return(NULL)
+  plan$results_key %||% new_results_key()
+}
+
+# A local job keeps its key in its folder, readable by this user alone
+# (never beside the record in S3): any R session of the user's can check
+# the job's results, none of anyone else's.
+results_key_file <- "results-key"
+
+write_results_key <- function(key, dir) {
+  if (!is.null(key)) write_private_lines(secret_value(key), file.path(dir, results_key_file))
+  invisible(key)
+}
+
+read_results_key <- function(dir) {
+  path <- file.path(dir, results_key_file)
+  if (file.exists(path)) secret_or_null(readLines(path, n = 1, warn = FALSE))
+}
+
+# The variables that give a job's hosts its key (none without one).
+results_key_environment <- function(key) {
+  if (!is.null(key)) stats::setNames(secret_value(key), results_key_variable)
+}
+
+# A record's JSON with the key given beside it (`ExtraEnvironment`): the
+# core puts it in the request's Environment, which SageMaker keeps and
+# shows to those who may describe the job (the Python SDK's remote
+# functions keep theirs there too), and never in the record itself.
+with_results_key <- function(json, key) {
+  if (is.null(key)) return(json)
+  extra <- jsonlite::toJSON(as.list(results_key_environment(key)), auto_unbox = TRUE)
+  sub("\\}\\s*$", paste0(",\"ExtraEnvironment\":", extra, "}"), json)
+}
+
+# The worker arguments the job's request gave its hosts: SageMaker's own
+# description of a cloud job (the record in S3 could be rewritten), the
+# record in its folder for a local one.
+request_arguments <- function(job) job$request_arguments
+
+# The key of each of `files` (hex, as the core takes them): the job's,
+# which its earlier attempts share. A job without one (submitted by an
+# older sagesim, or a local job whose folder lost its key) cannot be
+# checked, so nothing of it is read.
+results_file_keys <- function(files, key, root, location) {
+  if (length(files) > 0 && is.null(key)) abort_no_results_key(files[[1]], root, location)
+  rep(secret_value(key), length(files))
+}
+
 # Checks a results file against its signature with `key` (a secret),
 # raising the classed error that names it; `root`: the folder the file was
 # downloaded to, `location`: where it came from.
 verify_results_file <- function(file, key, root, location) {
-  if (is.null(key)) abort_no_results_key(file, root, location)
-  tryCatch(unwrap(integrity_verify(file, secret_value(key))),
-           sagesim_integrity_error = function(e) abort_refused_results(e, root, location))
+  results_file_keys(file, key, root, location)
+  refused_results(unwrap(integrity_verify(file, secret_value(key))), root, location)
   invisible(file)
 }
 
-# The key of each results file: the job's own (`key`), or for the files
-# fetched from an earlier attempt (`earlier`: a list of folder and key
-# pairs) that attempt's. Hex, as the core takes them; a file without one is
-# refused.
-results_file_keys <- function(files, key, earlier, root, location) {
-  vapply(files, function(file) {
-    owner <- Filter(function(e) startsWith(file, paste0(e$folder, "/")), earlier)
-    signer <- if (length(owner) > 0) owner[[1]]$key else key
-    if (is.null(signer)) abort_no_results_key(file, root, location)
-    secret_value(signer)
-  }, character(1), USE.NAMES = FALSE)
+# `expr`, with a results file that failed its check named as the job's
+# outputs name it.
+refused_results <- function(expr, root, location) {
+  tryCatch(expr, sagesim_integrity_error = function(e) abort_refused_results(e, root, location))
 }
 
 # A file under `root`, as the job's outputs name it.
