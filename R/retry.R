@@ -65,6 +65,8 @@ follow_attempt <- function(job, next_job) {
 rerun_whole <- function(job, attempts, base) {
   plan <- plan_job(record_work(job$record), record_settings(job$record), base_job_name = base)
   plan$attempts <- attempts
+  # The same job again: the same results key.
+  plan$results_key <- job$results_key
   start_job(plan, wait = FALSE, logs = FALSE, session = job$session)
 }
 
