@@ -370,7 +370,8 @@ fn integrity_check_sha256(path: &str, expected: &str) -> Robj {
 fn integrity_sign(source: &str, path: &str, key: &str) -> Robj {
     let sign = || -> RResult<Robj> {
         let key = Key::from_hex(key).map_err(|e| sim_error(&e))?;
-        integrity::sign_file(&key, Path::new(source), Path::new(path)).map_err(|e| sim_error(&e))?;
+        integrity::sign_file(&key, Path::new(source), Path::new(path))
+            .map_err(|e| sim_error(&e))?;
         Ok(().into())
     };
     sign().unwrap_or_else(|error| error)

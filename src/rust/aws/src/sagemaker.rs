@@ -245,9 +245,8 @@ fn extra_environment(
         .and_then(|o| o.remove("ExtraEnvironment"));
     let extra = match extra {
         None => BTreeMap::new(),
-        Some(value) => serde_json::from_value(value).map_err(|e| {
-            AwsError::invalid(SVC, operation, format!("ExtraEnvironment: {e}"))
-        })?,
+        Some(value) => serde_json::from_value(value)
+            .map_err(|e| AwsError::invalid(SVC, operation, format!("ExtraEnvironment: {e}")))?,
     };
     Ok((record, extra))
 }

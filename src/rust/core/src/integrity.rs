@@ -44,7 +44,9 @@ impl Key {
     pub fn generate() -> Result<Key, SimError> {
         let mut bytes = [0u8; KEY_BYTES];
         getrandom::getrandom(&mut bytes).map_err(|e| {
-            SimError::Io(format!("the operating system gave no random bytes for a key: {e}"))
+            SimError::Io(format!(
+                "the operating system gave no random bytes for a key: {e}"
+            ))
         })?;
         Ok(Key(bytes))
     }
@@ -55,7 +57,10 @@ impl Key {
             .filter(|b| b.len() == KEY_BYTES)
             .ok_or_else(|| {
                 // (The text itself is not repeated: it may be most of a key.)
-                SimError::invalid("key", format!("must be {} hexadecimal digits", 2 * KEY_BYTES))
+                SimError::invalid(
+                    "key",
+                    format!("must be {} hexadecimal digits", 2 * KEY_BYTES),
+                )
             })?;
         let mut key = [0u8; KEY_BYTES];
         key.copy_from_slice(&bytes);
@@ -156,7 +161,10 @@ pub fn check_sha256(path: &Path, expected: &str) -> Result<(), SimError> {
 /// that is there always has its signature.
 pub fn write_signature(key: &Key, path: &Path, bytes: &[u8]) -> Result<(), SimError> {
     let signature = key.sign(&file_name(path)?, bytes);
-    crate::result_file::write_bytes_atomic(&signature_path(path), format!("{signature}\n").as_bytes())
+    crate::result_file::write_bytes_atomic(
+        &signature_path(path),
+        format!("{signature}\n").as_bytes(),
+    )
 }
 
 /// Signs the file at `source` as the file `path` (which it becomes once
@@ -270,7 +278,10 @@ mod tests {
         let refused = |why: &str| {
             let e = read_signed(&key, &path).unwrap_err();
             assert!(matches!(e, SimError::Integrity { .. }), "{why}: {e}");
-            assert!(e.to_string().contains("map-results-algo-1-00000.rds"), "{e}");
+            assert!(
+                e.to_string().contains("map-results-algo-1-00000.rds"),
+                "{e}"
+            );
             e
         };
         // Another key, changed bytes, another name, no signature.

@@ -16,9 +16,9 @@ mod cells;
 mod draws;
 mod error;
 mod expected;
-pub mod integrity;
 #[cfg(test)]
 mod golden;
+pub mod integrity;
 mod linked;
 mod pairs;
 pub mod result_file;

@@ -719,14 +719,27 @@ mod tests {
         on_disk.sort();
         assert_eq!(
             on_disk,
-            ["sagesim-result-algo-1-00001.json", "sagesim-result-algo-1-00001.json.hmac"]
+            [
+                "sagesim-result-algo-1-00001.json",
+                "sagesim-result-algo-1-00001.json.hmac"
+            ]
         );
         let other = Key::generate().unwrap();
-        assert!(matches!(read(&path, Some(&other)), Err(SimError::Integrity { .. })));
+        assert!(matches!(
+            read(&path, Some(&other)),
+            Err(SimError::Integrity { .. })
+        ));
         // A value changed in place (still valid JSON) is refused, not read.
         let text = std::fs::read_to_string(&path).unwrap();
-        std::fs::write(&path, text.replacen("\"iterations\":5", "\"iterations\":4", 1)).unwrap();
-        assert!(matches!(read(&path, Some(&key)), Err(SimError::Integrity { .. })));
+        std::fs::write(
+            &path,
+            text.replacen("\"iterations\":5", "\"iterations\":4", 1),
+        )
+        .unwrap();
+        assert!(matches!(
+            read(&path, Some(&key)),
+            Err(SimError::Integrity { .. })
+        ));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
