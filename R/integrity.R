@@ -78,9 +78,9 @@ sign_results_file <- function(source, path, key) {
   invisible(path)
 }
 
-# The results key a new job's hosts sign with: a follow-up of a simulation
-# or sweep job (a retry, a resubmission) keeps the key of the job it
-# continues, whose results files it merges with its own; any other job
+# The results key a new job's hosts sign with: a retry, or a follow-up of a
+# simulation or sweep job that runs what it left, keeps the key of the job
+# it continues, whose results files are merged with its own; any other job
 # draws its own. NULL for a job whose results sagesim does not read.
 plan_results_key <- function(plan) {
   if (!signs_results(plan$work$kind)) return(NULL)
@@ -152,18 +152,20 @@ relative_file <- function(file, root) {
 }
 
 # The error of a results file that failed its check: where it came from
-# and why, never its contents (nothing of it was read).
+# and why, never its contents (nothing of it was read). Its `file` is as
+# the job's outputs name it (the download is removed).
 abort_refused_results <- function(error, root, location) {
-  file <- error$file %||% ""
-  abort(c(sprintf("The results file %s (from %s) is refused: %s.", relative_file(file, root),
-                  location, error$reason %||% conditionMessage(error)),
+  file <- relative_file(error$file %||% "", root)
+  abort(c(sprintf("The results file %s (from %s) is refused: %s.", file, location,
+                  error$reason %||% conditionMessage(error)),
           "Nothing of it was read: a results file changed after its host wrote it could run code in this session."),
-        class = "sagesim_integrity_error", file = file, reason = error$reason)
+        class = "sagesim_integrity_error", file = file, location = location, reason = error$reason)
 }
 
 abort_no_results_key <- function(file, root, location) {
+  file <- relative_file(file, root)
   abort(c(sprintf("The results file %s (from %s) cannot be checked: its job's results key is not known (a job submitted by an older sagesim, or a local job whose folder lost its key).",
-                  relative_file(file, root), location),
+                  file, location),
           "Nothing of it was read."),
-        class = "sagesim_integrity_error", file = file)
+        class = "sagesim_integrity_error", file = file, location = location)
 }

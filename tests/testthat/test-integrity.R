@@ -113,7 +113,10 @@ test_that("local map job: an altered results file is refused in the session, als
   }
   files <- list.files(file.path(job$dir, "output", "map"), pattern = "rds$", full.names = TRUE)
   alter_results_file(files[[1]])
-  expect_refused(job_collect(job), "map-results-algo-1-00000.rds .*is refused: its signature does not match")
+  error <- expect_refused(job_collect(job),
+                          "map-results-algo-1-00000.rds .*is refused: its signature does not match")
+  expect_identical(error$file, "map/map-results-algo-1-00000.rds")
+  expect_identical(error$location, file.path(job$dir, "output", "map"))
   # job_attach() in another R session finds the key in the job's folder: it
   # checks the files too.
   script <- local_script(c(
