@@ -34,7 +34,7 @@ terminal_statuses <- c("Completed", "Failed", "Stopped")
 
 # The hosts of a job, as SageMaker names them.
 job_hosts <- function(job) {
-  if (is.null(job$instance_count)) NULL else sprintf("algo-%d", seq_len(job$instance_count))
+  if (is.null(job$instance_count)) NULL else host_names(job$instance_count)
 }
 
 check_job <- function(job) {

@@ -384,8 +384,11 @@ job_remove <- function(job) {
 }
 
 #' @rdname job_remove
+#' @param ... Not used: an argument these do not take is refused
+#'   (`sagesim_unknown_argument`), naming the one meant.
 #' @export
-clean_local_jobs <- function(older_than = 7, dry_run = FALSE) {
+clean_local_jobs <- function(older_than = 7, dry_run = FALSE, ...) {
+  check_unknown_arguments("clean_local_jobs", names(formals()), ...names() %||% rep("", ...length()))
   check_number(older_than, "older_than", min = 0)
   check_flag(dry_run, "dry_run")
   jobs <- list_local_jobs(Inf, NULL, NULL, FALSE, NULL)

@@ -103,7 +103,8 @@ job_stop <- function(job) {
 
 #' @rdname jobs
 #' @export
-job_collect <- function(job, path = NULL, errors = c("stop", "return")) {
+job_collect <- function(job, path = NULL, errors = c("stop", "return"), ...) {
+  check_unknown_arguments("job_collect", names(formals()), ...names() %||% rep("", ...length()))
   check_job(job)
   check_string(path, "path", null_ok = TRUE)
   errors <- match_choice(errors, "errors")
@@ -332,9 +333,12 @@ attach_job <- function(name, session = NULL) {
 #' @examples
 #' options(sagesim.job_dir = tempdir())
 #' list_jobs(instance_type = "local", details = TRUE)
+#' @param ... Not used: an argument these do not take is refused
+#'   (`sagesim_unknown_argument`), naming the one meant.
 #' @export
 list_jobs <- function(n = 20, name_contains = NULL, status = NULL, instance_type = NULL,
-                      details = FALSE, session = NULL, local = NULL) {
+                      details = FALSE, session = NULL, local = NULL, ...) {
+  check_unknown_arguments("list_jobs", names(formals()), ...names() %||% rep("", ...length()))
   n <- check_count(n, "n", min = 1, max = 10000)
   check_string(name_contains, "name_contains", null_ok = TRUE)
   if (!is.null(status)) {

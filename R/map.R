@@ -88,6 +88,9 @@ submit_map <- function(x, f, ..., packages = NULL, seed = NULL, image_uri = NULL
                    volume_kms_key = volume_kms_key, output_kms_key = output_kms_key,
                    kms_key = kms_key, volume_size_gb = volume_size_gb, max_runtime = max_runtime,
                    tags = tags, retries = retries)
+  if (identical(instance_type, "local") && is.null(image_uri)) {
+    check_local_packages(unique(c(payload$packages, code_packages(f))), "`f`") # R/packages.R
+  }
   start_map_job(payload, settings, base_job_name = base_job_name, job_name = job_name,
                 wait = wait, logs = logs, session = session, estimate = estimate, budget = budget)
 }
@@ -97,11 +100,24 @@ submit_map <- function(x, f, ..., packages = NULL, seed = NULL, image_uri = NULL
 check_f_arguments <- function(f, args) {
   given <- names(args)
   takes <- names(formals(f))
-  if (is.null(given) || is.primitive(f) || "..." %in% takes) return(invisible())
+  if (is.null(given) || is.primitive(f)) return(invisible())
   given <- given[nzchar(given)]
+  settings <- setdiff(names(formals(submit_map)), c("x", "f", "..."))
+  if ("..." %in% takes) {
+    # `f` takes anything; a name close to a setting is still most likely
+    # one, misspelt: said, not refused.
+    hints <- vapply(setdiff(given, takes), did_you_mean, "", settings)
+    hints <- hints[nzchar(hints)]
+    if (length(hints) > 0) {
+      warning(structure(class = c("sagesim_misspelt_setting", "warning", "condition"), list(
+        message = sprintf("`%s` goes to `f` (it takes `...`), not to submit_map()%s.",
+                          names(hints)[[1]], hints[[1]]),
+        call = sys.call(-1))))
+    }
+    return(invisible())
+  }
   unknown <- given[vapply(given, function(name) is.na(pmatch(name, takes)), logical(1))]
   if (length(unknown) == 0) return(invisible())
-  settings <- setdiff(names(formals(submit_map)), c("x", "f", "..."))
   described <- paste0("`", unknown, "`", vapply(unknown, did_you_mean, "", settings))
   abort_argument("...", sprintf(
     "`f` takes no argument %s; the arguments in `...` go to `f`, whose arguments are %s.",
