@@ -357,3 +357,17 @@ fetch_outputs.sagesim_cloud_job <- function(job, path) {
                      Directory = file.path(path, output$name)))
   }
 }
+
+# SageMaker says when the job ran, not each host: a host's span is that of
+# its log stream (its first and last lines).
+#' @export
+host_spans.sagesim_cloud_job <- function(job) {
+  lines <- all_log_lines(job)
+  hosts <- job_hosts(job) %||% sort(unique(lines$host))
+  span <- function(host, f) {
+    times <- lines$time[lines$host == host]
+    if (length(times) == 0) NA_real_ else f(times)
+  }
+  data.frame(host = hosts, started = vapply(hosts, span, 0, min, USE.NAMES = FALSE),
+             ended = vapply(hosts, span, 0, max, USE.NAMES = FALSE), stringsAsFactors = FALSE)
+}

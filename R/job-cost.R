@@ -25,10 +25,12 @@
 #'   `price_source`, `price_date`, `running`. It prints in words; `sum(x$usd)`
 #'   is the total.
 #' @examples
-#' options(sagesim.job_dir = tempdir())
+#' old <- options(sagesim.job_dir = tempfile("sagesim-example-"))  # where local jobs keep their files
 #' job <- submit_processing(simulation = simulation_spec(100, 100, 50, 20, seed = 3),
 #'                          instance_type = "local", logs = FALSE)
 #' job_cost(job)
+#' unlink(getOption("sagesim.job_dir"), recursive = TRUE)
+#' options(old)
 #' @param ... Not used: an argument these do not take is refused
 #'   (`sagesim_unknown_argument`), naming the one meant.
 #' @export

@@ -51,7 +51,7 @@
 #' @return A job handle (`sagesim_job`); see [job_status()] and
 #'   [job_collect()]. With `estimate = TRUE`, a `sagesim_estimate`.
 #' @examples
-#' options(sagesim.job_dir = tempdir())
+#' old <- options(sagesim.job_dir = tempfile("sagesim-example-"))  # where local jobs keep their files
 #' scale <- 10
 #' job <- submit_map(1:20, function(i, shift) mean(rnorm(100, i * scale + shift)),
 #'                   shift = 1, seed = 42, instance_count = 2, logs = FALSE)
@@ -60,6 +60,8 @@
 #' # What 1,000 elements would take on 4 local hosts, without running them:
 #' submit_map(1:1000, function(i) sum(sort(runif(1e4))), seed = 1, instance_count = 4,
 #'            estimate = TRUE)
+#' unlink(getOption("sagesim.job_dir"), recursive = TRUE)
+#' options(old)
 #' @export
 submit_map <- function(x, f, ..., packages = NULL, seed = NULL, image_uri = NULL, role = NULL,
                        instance_count = 1,
@@ -136,7 +138,7 @@ start_map_job <- function(payload, settings, base_job_name = NULL, job_name = NU
   staging <- tempfile("sagesim-map-")
   dir.create(staging)
   on.exit(unlink(staging, recursive = TRUE), add = TRUE)
-  saveRDS(payload, file.path(staging, map_payload_file))
+  write_map_payload(payload, file.path(staging, map_payload_file)) # R/map-files.R
   work <- list(
     kind = "map",
     entrypoint = worker_entrypoint,
@@ -169,9 +171,32 @@ new_map_payload <- function(x, f, dots, packages, seed) {
   check_travel(list(list(found$values, "global", "f"), list(dots, "argument", "..."),
                     list(x, "element", "x")))
   classes <- class_packages(c(found$values, dots, utils::head(x, 100)))
-  list(format = map_format, f = f, dots = dots, globals = found$values,
+  shipped <- closure_to_ship(f, found$values)
+  list(format = map_format, f = shipped$f, dots = dots, globals = shipped$globals,
        packages = unique(c(packages, found$packages, classes)), seed = seed, x = unname(x),
        indices = seq_along(x), n = length(x), names = names(x), kept = NULL)
+}
+
+# `f` as it travels. A closure made inside a function keeps that function's
+# whole environment, and serializing `f` would ship every object in it: it
+# travels instead with an environment of only the globals it uses (functions
+# among them that shared its environment share the new one), which then
+# need not travel apart. A function of the global environment or a package
+# travels as it is, its globals apart.
+closure_to_ship <- function(f, globals) {
+  home <- environment(f)
+  if (is.primitive(f) || is.null(home) || identical(home, globalenv()) || isNamespace(home) ||
+      identical(home, baseenv())) {
+    return(list(f = f, globals = globals))
+  }
+  env <- new.env(parent = globalenv())
+  for (name in names(globals)) {
+    value <- globals[[name]]
+    if (is.function(value) && identical(environment(value), home)) environment(value) <- env
+    assign(name, value, envir = env)
+  }
+  environment(f) <- env
+  list(f = f, globals = list())
 }
 
 # Packages every R session has attached: nothing to load for them.

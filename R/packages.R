@@ -14,6 +14,11 @@ script_packages <- function(path) {
 code_packages <- function(exprs) {
   if (is.function(exprs)) exprs <- list(body(exprs))
   found <- character()
+  # (An empty argument, as in x[, 1], is skipped: it cannot be passed on.)
+  walk_parts <- function(e) {
+    parts <- as.list(e)
+    for (i in seq_along(parts)) if (!identical(parts[[i]], quote(expr = ))) walk(parts[[i]])
+  }
   walk <- function(e) {
     if (is.call(e)) {
       head <- e[[1]]
@@ -29,9 +34,9 @@ code_packages <- function(exprs) {
       if (is.call(head) && length(head) == 3 && as.character(head[[1]]) %in% c("::", ":::")) {
         found <<- c(found, as.character(head[[2]]))
       }
-      for (part in as.list(e)) walk(part)
+      walk_parts(e)
     } else if (is.expression(e) || is.pairlist(e) || is.list(e)) {
-      for (part in as.list(e)) walk(part)
+      walk_parts(e)
     }
   }
   for (e in exprs) walk(e)

@@ -114,7 +114,7 @@
 #' job_collect(job)
 #' }
 #' # Locally, as two hosts, with no AWS at all:
-#' options(sagesim.job_dir = tempdir())
+#' old <- options(sagesim.job_dir = tempfile("sagesim-example-"))  # where local jobs keep their files
 #' job <- submit_processing(simulation = simulation_spec(1000, 1000, 1000, 200, seed = 1),
 #'                          instance_type = "local", instance_count = 2, logs = FALSE)
 #' job_collect(job)
@@ -131,6 +131,8 @@
 #'                          instance_type = "ml.m5.xlarge", budget = 1)
 #' job_cost(job)
 #' }
+#' unlink(getOption("sagesim.job_dir"), recursive = TRUE)
+#' options(old)
 #' @param ... Not used: an argument these do not take is refused
 #'   (`sagesim_unknown_argument`), naming the one meant.
 #' @export

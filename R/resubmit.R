@@ -35,10 +35,12 @@
 #' @param session An [aws_session()] for SageMaker; default the job's.
 #' @return The new job.
 #' @examples
-#' options(sagesim.job_dir = tempdir())
+#' old <- options(sagesim.job_dir = tempfile("sagesim-example-"))  # where local jobs keep their files
 #' job <- submit_map(1:6, function(i) if (i == 4) stop("no four") else i, logs = FALSE)
 #' fixed <- job_resubmit(job, f = function(i) i, logs = FALSE)
 #' unlist(job_collect(fixed))
+#' unlink(getOption("sagesim.job_dir"), recursive = TRUE)
+#' options(old)
 #' @export
 job_resubmit <- function(job, f = NULL, ..., wait = TRUE, logs = TRUE, session = NULL) {
   check_job(job)

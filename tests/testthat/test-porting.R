@@ -74,7 +74,7 @@ test_that("a misspelt setting given to an f that takes ... is warned about, and 
 test_that("a local job whose code needs a package this machine lacks is refused at submission", {
   withr::local_options(sagesim.job_dir = withr::local_tempdir())
   script <- withr::local_tempfile(fileext = ".R", lines = c(
-    "library(stats)", "suppressPackageStartupMessages(library(notapkgxyz))",
+    "library(stats)", "suppressPackageStartupMessages(library(notapkgxyz))", "y <- mtcars[, 1]",
     "x <- otherpkgq::f(1)", "requireNamespace('jsonlite')"))
   expect_identical(sort(sagesim:::script_packages(script)),
                    sort(c("stats", "notapkgxyz", "otherpkgq", "jsonlite")))
