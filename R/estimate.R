@@ -214,13 +214,24 @@ map_work <- function(payload) {
   })
   # (The median: the first call of `f` also compiles it, which a host does once.)
   per_element <- stats::median(times)
+  # The payload is written, uploaded and read by every host before any
+  # element runs: at an allowance of bytes per second, not a measurement.
+  bytes <- sum(payload_sizes(payload)) # R/map-files.R
+  rate <- check_number(getOption("sagesim.transfer_rate", 100e6), "sagesim.transfer_rate", min = 0,
+                       above = TRUE)
+  transfer <- bytes / rate
   list(
-    host_seconds = function(hosts, threads) ceiling(n / hosts) * per_element,
-    local_seconds = function(hosts, cores) max(ceiling(n / hosts), n / cores) * per_element,
+    host_seconds = function(hosts, threads) transfer + ceiling(n / hosts) * per_element,
+    local_seconds = function(hosts, cores) transfer + max(ceiling(n / hosts), n / cores) * per_element,
     lines = c(work = sprintf("%s elements of `f`, one after another on each host", format_count(n)),
               speed = sprintf("%s per element: the median of %d element%s run here as a pilot%s",
                       format_seconds(per_element), length(times), if (length(times) == 1) "" else "s",
-                      if (failed > 0) sprintf(" (%d of them failed)", failed) else ""))
+                      if (failed > 0) sprintf(" (%d of them failed)", failed) else ""),
+              # (Said once it matters: from a megabyte.)
+              payload = if (bytes >= 1e6) {
+                sprintf("%s to ship, about %s at %s/s (sagesim.transfer_rate), counted on each host",
+                        format_bytes(bytes), format_seconds(transfer), format_bytes(rate))
+              })
   )
 }
 

@@ -89,7 +89,15 @@ start_cloud_job <- function(plan, session) {
       # may exist too: abandon_submission() looks, and stops it if it is ours.
       refused <- identical(e$error_kind, "service") && isTRUE(e$http_status < 500) &&
         !identical(e$code, "ResourceInUse")
-      if (refused) created <<- FALSE
+      if (refused) {
+        created <<- FALSE
+      } else if (created_by_request(session, plan$name, record)) {
+        # The job exists and is this very request's: the reply was lost, not
+        # the job. It is this submission's; a second is never made.
+        message(sprintf("The reply to the creation of %s was lost; the job it created is used.",
+                        plan$name))
+        return(NULL)
+      }
       stop(e)
     })
     if (is.null(refused)) break
@@ -213,6 +221,15 @@ abandon_submission <- function(session, name, bucket, uploading, maybe_created =
       aws_request(session, "s3:DeleteObjects", list(Bucket = bucket, Keys = as.list(keys)))
     }
   })
+}
+
+# Whether job `name` exists and is the one the request of `record` makes.
+created_by_request <- function(session, name, record) {
+  found <- tryCatch(
+    aws_request(session, "sagemaker:DescribeProcessingJob", list(ProcessingJobName = name)),
+    sagesim_aws_error = function(e) NULL)
+  !is.null(found) &&
+    is_job_of_request(found, jsonlite::fromJSON(record_job_config(record), simplifyVector = FALSE))
 }
 
 # Whether a described job is the one a request made: same role, image,

@@ -23,7 +23,8 @@
 #' * `sagesim.startup_seconds`, `sagesim.local_startup_seconds`: the start-up
 #'   time estimates count per job (defaults 180 on SageMaker, 0.3 per local
 #'   host); `sagesim.pilot_elements`: elements a map's estimate runs
-#'   (default 3).
+#'   (default 3); `sagesim.transfer_rate`: bytes per second a map's payload
+#'   is counted to travel at (default 1e8).
 #' * `sagesim.max_payload_size`: the most bytes a map, future or foreach
 #'   loop ships to its hosts (default 500 MiB, as future's limit for globals).
 #' * `sagesim.job_dir`: where local jobs keep their files, each in

@@ -153,6 +153,7 @@ default_session <- function(session = NULL) {
 # One AWS operation: params in the API's own shape (or, with `json = TRUE`,
 # already JSON text), parsed JSON back.
 aws_request <- function(session, operation, params, json = FALSE) {
+  check_known_operation(operation)
   if (is.null(session$.pointer) || identical(session$.pointer, methods::new("externalptr"))) {
     if (isTRUE(session$explicit_credentials)) {
       abort(c("This session was made with explicit credentials, which are not saved with it.",
@@ -161,11 +162,16 @@ aws_request <- function(session, operation, params, json = FALSE) {
     }
     connect(session)
   }
+  asked <- params
   if (!json) {
     params <- if (length(params) == 0) "{}" else
       jsonlite::toJSON(params, auto_unbox = TRUE, null = "null", digits = NA)
   }
-  reply <- await_task(aws_call_start(session$.pointer, operation, params))
+  reply <- tryCatch(await_task(aws_call_start(session$.pointer, operation, params)),
+    sagesim_aws_error = function(e) {
+      if (is_access_denied(e)) abort_access_denied(e, operation, asked, session)
+      stop(e)
+    })
   jsonlite::fromJSON(reply, simplifyVector = FALSE)
 }
 

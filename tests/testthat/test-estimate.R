@@ -184,3 +184,15 @@ test_that("a budget that only max_runtime exceeds says which max_runtime fits; u
                  "runs anyway")
   expect_length(recorded_sagemaker("CreateProcessingJob"), 2)
 })
+
+test_that("a map's estimate counts shipping its payload to every host", {
+  use_temp_job_dir()
+  big <- runif(1e6)   # 8 MB
+  f <- function(i) big[[i]]
+  withr::local_options(sagesim.transfer_rate = 1e6)
+  estimate <- submit_map(1:4, f, instance_count = 2, estimate = TRUE)
+  expect_gte(estimate$host_seconds, 8)
+  expect_output(print(estimate), "8 MB to ship, about 8.0 s at 1 MB/s", fixed = TRUE)
+  withr::local_options(sagesim.transfer_rate = 1e9)
+  expect_lt(submit_map(1:4, f, instance_count = 2, estimate = TRUE)$host_seconds, 1)
+})

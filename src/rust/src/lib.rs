@@ -586,6 +586,13 @@ fn progress_parse(lines: Vec<String>) -> Robj {
     .unwrap_or_else(|e| rust_error("internal", &e.to_string(), None))
 }
 
+/// Every operation `aws_call_start` understands: R's table of the IAM
+/// actions each one needs (R/aws-actions.R) is checked against it.
+#[extendr]
+fn aws_operations() -> Vec<String> {
+    sagesim_aws::OPERATIONS.iter().map(|s| s.to_string()).collect()
+}
+
 /// Starts one AWS operation (`service:Operation`, AWS-shaped JSON params).
 #[extendr]
 fn aws_call_start(session: ExternalPtr<SessionHandle>, operation: &str, params_json: &str) -> Robj {
@@ -622,6 +629,7 @@ extendr_module! {
     fn aws_session_start;
     fn aws_session_info;
     fn aws_call_start;
+    fn aws_operations;
     fn job_config;
     fn job_record_check;
     fn job_record_read;
