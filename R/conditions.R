@@ -32,6 +32,13 @@
 #' * `sagesim_results_error`: results are missing, incomplete or malformed.
 #'   `sagesim_results_missing` (a subclass) when hosts of a job wrote no
 #'   results; fields `missing_hosts` and `location` (where sagesim looked).
+#' * `sagesim_integrity_error`: a file that travelled through S3 (or a local
+#'   job's folder) is not what was written, so nothing of it was read: a
+#'   map's payload whose SHA-256 is not the one the job's request gives (on a
+#'   host, or in the session when it reads the payload again), or a host's
+#'   results file whose signature (`<file>.hmac`) is missing or does not
+#'   match; fields `file`, `reason` and, for a results file, `location`
+#'   (where it was downloaded from).
 #' * `sagesim_map_failed`: elements of a [submit_map()] job failed; fields
 #'   `job_name`, `failed` (their positions) and `conditions` (each one's
 #'   condition, with `traceback` and `element`). `sagesim_map_error` when a

@@ -15,14 +15,21 @@ split_range <- function(n, instance_count, index) .Call(wrap__split_range, n, in
 host_share <- function(plan, todo, instance_count, index) {
   .Call(wrap__host_share, plan, todo, instance_count, index)
 }
-host_start <- function(plan, todo, host, hosts, threads, dir, version, every) {
-  .Call(wrap__host_start, plan, todo, host, hosts, threads, dir, version, every)
+host_start <- function(plan, todo, host, hosts, threads, dir, version, every, key = "") {
+  .Call(wrap__host_start, plan, todo, host, hosts, threads, dir, version, every, key)
 }
-results_collect <- function(paths, partial) .Call(wrap__results_collect, paths, partial)
+results_collect <- function(paths, partial, keys = NULL) {
+  .Call(wrap__results_collect, paths, partial, keys)
+}
 parts_merge <- function(parts) .Call(wrap__parts_merge, parts)
 sim_expected_violations <- function(x_length, y_length, num_people, distance) {
   .Call(wrap__sim_expected_violations, x_length, y_length, num_people, distance)
 }
+integrity_key <- function() .Call(wrap__integrity_key)
+integrity_sha256 <- function(path) .Call(wrap__integrity_sha256, path)
+integrity_check_sha256 <- function(path, expected) .Call(wrap__integrity_check_sha256, path, expected)
+integrity_sign <- function(source, path, key) .Call(wrap__integrity_sign, source, path, key)
+integrity_verify <- function(path, key) .Call(wrap__integrity_verify, path, key)
 task_wait <- function(task, timeout_ms) .Call(wrap__task_wait, task, timeout_ms)
 task_progress <- function(task) .Call(wrap__task_progress, task)
 task_cancel <- function(task) invisible(.Call(wrap__task_cancel, task))
@@ -59,6 +66,8 @@ unwrap <- function(x) {
     io = ,
     format = abort(x$message, class = "sagesim_results_error"),
     record = abort(x$message, class = "sagesim_record_error"),
+    integrity = abort(x$message, class = "sagesim_integrity_error", file = x$details$file,
+                      reason = x$details$reason),
     abort(x$message, class = "sagesim_internal_error")
   )
 }

@@ -69,6 +69,7 @@ start_cloud_job <- function(plan, session) {
     output
   })
   record <- new_job_record(plan, role, inputs, outputs, defaulted)
+  key <- plan_results_key(plan)
   # The record goes beside the inputs, encrypted as they are, before the job
   # exists: a job sagesim created always has one.
   uploading <- TRUE
@@ -76,7 +77,8 @@ start_cloud_job <- function(plan, session) {
   repeat {
     created <- NA # from here the job may exist even if the call does not return
     refused <- tryCatch({
-      aws_request(session, "sagemaker:CreateProcessingJob", record$json, json = TRUE)
+      aws_request(session, "sagemaker:CreateProcessingJob", with_results_key(record$json, key),
+                  json = TRUE)
       NULL
     },
     sagesim_aws_ResourceLimitExceeded = function(e) e,
@@ -106,7 +108,8 @@ start_cloud_job <- function(plan, session) {
     upload_record(session, bucket, record, kms_key)
   }
   created <- TRUE
-  job <- new_job(plan$name, "cloud", record, session = session)
+  job <- new_job(plan$name, "cloud", record, session = session, results_key = key,
+                 request_arguments = record$plan$arguments)
   # What SageMaker reports for a job just created, so the handle prints it.
   job$last_status <- new_job_status(plan$name, "InProgress", creation_time = as.numeric(Sys.time()))
   job
@@ -253,7 +256,11 @@ attach_cloud_job <- function(name, session) {
   if (is.null(description)) return(NULL)
   record <- find_cloud_record(session, name, description)
   job <- if (!is.null(record)) {
-    new_job(name, "cloud", record, session = session)
+    # What the hosts were given comes from SageMaker's description of the
+    # request, not from the record, which is in S3.
+    new_job(name, "cloud", record, session = session,
+            results_key = secret_or_null(description$Environment[[results_key_variable]]),
+            request_arguments = description$AppSpecification$ContainerArguments)
   } else {
     # Not made by sagesim: a script job, as far as its description tells.
     outputs <- lapply(description$ProcessingOutputConfig$Outputs, function(output) {

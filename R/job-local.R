@@ -6,6 +6,7 @@
 #
 #   {job_dir}/local-jobs/{name}/
 #     job.json                      the job record (R/record.R)
+#     results-key                   the key its hosts sign results with (R/integrity.R)
 #     map/payload.rds               a map job's payload, once (hosts link to it)
 #     hosts/{host}/...              each host: its /opt/ml, run.sh, pid, log, exit_code
 #     output/{output}/              outputs without another destination
@@ -68,11 +69,12 @@ start_local_job <- function(plan, session) {
   record <- new_job_record(plan, role = settings$role %||% "local", inputs, outputs, defaulted,
                            runner)
   write_record_file(record, file.path(dir, "job.json"))
+  key <- write_results_key(plan_results_key(plan), dir)
   config <- record_job_config(record)
   hosts <- record_hosts(record)
   request <- stage_hosts(config, dir, hosts, session)
   for (host in hosts) {
-    write_host_script(request, dir, host, runner)
+    write_host_script(request, dir, host, runner, extra_env = results_key_environment(key))
     if (!is.null(session)) {
       aws_request(session, "session:WriteHostCredentials",
                   list(Path = file.path(normalizePath(host_dir(dir, host)), "credentials")))
@@ -86,9 +88,12 @@ start_local_job <- function(plan, session) {
   job
 }
 
+# A local job's record and key are in its folder, which only this user
+# writes: its hosts' arguments are the record's.
 local_job <- function(record, dir, session = NULL) {
   new_job(record$plan$name, "local", record, dir = dir, hosts = record_hosts(record),
-          created = record$created, runner = record$hosts, session = session)
+          created = record$created, runner = record$hosts, session = session,
+          results_key = read_results_key(dir), request_arguments = record$plan$arguments)
 }
 
 # A local job's handle, or NULL when there is no local job of that name.

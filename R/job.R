@@ -245,7 +245,7 @@ collected_results <- function(job, path, errors, partial = FALSE) {
     fetch_earlier_results(job, path)
     grid <- if (identical(job$kind, "sweep")) record_simulation(job$record)
     return(read_job_results(path, hosts = job_hosts(job), location = results_location(job),
-                            grid = grid, partial = partial))
+                            grid = grid, partial = partial, job = job))
   }
   if (identical(job$kind, "map")) {
     return(read_map_results(job, path, errors, partial))

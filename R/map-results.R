@@ -6,11 +6,15 @@
 
 # What the results files under `path` hold, finished or not: every element
 # covered (values, failures, conditions), what earlier attempts kept, the
-# hosts and which of them finished.
-read_map_parts <- function(path) {
+# hosts and which of them finished. Each file is unserialized only once
+# its signature says a host of `job` wrote it: an .rds file can run code.
+read_map_parts <- function(path, job) {
   files <- sort(list.files(path, pattern = map_results_pattern, recursive = TRUE,
                            full.names = TRUE))
-  parts <- lapply(files, readRDS)
+  location <- results_location(job, "map")
+  parts <- lapply(files, function(file) {
+    readRDS(verify_results_file(file, job$results_key, path, location))
+  })
   if (length(parts) == 0) return(NULL)
   merged <- list(hosts = parts[[1]]$hosts, n = parts[[1]]$n, finished = character(),
                  indices = integer(), values = list(), failures = list(), conditions = list(),
@@ -38,7 +42,7 @@ covered_indices <- function(parts) {
 # elements no host finished are sagesim_element_unfinished conditions.
 read_map_results <- function(job, path, errors, partial = FALSE) {
   location <- results_location(job, "map")
-  parts <- read_map_parts(path)
+  parts <- read_map_parts(path, job)
   payload <- if (partial) map_payload_of(job)
   if (is.null(parts) && partial) {
     parts <- list(hosts = job_hosts(job), n = payload$n, finished = character(),

@@ -7,6 +7,9 @@ map_worker_main <- function(options, config) {
   host <- config$current_host
   hosts <- config$hosts
   index <- match(host, hosts)
+  # The payload is code this host runs: read only if it is what the session
+  # wrote (its SHA-256 came in the job's request, not through S3).
+  check_payload(options$map, options$map_sha256)
   payload <- readRDS(options$map)
   if (!identical(payload$format, map_format)) {
     abort(sprintf("%s is not a sagesim map payload (%s).", options$map, map_format),
@@ -52,9 +55,11 @@ map_worker_main <- function(options, config) {
                      chunk = chunk, final = final), done,
                 list(names = if (first) payload$names, kept = if (first) payload$kept))
     path <- file.path(options$output_dir, map_results_file(host, chunk))
-    # Written whole, then renamed: never a partial file under the final name.
+    # Written whole, signed, then renamed: never a partial file under the
+    # final name, nor one without its signature.
     partial <- paste0(path, ".partial")
     saveRDS(result, partial)
+    sign_results_file(partial, path, options$results_key %||% "")
     file.rename(partial, path)
     done <<- list(indices = integer(), values = list(), failures = list(), conditions = list())
     chunk <<- chunk + 1L

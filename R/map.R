@@ -142,7 +142,10 @@ start_map_job <- function(payload, settings, base_job_name = NULL, job_name = NU
   work <- list(
     kind = "map",
     entrypoint = worker_entrypoint,
+    # The payload's SHA-256 goes in the request, which S3 cannot change: the
+    # hosts read the payload only if it is the one written here.
     arguments = c(flag_arguments("map", file.path(map_input_dir, map_payload_file)),
+                  flag_arguments("map_sha256", payload_sha256(file.path(staging, map_payload_file))),
                   flag_arguments("seed", format_number(payload$seed)),
                   flag_arguments("output_dir", map_output_dir)),
     base_default = "sagesim-map",

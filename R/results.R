@@ -11,6 +11,10 @@
 #' names the hosts that did not finish), never a partial result; a job's
 #' partial result is [job_collect()]'s, with `errors = "return"`.
 #'
+#' The files are read as they are: [job_collect()] reads a job's only once
+#' the signature its host wrote beside each (`<file>.hmac`) says that they
+#' are what the host wrote.
+#'
 #' @param path A folder holding the result files (e.g. a job's downloaded
 #'   output).
 #' @return A `sagesim_simulation`.
@@ -28,15 +32,19 @@ result_file_pattern <- "^sagesim-result-.*\\.json$"
 # `location`: where the results were looked for, for the message; `grid`:
 # the simulation_grid() of a sweep job. `partial`: a job that ended before
 # its hosts finished gives the iterations they did (see partial_simulation()).
-read_job_results <- function(path, hosts, location, grid = NULL, partial = FALSE) {
+# `job`: the job whose hosts signed the files, each read only once its
+# signature matches (NULL: files of the user's own, read as they are).
+read_job_results <- function(path, hosts, location, grid = NULL, partial = FALSE, job = NULL) {
   files <- list.files(path, pattern = result_file_pattern, recursive = TRUE, full.names = TRUE)
   if (length(files) == 0 && !partial) {
     abort_missing_results(hosts, hosts, location)
   }
   collected <- if (length(files) > 0) {
-    tryCatch(unwrap(results_collect(files, partial)), sagesim_results_missing = function(e) {
-      abort_missing_results(e$missing_hosts, e$hosts, location)
-    })
+    keys <- if (!is.null(job)) results_file_keys(files, job$results_key, path, location)
+    tryCatch(refused_results(unwrap(results_collect(files, partial, keys)), path, location),
+             sagesim_results_missing = function(e) {
+               abort_missing_results(e$missing_hosts, e$hosts, location)
+             })
   }
   results <- if (is.null(collected)) {
     # Nothing written at all: every cell empty.

@@ -65,6 +65,8 @@ follow_attempt <- function(job, next_job) {
 rerun_whole <- function(job, attempts, base) {
   plan <- plan_job(record_work(job$record), record_settings(job$record), base_job_name = base)
   plan$attempts <- attempts
+  # The same job again: the same results key.
+  plan$results_key <- job$results_key
   start_job(plan, wait = FALSE, logs = FALSE, session = job$session)
 }
 
@@ -75,7 +77,7 @@ rerun_whole <- function(job, attempts, base) {
 rerun_missing_elements <- function(job, attempts, base, settings = record_settings(job$record),
                                    resubmission_of = NULL, wait = FALSE, logs = FALSE,
                                    session = job$session, f = NULL, rerun_failed = FALSE) {
-  parts <- attempt_results(job, read_map_parts)
+  parts <- attempt_results(job, function(path) read_map_parts(path, job))
   payload <- map_payload_of(job)
   kept <- payload$kept %||% list(indices = integer(), values = list())
   if (!is.null(parts)) {
@@ -119,7 +121,11 @@ rerun_unfinished_iterations <- function(job, attempts, base, settings = record_s
     fetch_earlier_results(job, path)
     files <- list.files(path, pattern = result_file_pattern, recursive = TRUE, full.names = TRUE)
     # Nothing written at all: the whole job runs again.
-    if (length(files) > 0) unwrap(results_collect(files, TRUE))$missing
+    if (length(files) > 0) {
+      location <- results_location(job)
+      keys <- results_file_keys(files, job$results_key, path, location)
+      refused_results(unwrap(results_collect(files, TRUE, keys)), path, location)$missing
+    }
   })
   if (!is.null(todo) && length(todo$spec) == 0) {
     abort(sprintf("Every iteration of job %s was finished: there is nothing to run again.", job$name),
@@ -136,5 +142,8 @@ rerun_unfinished_iterations <- function(job, attempts, base, settings = record_s
   plan <- plan_job(work, settings, base_job_name = base)
   plan$attempts <- attempts
   plan$resubmission_of <- resubmission_of
+  # Its results are merged with those the earlier attempts left: all are
+  # signed with one key.
+  plan$results_key <- job$results_key
   start_job(plan, wait = wait, logs = logs, session = session)
 }

@@ -330,7 +330,8 @@ write_host_script <- function(request, dir, host, runner, extra_env = NULL) {
     sprintf("echo $status > %s && mv %s %s", q(file.path(here, "exit_code.tmp")),
             q(file.path(here, "exit_code.tmp")), q(file.path(here, "exit_code")))
   )
-  writeLines(script, file.path(here, "run.sh"))
+  # It may export the job's results key.
+  write_private_lines(script, file.path(here, "run.sh"))
 }
 
 describe_runner <- function(runner) {

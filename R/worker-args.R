@@ -7,8 +7,8 @@ worker_entrypoint <- c("Rscript", "-e", "sagesim::run_worker()")
 
 worker_flags <- c(x_length = "--x-length", y_length = "--y-length", num_people = "--num-people",
                   max_iterations = "--max-iterations", distance = "--distance", seed = "--seed",
-                  sweep = "--sweep", map = "--map", threads = "--threads",
-                  output_dir = "--output-dir", todo = "--todo")
+                  sweep = "--sweep", map = "--map", map_sha256 = "--map-sha256",
+                  threads = "--threads", output_dir = "--output-dir", todo = "--todo")
 
 spec_fields <- c("x_length", "y_length", "num_people", "max_iterations", "distance", "seed")
 
@@ -79,7 +79,8 @@ parse_worker_args <- function(args) {
     value
   }
   if (!is.null(values$map)) {
-    return(list(map = values$map[[1]], seed = single("seed"), threads = single("threads", 0),
+    return(list(map = values$map[[1]], map_sha256 = values$map_sha256[1],
+                seed = single("seed"), threads = single("threads", 0),
                 output_dir = values$output_dir[[1]] %||% processing_path("output", "map")))
   }
   axes <- lapply(stats::setNames(axis_fields, axis_fields), function(field) {

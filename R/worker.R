@@ -28,8 +28,15 @@
 #' ([simulation_grid()]) gives each parameter's values separated by commas
 #' (a flag may repeat; its values add up) and `--sweep true`; the hosts share
 #' its cells and iterations by cost. A [submit_map()] job gives `--map` (its
-#' payload file), `--seed` and `--output-dir`, and each host writes
-#' `map-results-<host>.rds`.
+#' payload file), `--map-sha256` (the payload's SHA-256: a payload without
+#' it, or changed since, is refused with a `sagesim_integrity_error`),
+#' `--seed` and `--output-dir`, and each host writes
+#' `map-results-<host>-<k>.rds`.
+#'
+#' With `SAGESIM_RESULTS_KEY` in the environment (the job's results key,
+#' which sagesim gives the hosts of the jobs it submits), each results file
+#' is signed beside it (`<file>.hmac`, HMAC-SHA256), as [job_collect()]
+#' expects; the variable is removed before anything else runs.
 #'
 #' @param args Command-line arguments, by default those after `--args`.
 #' @param exit_on_error Exit R with status 1 on failure (the default outside
@@ -60,6 +67,10 @@ run_worker <- function(args = commandArgs(trailingOnly = TRUE), exit_on_error = 
 
 worker_main <- function(args) {
   options <- parse_worker_args(args)
+  # The job's results key signs what this host writes; taken out of the
+  # environment so that nothing the host runs sees or logs it.
+  options$results_key <- Sys.getenv(results_key_variable)
+  Sys.unsetenv(results_key_variable)
   config <- processing_config()
   if (!is.null(options$map)) return(map_worker_main(options, config))
   host <- config$current_host
@@ -70,14 +81,16 @@ worker_main <- function(args) {
   simulation <- simulation_of_options(options)
   output_dir <- options$output_dir
   dir.create(output_dir, recursive = TRUE, showWarnings = FALSE)
-  invisible(run_host_share(simulation, host, hosts, options$todo, options$threads, output_dir))
+  invisible(run_host_share(simulation, host, hosts, options$todo, options$threads, output_dir,
+                           options$results_key))
 }
 
 # Runs this host's share of the job (of `todo`, the pieces an earlier
 # attempt left, when given) and writes its result file as it goes: every
 # progress_every() seconds what it has finished, and at the end all of it
-# (and output_result_mean, as the original workflow did).
-run_host_share <- function(simulation, host, hosts, todo, threads, output_dir) {
+# (and output_result_mean, as the original workflow did), each file signed
+# with the job's results `key` (hex; "" for none).
+run_host_share <- function(simulation, host, hosts, todo, threads, output_dir, key = "") {
   sweep <- inherits(simulation, "sagesim_grid")
   specs <- if (sweep) grid_specs(simulation) else list(simulation)
   plan <- lapply(specs, unclass)
@@ -103,7 +116,7 @@ run_host_share <- function(simulation, host, hosts, todo, threads, output_dir) {
   # own numbers (every host writes one, an empty share too).
   written <- await_task(host_start(plan, todo, host, hosts, threads, output_dir,
                                    as.character(utils::packageVersion("sagesim")),
-                                   if (progress_every() == 0) 0 else checkpoint_every()),
+                                   if (progress_every() == 0) 0 else checkpoint_every(), key),
                         on_poll = progress_logger(host, total))
   report_progress(host, "iterations", total, total)
   if (length(written$parts) > 0) {

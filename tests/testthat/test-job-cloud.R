@@ -131,11 +131,13 @@ test_that("collecting a simulation job merges every host's results into the loca
   local_moto()
   session <- aws_session(role = role)
   job <- submit_simulation(session, instance_count = 2)
-  # What the two hosts would upload at the end of the job.
+  # What the two hosts would upload at the end of the job, signed with the
+  # key its request gave them.
   root <- withr::local_tempdir()
   out <- file.path(root, "out")
   for (host in c("algo-1", "algo-2")) local({
     fake_opt_ml(file.path(root, host), host, c("algo-1", "algo-2"))
+    withr::local_envvar(SAGESIM_RESULTS_KEY = sagesim:::secret_value(job$results_key))
     capture.output(run_worker(c("--x-length", "300", "--y-length", "200", "--num-people", "120",
                                 "--max-iterations", "101", "--seed", "17", "--output-dir", out),
                               exit_on_error = FALSE))

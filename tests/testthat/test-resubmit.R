@@ -32,8 +32,13 @@ expect_uploads_encrypted <- function(job, key, files = c("payload.rds", "sagesim
 comparable <- function(request, name, as) {
   text <- gsub(name, as, jsonlite::toJSON(request, auto_unbox = TRUE, digits = NA), fixed = TRUE)
   request <- jsonlite::fromJSON(text, simplifyVector = FALSE)
-  # A map's members have no order.
+  # A map's members have no order. Each job has a results key of its own,
+  # each payload its SHA-256.
   request$Environment <- request$Environment[sort(names(request$Environment))]
+  if (!is.null(request$Environment$SAGESIM_RESULTS_KEY)) request$Environment$SAGESIM_RESULTS_KEY <- "<key>"
+  arguments <- request$AppSpecification$ContainerArguments
+  at <- match("--map-sha256", unlist(arguments))
+  if (!is.na(at)) request$AppSpecification$ContainerArguments[[at + 1]] <- "<sha256>"
   request$ProcessingInputs <- lapply(request$ProcessingInputs, function(input) {
     if (identical(input$InputName, "map")) input$S3Input$S3Uri <- "<payload>"
     input
@@ -63,8 +68,10 @@ test_that("a resubmitted cloud map job sends the original request, but for its n
   expect_length(created, 3)
   first <- created[[1]]
   # Every setting reached the first request.
+  expect_match(first$Environment$SAGESIM_RESULTS_KEY, "^[0-9a-f]{64}$")
   expect_identical(first$Environment[order(names(first$Environment))],
-                   list(LEVEL = "7", STAGE = "rerun-check"))
+                   list(LEVEL = "7", SAGESIM_RESULTS_KEY = first$Environment$SAGESIM_RESULTS_KEY,
+                        STAGE = "rerun-check"))
   expect_identical(first$NetworkConfig$VpcConfig$Subnets, list("subnet-1", "subnet-2"))
   expect_true(first$NetworkConfig$EnableNetworkIsolation)
   expect_identical(first$ProcessingResources$ClusterConfig$VolumeKmsKeyId, all_settings$volume_kms_key)
@@ -73,7 +80,8 @@ test_that("a resubmitted cloud map job sends the original request, but for its n
   expect_identical(first$StoppingCondition$MaxRuntimeInSeconds, 4321L)
   expect_length(first$Tags, 2)
   # The rerun's request is the same field by field: only the name (and the
-  # outputs named after it) and the payload differ.
+  # outputs named after it), the payload (and its SHA-256) and the results
+  # key differ.
   rerun <- created[[2]]
   expect_false(identical(rerun$ProcessingInputs, first$ProcessingInputs))
   expect_identical(comparable(rerun, fixed$name, "<job>"), comparable(first, job$name, "<job>"))

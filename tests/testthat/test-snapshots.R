@@ -12,7 +12,7 @@ snapshot_print_methods <- c(
   "SageMakerFuture", "sagesim_dopar", "sagesim_estimate", "sagesim_grid", "sagesim_job",
   "sagesim_iam_policy", "sagesim_job_cost", "sagesim_job_files", "sagesim_job_status", "sagesim_logs",
   "sagesim_network_config", "sagesim_processing_input", "sagesim_processing_output",
-  "sagesim_session", "sagesim_simulation", "sagesim_spec", "sagesim_sweep",
+  "sagesim_secret", "sagesim_session", "sagesim_simulation", "sagesim_spec", "sagesim_sweep",
   "summary.sagesim_simulation", "summary.sagesim_sweep")
 
 test_that("every print method of the package has a snapshot here", {
@@ -161,6 +161,16 @@ test_that("inputs, outputs and network settings print", {
     print(network_config())
     print(network_config(subnets = c("subnet-1", "subnet-2"), security_group_ids = "sg-1",
                          enable_network_isolation = TRUE, encrypt_inter_container_traffic = TRUE))
+  })
+})
+
+# --- a job's results key -------------------------------------------------------------
+
+test_that("a job's results key prints nothing of itself", {
+  expect_snapshot({
+    key <- sagesim:::new_results_key()
+    print(key)
+    format(key)
   })
 })
 

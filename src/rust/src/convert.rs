@@ -40,6 +40,13 @@ pub fn sim_error(error: &SimError) -> Robj {
         SimError::Overflow(_) => ("overflow", None),
         SimError::Io(_) => ("io", None),
         SimError::Format(_) => ("format", None),
+        SimError::Integrity { file, reason } => {
+            let details = named_list(
+                &["file", "reason"],
+                vec![file.as_str().into(), reason.as_str().into()],
+            );
+            return error_value("integrity", &error.to_string(), None, Some(details));
+        }
         SimError::MissingHosts { missing, hosts } => {
             let details = named_list(
                 &["missing", "hosts"],

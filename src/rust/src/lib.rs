@@ -11,6 +11,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use extendr_api::prelude::*;
+use sagesim_core::integrity::{self, Key};
 use sagesim_core::result_file::{self, HostResult, Part};
 use sagesim_core::{Room, Share};
 
@@ -200,8 +201,8 @@ fn split_range(n: f64, instance_count: f64, index: f64) -> Robj {
 /// Runs host `host`'s share of `plan` (of `todo`, the pieces still to run;
 /// NULL for all of it; the job's hosts are `hosts`) on a background thread,
 /// writing its result file into `dir` about every `every` seconds as it
-/// goes and once more, complete, at the end; the task resolves to
-/// `list(path, parts)`.
+/// goes and once more, complete, at the end, each signed with the job's
+/// results `key` (hex; "" for none); the task resolves to `list(path, parts)`.
 #[extendr]
 #[allow(clippy::too_many_arguments)]
 fn host_start(
@@ -213,9 +214,11 @@ fn host_start(
     dir: &str,
     version: &str,
     every: f64,
+    key: &str,
 ) -> Robj {
     let start = || -> RResult<Robj> {
         let plan = plan_from_r(&plan)?;
+        let key = optional_key(key)?;
         let todo = todo_from_r(&plan, &todo)?;
         let threads = expect_whole("threads", threads)? as usize;
         let index = hosts.iter().position(|h| h == host).ok_or_else(|| {
@@ -241,7 +244,8 @@ fn host_start(
                 let mut result = HostResult::new(&host, &hosts, &plan, parts.to_vec(), &version);
                 result.complete = complete;
                 saves += 1;
-                result_file::write_atomic(&dir.join(HostResult::file_name(&host, saves)), &result)
+                let path = dir.join(HostResult::file_name(&host, saves));
+                result_file::write_atomic(&path, &result, key.as_ref())
             };
             Outcome::Host(
                 sagesim_core::run_shares_saving(&plan, &shares, threads, control, every, &mut save)
@@ -253,18 +257,31 @@ fn host_start(
 }
 
 /// Reads the result files of a job's hosts (and of earlier attempts whose
-/// unfinished work it ran): `list(complete, parts, missing, unfinished_hosts,
-/// hosts)`. Complete, `parts` are every spec of the plan, whole, in plan
+/// unfinished work it ran), each only once its signature matches its key in
+/// `keys` (hex, one per path; NULL reads them unchecked): `list(complete,
+/// parts, missing, unfinished_hosts, hosts)`. Complete, `parts` are every spec of the plan, whole, in plan
 /// order. Otherwise, with `partial`, each spec's covered iterations as one
 /// part with its `ranges` (first and last of each run) and `missing` the
 /// pieces no file covers; without, the error names the hosts that did not
 /// finish.
 #[extendr]
-fn results_collect(paths: Vec<String>, partial: bool) -> Robj {
+fn results_collect(paths: Vec<String>, partial: bool, keys: Robj) -> Robj {
     let collect = || -> RResult<Robj> {
+        let keys = if keys.is_null() {
+            vec![None; paths.len()]
+        } else {
+            let keys = Vec::<String>::try_from(&keys)
+                .ok()
+                .filter(|k| k.len() == paths.len())
+                .ok_or_else(|| rust_error("invalid_argument", "one key per path", Some("keys")))?;
+            keys.iter()
+                .map(|k| optional_key(k))
+                .collect::<RResult<Vec<_>>>()?
+        };
         let results = paths
             .iter()
-            .map(|p| result_file::read(Path::new(p)))
+            .zip(&keys)
+            .map(|(p, key)| result_file::read(Path::new(p), key.as_ref()))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| sim_error(&e))?;
         if !partial {
@@ -310,6 +327,66 @@ fn parts_merge(parts: List) -> Robj {
         part_to_r(&result_file::merge(parts).map_err(|e| sim_error(&e))?)
     };
     merge().unwrap_or_else(|error| error)
+}
+
+/// A results key given as hex ("" for none).
+fn optional_key(key: &str) -> RResult<Option<Key>> {
+    if key.is_empty() {
+        return Ok(None);
+    }
+    Key::from_hex(key).map(Some).map_err(|e| sim_error(&e))
+}
+
+/// A new results key (hex) from the operating system's random generator.
+#[extendr]
+fn integrity_key() -> Robj {
+    match Key::generate() {
+        Ok(key) => key.to_hex().into(),
+        Err(e) => sim_error(&e),
+    }
+}
+
+/// The SHA-256 (hex) of the file at `path`.
+#[extendr]
+fn integrity_sha256(path: &str) -> Robj {
+    match integrity::sha256_file(Path::new(path)) {
+        Ok(hash) => hash.into(),
+        Err(e) => sim_error(&e),
+    }
+}
+
+/// NULL when the file at `path` has the SHA-256 `expected`, else the error.
+#[extendr]
+fn integrity_check_sha256(path: &str, expected: &str) -> Robj {
+    match integrity::check_sha256(Path::new(path), expected) {
+        Ok(()) => ().into(),
+        Err(e) => sim_error(&e),
+    }
+}
+
+/// Signs the file at `source` with `key` as the file `path` it is renamed
+/// to, writing `<path>.hmac`.
+#[extendr]
+fn integrity_sign(source: &str, path: &str, key: &str) -> Robj {
+    let sign = || -> RResult<Robj> {
+        let key = Key::from_hex(key).map_err(|e| sim_error(&e))?;
+        integrity::sign_file(&key, Path::new(source), Path::new(path))
+            .map_err(|e| sim_error(&e))?;
+        Ok(().into())
+    };
+    sign().unwrap_or_else(|error| error)
+}
+
+/// NULL when the signature beside the file at `path` says a host with `key`
+/// wrote it, else the error naming it.
+#[extendr]
+fn integrity_verify(path: &str, key: &str) -> Robj {
+    let verify = || -> RResult<Robj> {
+        let key = Key::from_hex(key).map_err(|e| sim_error(&e))?;
+        integrity::read_signed(&key, Path::new(path)).map_err(|e| sim_error(&e))?;
+        Ok(().into())
+    };
+    verify().unwrap_or_else(|error| error)
 }
 
 /// A task running CPU work off R's main thread, or the error of starting one.
@@ -542,6 +619,11 @@ extendr_module! {
     fn host_start;
     fn results_collect;
     fn parts_merge;
+    fn integrity_key;
+    fn integrity_sha256;
+    fn integrity_check_sha256;
+    fn integrity_sign;
+    fn integrity_verify;
     fn task_wait;
     fn task_progress;
     fn task_cancel;

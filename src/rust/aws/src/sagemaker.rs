@@ -8,7 +8,7 @@
 //! a described job. Unknown members are refused, so a typo on the R side
 //! fails loudly instead of being dropped.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_sagemaker::types as t;
 use serde::Deserialize;
@@ -129,10 +129,17 @@ fn request(plan: JobPlan) -> Request {
     }
 }
 
-/// `sagemaker:CreateProcessingJob` of the plan of a [`JobRecord`].
+/// `sagemaker:CreateProcessingJob` of the plan of a [`JobRecord`]. The
+/// record may come with `ExtraEnvironment` (an object of strings): variables
+/// the request gives the hosts that the record does not hold, because the
+/// record goes to S3 and they must not (a job's results key).
 pub(crate) async fn create_processing_job(s: &AwsSession, p: Value) -> Result<Value, AwsError> {
     const OP: &str = "CreateProcessingJob";
-    let r = request(record_plan(OP, p)?);
+    let (p, extra) = extra_environment(OP, p)?;
+    let mut r = request(record_plan(OP, p)?);
+    if !extra.is_empty() {
+        r.environment.get_or_insert_with(HashMap::new).extend(extra);
+    }
     let out = s
         .sagemaker
         .create_processing_job()
@@ -152,6 +159,22 @@ pub(crate) async fn create_processing_job(s: &AwsSession, p: Value) -> Result<Va
     Ok(Obj::new()
         .opt("ProcessingJobArn", out.processing_job_arn())
         .build())
+}
+
+/// The record, and the variables given beside it in `ExtraEnvironment`.
+fn extra_environment(
+    operation: &str,
+    mut record: Value,
+) -> Result<(Value, BTreeMap<String, String>), AwsError> {
+    let extra = record
+        .as_object_mut()
+        .and_then(|o| o.remove("ExtraEnvironment"));
+    let extra = match extra {
+        None => BTreeMap::new(),
+        Some(value) => serde_json::from_value(value)
+            .map_err(|e| AwsError::invalid(SVC, operation, format!("ExtraEnvironment: {e}")))?,
+    };
+    Ok((record, extra))
 }
 
 fn record_plan(operation: &str, record: Value) -> Result<JobPlan, AwsError> {

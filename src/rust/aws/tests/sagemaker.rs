@@ -1,6 +1,5 @@
 //! SageMaker Processing jobs against moto, with the exact request checked
-//! through moto's recorder (moto's Describe drops ProcessingResources and
-//! Environment).
+//! through moto's recorder (moto's Describe drops ProcessingResources).
 
 mod common;
 
@@ -158,7 +157,7 @@ fn create_sends_the_exact_request_then_describe_stop() {
     assert!(d["LastModifiedTime"].is_f64());
     // moto omits these; the SDK's placeholder ProcessingResources must not leak out.
     assert!(d.get("ProcessingResources").is_none(), "{d}");
-    assert!(d.get("Environment").is_none());
+    assert_eq!(d["Environment"], req["Environment"]);
     assert!(d.get("FailureReason").is_none());
 
     assert_eq!(
@@ -175,6 +174,40 @@ fn create_sends_the_exact_request_then_describe_stop() {
         json!({"ProcessingJobName": "sagesim-job-1"}),
     );
     assert_eq!(d["ProcessingJobStatus"], "Stopped");
+}
+
+#[test]
+fn extra_environment_reaches_the_request_but_not_the_record() {
+    let f = moto_or_skip!();
+    let s = f.moto.session();
+    f.moto
+        .moto_api("POST", "/moto-api/recorder/reset-recording");
+    f.moto
+        .moto_api("POST", "/moto-api/recorder/start-recording");
+    let mut sent = record(plan("sagesim-extra"));
+    sent["ExtraEnvironment"] = json!({"SAGESIM_RESULTS_KEY": "k"});
+    ok(&s, "sagemaker:CreateProcessingJob", sent);
+    f.moto.moto_api("POST", "/moto-api/recorder/stop-recording");
+    let reqs = common::recorded_requests(f.moto);
+    let (_, body) = reqs
+        .iter()
+        .find(|(e, _)| common::header(e, "X-Amz-Target") == Some("SageMaker.CreateProcessingJob"))
+        .expect("CreateProcessingJob recorded");
+    let sent: Value = serde_json::from_slice(body).expect("JSON body");
+    assert_eq!(
+        sent["Environment"],
+        json!({"SAGESIM_SHARD": "3", "R_LIBS_USER": "/opt/R", "SAGESIM_RESULTS_KEY": "k"})
+    );
+    let d = ok(
+        &s,
+        "sagemaker:DescribeProcessingJob",
+        json!({"ProcessingJobName": "sagesim-extra"}),
+    );
+    assert_eq!(d["Environment"]["SAGESIM_RESULTS_KEY"], "k");
+    let mut bad = record(minimal("x"));
+    bad["ExtraEnvironment"] = json!({"A": 1});
+    let e = call(&s, "sagemaker:CreateProcessingJob", bad).unwrap_err();
+    assert!(e.message.contains("ExtraEnvironment"), "{e}");
 }
 
 #[test]

@@ -26,6 +26,10 @@ pub enum SimError {
     Io(String),
     /// A result file is malformed or inconsistent, or parts do not fit together.
     Format(String),
+    /// A file that travelled through S3 is not what was sent: a payload
+    /// whose SHA-256 is not the job's, a results file whose signature is
+    /// missing or does not match (src/integrity.rs). `file` is its path.
+    Integrity { file: String, reason: String },
     /// Some hosts of a job wrote no result file.
     MissingHosts {
         missing: Vec<String>,
@@ -106,6 +110,7 @@ impl fmt::Display for SimError {
             SimError::Overflow(what) => write!(f, "arithmetic overflow: {what}"),
             SimError::Io(what) => write!(f, "input/output error: {what}"),
             SimError::Format(what) => write!(f, "{what}"),
+            SimError::Integrity { file, reason } => write!(f, "{file} is refused: {reason}"),
             SimError::MissingHosts { missing, hosts } => write!(
                 f,
                 "no result file from host{} {} (of {})",

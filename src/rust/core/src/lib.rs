@@ -8,7 +8,8 @@
 //! (iteration `i` depends only on `(seed, i)`), in parallel and cancellably;
 //! [`close_pair_probability`] gives the exact expectation to compare with;
 //! [`share`] divides a job's iterations between its hosts, and
-//! [`result_file`] holds the parts of results, their files and their merge.
+//! [`result_file`] holds the parts of results, their files and their merge;
+//! [`integrity`] checks what travels between a session and its hosts.
 
 mod binomial;
 mod cells;
@@ -17,6 +18,7 @@ mod error;
 mod expected;
 #[cfg(test)]
 mod golden;
+pub mod integrity;
 mod linked;
 mod pairs;
 pub mod result_file;

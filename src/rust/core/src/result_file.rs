@@ -15,6 +15,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::SimError;
+use crate::integrity::Key;
 use crate::run::{RunOutput, RunSpec};
 use crate::share::Share;
 use crate::spec::SimulationSpec;
@@ -335,14 +336,25 @@ fn io_error(action: &str, path: &Path, e: std::io::Error) -> SimError {
     SimError::Io(format!("could not {action} {}: {e}", path.display()))
 }
 
-/// Writes `result` to `path` atomically: the JSON goes to a temporary file in
-/// the same directory, is flushed to disk, then renamed over `path`. Readers
-/// therefore see either no file or a complete one, never a partial file.
-pub fn write_atomic(path: &Path, result: &HostResult) -> Result<(), SimError> {
+/// Writes `result` to `path` atomically (see [`write_bytes_atomic`]). With
+/// the job's results `key`, its signature goes to `<path>.hmac` first, so
+/// the file is never there without it.
+pub fn write_atomic(path: &Path, result: &HostResult, key: Option<&Key>) -> Result<(), SimError> {
     result.validate()?;
     // Compact: a result may hold millions of values.
-    let json = serde_json::to_vec(result)
+    let mut json = serde_json::to_vec(result)
         .map_err(|e| SimError::Format(format!("could not encode result: {e}")))?;
+    json.push(b'\n');
+    if let Some(key) = key {
+        crate::integrity::write_signature(key, path, &json)?;
+    }
+    write_bytes_atomic(path, &json)
+}
+
+/// Writes `bytes` to `path` atomically: they go to a temporary file in the
+/// same directory, are flushed to disk, then renamed over `path`. Readers
+/// therefore see either no file or a complete one, never a partial file.
+pub(crate) fn write_bytes_atomic(path: &Path, bytes: &[u8]) -> Result<(), SimError> {
     let file_name = path
         .file_name()
         .ok_or_else(|| SimError::Io(format!("{} is not a file name", path.display())))?
@@ -362,8 +374,7 @@ pub fn write_atomic(path: &Path, result: &HostResult) -> Result<(), SimError> {
             .write(true)
             .create_new(true)
             .open(&tmp)?;
-        f.write_all(&json)?;
-        f.write_all(b"\n")?;
+        f.write_all(bytes)?;
         f.sync_all()
     };
     if let Err(e) = write() {
@@ -382,9 +393,14 @@ pub fn write_atomic(path: &Path, result: &HostResult) -> Result<(), SimError> {
     Ok(())
 }
 
-/// Reads and validates a host's result file.
-pub fn read(path: &Path) -> Result<HostResult, SimError> {
-    let bytes = std::fs::read(path).map_err(|e| io_error("read", path, e))?;
+/// Reads and validates a host's result file. With the job's results `key`,
+/// only once its signature says a host of the job wrote it (nothing of a
+/// file that fails is parsed).
+pub fn read(path: &Path, key: Option<&Key>) -> Result<HostResult, SimError> {
+    let bytes = match key {
+        Some(key) => crate::integrity::read_signed(key, path)?,
+        None => std::fs::read(path).map_err(|e| io_error("read", path, e))?,
+    };
     let result: HostResult = serde_json::from_slice(&bytes).map_err(|e| {
         SimError::Format(format!(
             "{} is not a valid result file: {e}",
@@ -655,8 +671,8 @@ mod tests {
         let names = hosts(2);
         let result = HostResult::new("algo-2", &names, &[spec(100)], vec![p], "0.1.0");
         let path = dir.join(HostResult::file_name("algo-2", 1));
-        write_atomic(&path, &result).unwrap();
-        let back = read(&path).unwrap();
+        write_atomic(&path, &result, None).unwrap();
+        let back = read(&path, None).unwrap();
         assert_eq!(back, result);
         for (a, b) in back.parts[0]
             .values
@@ -681,8 +697,49 @@ mod tests {
         assert_eq!(names_on_disk.len(), 1, "{names_on_disk:?}");
         // Overwriting is atomic too; a host with nothing to do writes no parts.
         let empty = HostResult::new("algo-2", &names, &[spec(100)], vec![], "0.1.0");
-        write_atomic(&path, &empty).unwrap();
-        assert_eq!(read(&path).unwrap(), empty);
+        write_atomic(&path, &empty, None).unwrap();
+        assert_eq!(read(&path, None).unwrap(), empty);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_signed_result_reads_back_only_with_its_key_and_unchanged() {
+        let dir = tmpdir("signed");
+        let key = Key::generate().unwrap();
+        let names = hosts(1);
+        let result = HostResult::new("algo-1", &names, &[spec(5)], vec![part(1, 5, 5)], "0.1.0");
+        let path = dir.join(HostResult::file_name("algo-1", 1));
+        write_atomic(&path, &result, Some(&key)).unwrap();
+        assert_eq!(read(&path, Some(&key)).unwrap(), result);
+        // The file and its signature, and no temporary file.
+        let mut on_disk: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        on_disk.sort();
+        assert_eq!(
+            on_disk,
+            [
+                "sagesim-result-algo-1-00001.json",
+                "sagesim-result-algo-1-00001.json.hmac"
+            ]
+        );
+        let other = Key::generate().unwrap();
+        assert!(matches!(
+            read(&path, Some(&other)),
+            Err(SimError::Integrity { .. })
+        ));
+        // A value changed in place (still valid JSON) is refused, not read.
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(
+            &path,
+            text.replacen("\"iterations\":5", "\"iterations\":4", 1),
+        )
+        .unwrap();
+        assert!(matches!(
+            read(&path, Some(&key)),
+            Err(SimError::Integrity { .. })
+        ));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -696,13 +753,13 @@ mod tests {
             p
         };
         assert!(matches!(
-            read(&dir.join("missing.json")),
+            read(&dir.join("missing.json"), None),
             Err(SimError::Io(_))
         ));
         let p = dir.join("truncated.json");
         let json = serde_json::to_vec(&good).unwrap();
         std::fs::write(&p, &json[..json.len() / 2]).unwrap();
-        assert!(matches!(read(&p), Err(SimError::Format(_))));
+        assert!(matches!(read(&p, None), Err(SimError::Format(_))));
 
         let broken = |change: &dyn Fn(&mut HostResult)| {
             let mut r = good.clone();
@@ -754,7 +811,7 @@ mod tests {
             ),
         ];
         for (name, r, message) in cases {
-            match read(&write(&format!("{name}.json"), &r)) {
+            match read(&write(&format!("{name}.json"), &r), None) {
                 Err(SimError::Format(m)) => assert!(m.contains(message), "{name}: {m}"),
                 other => panic!("{name}: {other:?}"),
             }
@@ -763,10 +820,10 @@ mod tests {
         let text = String::from_utf8(serde_json::to_vec(&good).unwrap()).unwrap();
         let seed = format!("\"seed\":\"{}\"", good.plan[0].seed);
         std::fs::write(dir.join("num.json"), text.replace(&seed, "\"seed\":42")).unwrap();
-        assert_eq!(read(&dir.join("num.json")).unwrap().plan[0].seed, 42);
+        assert_eq!(read(&dir.join("num.json"), None).unwrap().plan[0].seed, 42);
         std::fs::write(dir.join("neg.json"), text.replace(&seed, "\"seed\":\"-1\"")).unwrap();
         assert!(matches!(
-            read(&dir.join("neg.json")),
+            read(&dir.join("neg.json"), None),
             Err(SimError::Format(_))
         ));
         std::fs::remove_dir_all(&dir).unwrap();
