@@ -84,7 +84,8 @@ test_that("a local job whose code needs a package this machine lacks is refused 
   expect_match(conditionMessage(error), "install.packages(c(\"notapkgxyz\", \"otherpkgq\"))",
                fixed = TRUE)
   expect_length(list.files(getOption("sagesim.job_dir")), 0)
-  f <- function(i) notapkgxyz::g(i)
+  # (Written as text: R CMD check would look for the package in `::` code.)
+  f <- eval(parse(text = "function(i) notapkgxyz::g(i)"))
   error <- expect_error(submit_map(1:2, f, logs = FALSE), class = "sagesim_missing_package")
   expect_match(conditionMessage(error), "install.packages(\"notapkgxyz\")", fixed = TRUE)
 })
@@ -92,7 +93,8 @@ test_that("a local job whose code needs a package this machine lacks is refused 
 test_that("a host missing a package names the fix where it runs: this machine, or the image", {
   payload <- withr::local_tempfile(fileext = ".rds")
   saveRDS(list(format = sagesim:::map_format, packages = "notapkgxyz"), payload)
-  options <- list(map = payload, output_dir = withr::local_tempdir())
+  options <- list(map = payload, map_sha256 = sagesim:::payload_sha256(payload),
+                  output_dir = withr::local_tempdir())
   config <- list(current_host = "algo-1", hosts = "algo-1")
   withr::with_envvar(c(SAGESIM_LOCAL_HOST = "true"), {
     error <- expect_error(sagesim:::map_worker_main(options, config), class = "sagesim_map_error")
