@@ -21,8 +21,8 @@ test:             ## cargo tests, then R CMD check --as-cran of the source tarba
 	sh tools/setup.sh --check test
 	sh tools/test.sh
 
-dist:             ## dist/: the source tarball (crates vendored, builds offline) and the binary package
-	sh tools/setup.sh --check r
+dist:             ## dist/: the source tarball (crates vendored, vignettes built, builds offline) and the binary package
+	sh tools/setup.sh --check dist
 	sh tools/dist.sh
 
 check-dist:       ## install dist/'s tarball with no network and an empty CARGO_HOME (root or bwrap)
