@@ -128,3 +128,48 @@ print.sagesim_network_config <- function(x, ...) {
   cat(sprintf("  inter-container encryption: %s\n", if (x$encrypt_inter_container_traffic) "on" else "off"))
   invisible(x)
 }
+
+# `inputs` or `outputs` as a list of channel objects: a named character
+# vector becomes one channel per element (the names naming them), a single
+# channel a list of one.
+as_channels <- function(channels, make, class, arg, what) {
+  if (is.null(channels)) return(list())
+  if (is.character(channels)) {
+    names <- names(channels) %||% rep("", length(channels))
+    channels <- unname(Map(function(path, name) make(path, name = if (nzchar(name)) name),
+                           unname(channels), names))
+  }
+  if (inherits(channels, class)) channels <- list(channels)
+  if (!is.list(channels) || !all(vapply(channels, inherits, logical(1), class))) {
+    abort_argument(arg, sprintf("`%s` must be a list of %s() or a named character vector of %s.",
+                                arg, sub("^sagesim_", "", class), what))
+  }
+  channels
+}
+
+normalise_inputs <- function(inputs) {
+  inputs <- as_channels(inputs, processing_input, "sagesim_processing_input", "inputs", "sources")
+  for (i in seq_along(inputs)) {
+    input <- inputs[[i]]
+    input$name <- input$name %||% sprintf("input-%d", i)
+    input$destination <- input$destination %||% file.path("/opt/ml/processing/input", input$name)
+    if (!is_s3_uri(input$source)) {
+      if (!file.exists(input$source)) {
+        abort_argument("inputs", sprintf("Input \"%s\": the local path \"%s\" does not exist.",
+                                         input$name, input$source))
+      }
+      input$source <- normalizePath(input$source)
+    }
+    inputs[[i]] <- input
+  }
+  inputs
+}
+
+normalise_outputs <- function(outputs) {
+  outputs <- as_channels(outputs, processing_output, "sagesim_processing_output", "outputs",
+                         "container folders")
+  for (i in seq_along(outputs)) {
+    outputs[[i]]$name <- outputs[[i]]$name %||% sprintf("output-%d", i)
+  }
+  outputs
+}

@@ -106,5 +106,3 @@ await_task <- function(task, on_poll = NULL, interval = 0.1) {
   finished <- TRUE
   unwrap(task_result(task))
 }
-
-`%||%` <- function(x, y) if (is.null(x)) y else x

@@ -77,7 +77,7 @@ registerDoSageMaker <- function(instance_count = 1,
       paste0("`", unknown, "`", collapse = ", "),
       paste0("`", dopar_setting_names, "`", collapse = ", ")))
   }
-  instance_count <- check_count(instance_count, "instance_count", min = 1, max = 100)
+  instance_count <- job_settings$instance_count$check(instance_count, FALSE)
   check_future_settings(c(list(instance_type = instance_type, image_uri = settings$image_uri),
                           settings[setdiff(names, c("logs", "image_uri"))]))
   if (!is.null(settings$logs)) check_flag(settings$logs, "logs")

@@ -145,10 +145,7 @@ check_future_settings <- function(settings) {
   if (has("workers") && !is.function(settings$workers)) {
     check_count(settings$workers, "workers", min = 1)
   }
-  if (has("instance_type")) {
-    check_string(settings$instance_type, "instance_type",
-                 pattern = "^(local|ml\\.[a-z0-9-]+\\.[a-z0-9]+)$")
-  }
+  if (has("instance_type")) check_instance_type(settings$instance_type)
   local <- identical(settings$instance_type, "local")
   if (has("image_uri")) {
     if (!local && is.null(settings$image_uri) && has("instance_type")) {
@@ -156,23 +153,12 @@ check_future_settings <- function(settings) {
         "A SageMaker job (instance_type = \"%s\") needs `image_uri`: the worker image, with future and the packages the futures use (see publish_image()).",
         settings$instance_type))
     }
-    check_string(settings$image_uri, "image_uri", null_ok = TRUE, max_chars = 255)
   }
-  if (has("role")) check_role(settings$role)
-  if (has("volume_size_gb")) check_count(settings$volume_size_gb, "volume_size_gb", min = 1, max = 16384)
-  if (has("max_runtime")) check_count(settings$max_runtime, "max_runtime", min = 1, max = 777600)
-  if (has("base_job_name")) {
-    check_string(settings$base_job_name, "base_job_name", null_ok = TRUE,
-                 pattern = "^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
+  # The job settings among them, by the table's checks (R/settings.R).
+  for (name in setdiff(intersect(names(settings), job_setting_names), "instance_type")) {
+    job_settings[[name]]$check(settings[[name]], local || name == "image_uri")
   }
-  for (key in intersect(c("volume_kms_key", "output_kms_key", "kms_key"), names(settings))) {
-    check_string(settings[[key]], key, null_ok = TRUE, max_chars = 2048)
-  }
-  if (has("env")) check_environment(settings$env)
-  if (has("tags")) check_tags(settings$tags)
-  if (!is.null(settings$network)) {
-    check_class(settings$network, "sagesim_network_config", "network", "network_config()")
-  }
+  if (has("base_job_name")) check_name(settings$base_job_name, "base_job_name", base_name_pattern, null_ok = TRUE)
   if (!is.null(settings$session)) {
     check_class(settings$session, "sagesim_session", "session", "aws_session()")
   }

@@ -81,17 +81,6 @@ results_location <- function(job, output = "simulation") {
   if (length(outputs) > 0) outputs[[1]]$destination else "the job's outputs"
 }
 
-# What each backend implements (R/job-cloud.R, R/job-local.R).
-# The lines logged since the last call, kept apart per cursor set: job_wait()
-# shows "log_cursors", progress reading uses "progress_cursors".
-new_log_lines <- function(job, cursors = "log_cursors") UseMethod("new_log_lines")
-all_log_lines <- function(job) UseMethod("all_log_lines")
-fetch_outputs <- function(job, path) UseMethod("fetch_outputs")
-default_poll_interval <- function(job) UseMethod("default_poll_interval")
-final_log_delay <- function(job) UseMethod("final_log_delay")
-# The wait after a poll that brought `new_lines` lines.
-next_poll_delay <- function(job, delay, new_lines) UseMethod("next_poll_delay")
-
 # --- hosts' progress ------------------------------------------------------------
 
 # Hosts report progress as log lines of a defined format (the core's
@@ -155,4 +144,25 @@ print.sagesim_logs <- function(x, ...) {
     print_log_lines(x)
   }
   invisible(x)
+}
+
+# The rows of list_jobs() for `statuses` (job statuses) of jobs `where`,
+# with each job's record's fields when `records` are given.
+job_list_frame <- function(statuses, where, records = NULL) {
+  time <- function(x) as.POSIXct(x, origin = "1970-01-01")
+  frame <- data.frame(
+    name = vapply(statuses, `[[`, character(1), "name"),
+    where = rep(where, length.out = length(statuses)),
+    status = vapply(statuses, `[[`, character(1), "status"),
+    created = time(vapply(statuses, function(j) j$creation_time %||% NA_real_, numeric(1))),
+    ended = time(vapply(statuses, function(j) j$end_time %||% NA_real_, numeric(1))),
+    failure_reason = vapply(statuses, function(j) j$failure_reason %||% NA_character_, character(1)),
+    stringsAsFactors = FALSE
+  )
+  if (!is.null(records)) {
+    frame$kind <- vapply(records, function(r) if (is.null(r)) "script" else record_kind(r), "")
+    frame$instance_count <- vapply(records, function(r) as.numeric(r$plan$instance_count %||% NA), 1)
+    frame$instance_type <- vapply(records, function(r) r$plan$instance_type %||% NA_character_, "")
+  }
+  frame
 }

@@ -3,12 +3,12 @@
 # request itself is rendered by the Rust core from the job's record.
 
 cloud_backend <- function() {
-  list(label = "SageMaker", start = function(plan, session) start_cloud_job(plan, default_session(session)),
-       attach = function(name, session) attach_cloud_job(name, cloud_session(session)),
-       list = function(n, name_contains, status, details, session) {
-         list_cloud_jobs(cloud_session(session), n, name_contains, status, details)
-       },
-       where = function(session) "no SageMaker job of that name")
+  new_backend("SageMaker", start = function(plan, session) start_cloud_job(plan, default_session(session)),
+              attach = function(name, session) attach_cloud_job(name, cloud_session(session)),
+              list = function(n, name_contains, status, details, session) {
+                list_cloud_jobs(cloud_session(session), n, name_contains, status, details)
+              },
+              where = function(session) "no SageMaker job of that name")
 }
 
 # The session for asking SageMaker about jobs; when no AWS account is

@@ -13,9 +13,8 @@
 #     outputs-delivered             present once outputs reached their destination
 
 local_backend <- function() {
-  list(label = "local", start = start_local_job, attach = attach_local_job,
-       list = list_local_jobs,
-       where = function(session) sprintf("no local job of that name in %s", local_job_root()))
+  new_backend("local", start = start_local_job, attach = attach_local_job, list = list_local_jobs,
+              where = function(session) sprintf("no local job of that name in %s", local_job_root()))
 }
 
 local_job_root <- function() {
@@ -361,7 +360,7 @@ list_local_jobs <- function(n, name_contains, status, details, session) {
 #' @export
 job_remove <- function(job) {
   if (is.character(job)) {
-    check_string(job, "job", pattern = job_name_pattern)
+    check_name(job, "job", job_name_pattern)
     job <- attach_local_job(job) %||% abort(sprintf("No local job named %s in %s.", job, local_job_root()),
                                             class = "sagesim_job_not_found", job_name = job)
   }

@@ -82,13 +82,6 @@ NULL
 
 #' @rdname jobs
 #' @export
-job_status <- function(job) UseMethod("job_status")
-
-#' @export
-job_status.default <- function(job) not_a_job(job)
-
-#' @rdname jobs
-#' @export
 job_logs <- function(job) {
   check_job(job)
   structure(all_log_lines(job), class = c("sagesim_logs", "data.frame"))
@@ -107,8 +100,6 @@ job_stop <- function(job) {
   }
   stop_job(job)
 }
-
-stop_job <- function(job) UseMethod("stop_job")
 
 #' @rdname jobs
 #' @export
@@ -207,7 +198,6 @@ print.sagesim_job <- function(x, ...) {
   invisible(x)
 }
 
-
 # The job's status and its hosts' progress, read from their logs without
 # taking the lines job_wait() shows.
 refresh_job <- function(job) {
@@ -296,7 +286,7 @@ print.sagesim_job_files <- function(x, ...) {
 #' job_attach(job$name)
 #' @export
 job_attach <- function(name, session = NULL) {
-  check_string(name, "name", pattern = job_name_pattern)
+  check_name(name, "name", job_name_pattern)
   if (!is.null(session)) check_class(session, "sagesim_session", "session", "aws_session()")
   not_asked <- character()
   for (backend in job_backends()) {
@@ -377,25 +367,4 @@ list_jobs <- function(n = 20, name_contains = NULL, status = NULL, instance_type
   frame <- frame[order(frame$created, decreasing = TRUE), , drop = FALSE]
   rownames(frame) <- NULL
   utils::head(frame, n)
-}
-
-# The rows of list_jobs() for `statuses` (job statuses) of jobs `where`,
-# with each job's record's fields when `records` are given.
-job_list_frame <- function(statuses, where, records = NULL) {
-  time <- function(x) as.POSIXct(x, origin = "1970-01-01")
-  frame <- data.frame(
-    name = vapply(statuses, `[[`, character(1), "name"),
-    where = rep(where, length.out = length(statuses)),
-    status = vapply(statuses, `[[`, character(1), "status"),
-    created = time(vapply(statuses, function(j) j$creation_time %||% NA_real_, numeric(1))),
-    ended = time(vapply(statuses, function(j) j$end_time %||% NA_real_, numeric(1))),
-    failure_reason = vapply(statuses, function(j) j$failure_reason %||% NA_character_, character(1)),
-    stringsAsFactors = FALSE
-  )
-  if (!is.null(records)) {
-    frame$kind <- vapply(records, function(r) if (is.null(r)) "script" else record_kind(r), "")
-    frame$instance_count <- vapply(records, function(r) as.numeric(r$plan$instance_count %||% NA), 1)
-    frame$instance_type <- vapply(records, function(r) r$plan$instance_type %||% NA_character_, "")
-  }
-  frame
 }

@@ -4,10 +4,6 @@
 # (map-results-<host>-<k>.rds), the last one marked final: a host that dies
 # leaves what it finished, which a follow-up job keeps (R/retry.R).
 
-map_results_file <- function(host, chunk) sprintf("map-results-%s-%05d.rds", host, chunk)
-
-map_results_pattern <- "^map-results-.*[.]rds$"
-
 # What the results files under `path` hold, finished or not: every element
 # covered (values, failures, conditions), what earlier attempts kept, the
 # hosts and which of them finished.

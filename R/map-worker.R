@@ -86,39 +86,3 @@ map_worker_main <- function(options, config) {
   log_line(sprintf("%s: wrote %s", host, dirname(path)))
   invisible(path)
 }
-
-# One element, with its own random stream; an error is kept with its class,
-# message, call and traceback, and does not stop the others.
-run_element <- function(runner, element, seed) {
-  assign(".Random.seed", seed, envir = globalenv())
-  calls <- NULL
-  # Messages and warnings are kept, in order, to be signalled again in the
-  # session that collects the job, as future relays them.
-  conditions <- list()
-  keep <- function(restart) function(condition) {
-    conditions[[length(conditions) + 1]] <<- condition
-    invokeRestart(restart)
-  }
-  value <- tryCatch(
-    withCallingHandlers(runner(element), error = function(e) calls <<- sys.calls(),
-                        message = keep("muffleMessage"), warning = keep("muffleWarning")),
-    error = function(e) structure(list(condition = e), class = "sagesim_failed_element")
-  )
-  if (!inherits(value, "sagesim_failed_element")) return(list(value = value, conditions = conditions))
-  e <- value$condition
-  list(conditions = conditions,
-       failure = list(class = class(e), message = conditionMessage(e), call = conditionCall(e),
-                      traceback = element_traceback(calls)))
-}
-
-# The calls from `f` down to where the error was raised, one line each.
-element_traceback <- function(calls) {
-  if (is.null(calls)) return(character())
-  text <- vapply(calls, function(call) paste(deparse(call, nlines = 1L), collapse = ""), "")
-  start <- match("f(element, ...)", text)
-  end <- match(TRUE, startsWith(text, ".handleSimpleError(") | startsWith(text, "h(simpleError"))
-  if (is.na(start)) start <- 1
-  if (is.na(end)) end <- length(text) + 1
-  text[seq.int(start, length.out = max(0, end - start))]
-}
-

@@ -109,12 +109,6 @@ check_f_arguments <- function(f, args) {
     if (length(takes) > 0) paste0("`", takes, "`", collapse = ", ") else "none"))
 }
 
-map_input_dir <- "/opt/ml/processing/input/map"
-map_output_dir <- "/opt/ml/processing/output/map"
-map_format <- "sagesim-map/1"
-
-map_payload_file <- "payload.rds"
-
 # Plans and starts a map job from its payload (also for job_resubmit()):
 # the payload is written once, to a folder that becomes the job's "map"
 # input.
@@ -269,54 +263,4 @@ find_external_pointer <- function(x, what, only_connections = FALSE) {
     }
   }
   NULL
-}
-
-# The L'Ecuyer-CMRG seed of each element `indices` of a map with `seed`:
-# those future.apply gives for `future.seed = seed` (set.seed(seed) under
-# L'Ecuyer-CMRG; element i takes nextRNGSubStream() of the i-th stream,
-# streams following one another by nextRNGStream()). R's own generator
-# state is left as it was.
-map_seeds <- function(seed, indices) {
-  seeds <- vector("list", length(indices))
-  if (length(indices) == 0) return(seeds)
-  with_random_state({
-    RNGkind("L'Ecuyer-CMRG")
-    set.seed(as.integer(seed))
-    stream <- get(".Random.seed", envir = globalenv())
-    wanted <- split(seq_along(indices), indices)
-    for (i in seq_len(max(indices))) {
-      at <- wanted[[as.character(i)]]
-      if (!is.null(at)) seeds[at] <- list(parallel::nextRNGSubStream(stream))
-      stream <- parallel::nextRNGStream(stream)
-    }
-    seeds
-  })
-}
-
-# Evaluates `expr` and puts R's random number generator back as it was.
-with_random_state <- function(expr) {
-  had_seed <- exists(".Random.seed", envir = globalenv(), inherits = FALSE)
-  old_seed <- if (had_seed) get(".Random.seed", envir = globalenv())
-  old_kind <- RNGkind()
-  on.exit({
-    RNGkind(old_kind[[1]], old_kind[[2]], old_kind[[3]])
-    if (had_seed) assign(".Random.seed", old_seed, envir = globalenv())
-    else if (exists(".Random.seed", envir = globalenv(), inherits = FALSE)) {
-      rm(".Random.seed", envir = globalenv())
-    }
-  }, add = TRUE)
-  expr
-}
-
-# The payload a map job was given, from where its record says it is.
-map_payload_of <- function(job) {
-  source <- job$record$work$payload
-  if (!is_s3_uri(source)) return(readRDS(source))
-  target <- tempfile("sagesim-payload-")
-  on.exit(unlink(target, recursive = TRUE), add = TRUE)
-  location <- parse_s3_uri(source)
-  reply <- aws_request(default_session(job$session), "s3:DownloadPrefix", list(
-    Bucket = location$bucket, Prefix = location$key, Directory = target))
-  paths <- vapply(reply$Files, `[[`, "", "Path")
-  readRDS(paths[basename(paths) == basename(source)][[1]])
 }

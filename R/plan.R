@@ -8,33 +8,20 @@
 # (job_setting_names), as given.
 plan_job <- function(work, settings, base_job_name = NULL, job_name = NULL) {
   check_setting_names(settings, "settings")
-  s <- settings
-  instance_type <- s$instance_type
-  check_string(instance_type, "instance_type", pattern = "^(local|ml\\.[a-z0-9-]+\\.[a-z0-9]+)$")
-  local <- identical(instance_type, "local")
-  checked <- list(
-    image_uri = s$image_uri, role = s$role, instance_type = instance_type,
-    instance_count = check_count(s$instance_count, "instance_count", min = 1, max = 100),
-    volume_size_gb = check_count(s$volume_size_gb, "volume_size_gb", min = 1, max = 16384),
-    max_runtime = check_count(s$max_runtime, "max_runtime", min = 1, max = 777600),
-    env = check_environment(s$env), tags = check_tags(s$tags), network = s$network,
-    volume_kms_key = s$volume_kms_key, output_kms_key = s$output_kms_key, kms_key = s$kms_key,
-    retries = check_count(s$retries %||% getOption("sagesim.retries", 2), "retries", min = 0, max = 10)
-  )
-  check_string(checked$image_uri, "image_uri", null_ok = local, max_chars = 255)
-  check_role(checked$role)
-  for (key in c("volume_kms_key", "output_kms_key", "kms_key")) {
-    check_string(checked[[key]], key, null_ok = TRUE, max_chars = 2048)
-  }
-  if (!is.null(checked$network)) {
-    check_class(checked$network, "sagesim_network_config", "network", "network_config()")
-  }
+  check_instance_type(settings$instance_type)
+  local <- identical(settings$instance_type, "local")
+  # Every setting of the table, unset ones as NULL (R/settings.R).
+  everything <- stats::setNames(vector("list", length(job_setting_names)), job_setting_names)
+  everything[names(settings)] <- settings
+  checked <- lapply(stats::setNames(nm = job_setting_names), function(name) {
+    job_settings[[name]]$check(everything[[name]], local)
+  })
+  checked$inputs <- checked$inputs %||% list()
+  checked$outputs <- checked$outputs %||% list()
   if (!is.null(job_name) && !is.null(base_job_name)) {
     abort_argument("job_name", "Give `job_name` or `base_job_name`, not both.")
   }
-  check_string(job_name, "job_name", null_ok = TRUE, pattern = job_name_pattern)
-  checked$inputs <- normalise_inputs(s$inputs)
-  checked$outputs <- normalise_outputs(s$outputs)
+  check_name(job_name, "job_name", job_name_pattern, null_ok = TRUE)
   inputs <- c(work$inputs, checked$inputs)
   outputs <- c(work$outputs, checked$outputs)
   check_unique_names(inputs, "inputs")
@@ -110,7 +97,7 @@ image_base_name <- function(image_uri) {
 #' job_name_from_base("sagesim", time = as.POSIXct("2026-01-02 03:04:05", tz = "UTC"))
 #' @export
 job_name_from_base <- function(base, time = Sys.time()) {
-  check_string(base, "base_job_name", pattern = "^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
+  check_name(base, "base_job_name", base_name_pattern)
   if (inherits(time, "Date")) time <- as.POSIXct(time)
   if (!inherits(time, "POSIXct") || length(time) != 1 || is.na(time)) {
     abort_argument("time", sprintf("`time` must be a single date-time (POSIXct), not %s.",
@@ -124,50 +111,8 @@ job_name_from_base <- function(base, time = Sys.time()) {
   paste0(base, "-", stamp)
 }
 
-# `inputs` or `outputs` as a list of channel objects: a named character
-# vector becomes one channel per element (the names naming them), a single
-# channel a list of one.
-as_channels <- function(channels, make, class, arg, what) {
-  if (is.null(channels)) return(list())
-  if (is.character(channels)) {
-    names <- names(channels) %||% rep("", length(channels))
-    channels <- unname(Map(function(path, name) make(path, name = if (nzchar(name)) name),
-                           unname(channels), names))
-  }
-  if (inherits(channels, class)) channels <- list(channels)
-  if (!is.list(channels) || !all(vapply(channels, inherits, logical(1), class))) {
-    abort_argument(arg, sprintf("`%s` must be a list of %s() or a named character vector of %s.",
-                                arg, sub("^sagesim_", "", class), what))
-  }
-  channels
-}
 
-normalise_inputs <- function(inputs) {
-  inputs <- as_channels(inputs, processing_input, "sagesim_processing_input", "inputs", "sources")
-  for (i in seq_along(inputs)) {
-    input <- inputs[[i]]
-    input$name <- input$name %||% sprintf("input-%d", i)
-    input$destination <- input$destination %||% file.path("/opt/ml/processing/input", input$name)
-    if (!is_s3_uri(input$source)) {
-      if (!file.exists(input$source)) {
-        abort_argument("inputs", sprintf("Input \"%s\": the local path \"%s\" does not exist.",
-                                         input$name, input$source))
-      }
-      input$source <- normalizePath(input$source)
-    }
-    inputs[[i]] <- input
-  }
-  inputs
-}
 
-normalise_outputs <- function(outputs) {
-  outputs <- as_channels(outputs, processing_output, "sagesim_processing_output", "outputs",
-                         "container folders")
-  for (i in seq_along(outputs)) {
-    outputs[[i]]$name <- outputs[[i]]$name %||% sprintf("output-%d", i)
-  }
-  outputs
-}
 
 # What local mode does not emulate is refused, saying what SageMaker would
 # do, rather than quietly treated as something else. (FastFile streams the

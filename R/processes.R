@@ -15,12 +15,6 @@ launch_host <- function(dir, host) {
   }
 }
 
-read_small_file <- function(path) {
-  if (!file.exists(path)) return(NULL)
-  text <- readLines(path, warn = FALSE)
-  if (length(text) == 0) "" else paste(text, collapse = "\n")
-}
-
 # A host runs until every process of its group (setsid made the host's
 # script the leader) has ended: its command may outlive the script by a
 # moment after job_stop().

@@ -5,12 +5,6 @@
 # R makes it from a plan and reads its fields. A local job keeps it in its
 # folder (`job.json`), a SageMaker job beside its inputs in S3.
 
-# The settings of a job that a resubmission keeps unless given anew: the
-# arguments of plan_job() other than the work and the name.
-job_setting_names <- c("image_uri", "role", "instance_count", "instance_type", "volume_size_gb",
-                       "max_runtime", "inputs", "outputs", "env", "tags", "network",
-                       "volume_kms_key", "output_kms_key", "kms_key", "retries")
-
 # The record of a planned job whose inputs and outputs are where they really
 # are (`inputs`, `outputs`: channel lists with final sources and
 # destinations), as canonical JSON text checked by the core.

@@ -99,8 +99,6 @@ probe_mount_namespace <- function(tool) {
   probe
 }
 
-`%|%` <- function(x, y) if (length(x) == 0 || !nzchar(x)) y else x
-
 is_root <- function() {
   uid <- suppressWarnings(system2("id", "-u", stdout = TRUE, stderr = FALSE))
   identical(uid, "0")
@@ -206,7 +204,6 @@ local_container_engine <- function() {
                              what = "run a local job in `image_uri`")
   list(name = engine, path = unname(Sys.which(engine)))
 }
-
 
 # --- a host's run.sh ------------------------------------------------------------
 

@@ -90,19 +90,6 @@ distribute_files <- function(files, relative, targets, sharded, link = FALSE) {
   }
 }
 
-copy_into <- function(source, target) {
-  ok <- if (dir.exists(source)) {
-    all(file.copy(list.files(source, full.names = TRUE, all.files = TRUE, no.. = TRUE), target,
-                  recursive = TRUE))
-  } else {
-    file.copy(source, target)
-  }
-  if (!ok) {
-    abort(sprintf("Could not copy %s into the job's folder %s.", source, target),
-          class = "sagesim_local_job_error")
-  }
-}
-
 # Once every host succeeded, each output's files from every host go to its
 # destination (a folder, or S3 encrypted with `kms_key`). Where hosts wrote
 # files of the same name, the last host's copy is kept, as SageMaker keeps

@@ -42,7 +42,7 @@ aws_session <- function(region = NULL, profile = NULL, role = NULL, bucket = NUL
   check_role(role)
   check_string(bucket, "bucket", null_ok = TRUE, pattern = "^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
   check_string(endpoint_url, "endpoint_url", null_ok = TRUE, pattern = "^https?://")
-  check_string(kms_key, "kms_key", null_ok = TRUE, max_chars = 2048)
+  job_settings$kms_key$check(kms_key, FALSE) # R/settings.R
   # Each AWS call is tried up to this many times (throttling, a server
   # error, a lost connection), with the SDK's backoff.
   attempts <- getOption("sagesim.aws_max_attempts")

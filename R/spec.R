@@ -55,6 +55,3 @@ describe_spec <- function(spec) {
   sprintf("%s x %s room, %s people, distance %s", format(spec$x_length), format(spec$y_length),
           format_count(spec$num_people), format(spec$distance))
 }
-
-# For people: thousands separators. Never for machines (see worker_flags).
-format_count <- function(x) format(x, big.mark = ",", scientific = FALSE, trim = TRUE)

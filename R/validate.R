@@ -200,5 +200,3 @@ check_unique_names <- function(items, arg) {
                                 paste(unique(names[duplicated(names)]), collapse = ", ")))
   }
 }
-
-job_name_pattern <- "^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$"

@@ -327,7 +327,7 @@ test_that("ScriptProcessor calls port: code in S3, an explicit job name, a role 
   expect_match(conditionMessage(error), "my-analysis-1 already exists")
   expect_length(recorded_sagemaker("CreateProcessingJob"), 1)
   for (bad in list(list(job_name = "bad_name"), list(job_name = strrep("a", 64)),
-                   list(job_name = "ok", base_job_name = "also"), list(role = "bad/role"),
+                   list(job_name = "ok", base_job_name = "also"), list(role = "bad role"),
                    list(code = "s3://bucket/folder/"))) {
     args <- utils::modifyList(list(code = code, image_uri = image, wait = FALSE, session = session), bad)
     expect_error(do.call(submit_processing, args), class = "sagesim_invalid_argument",

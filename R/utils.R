@@ -1,0 +1,31 @@
+# Small helpers every part of the package uses: defaults for missing values,
+# numbers for machines and for people, and files copied or read whole.
+
+`%||%` <- function(x, y) if (is.null(x)) y else x
+
+`%|%` <- function(x, y) if (length(x) == 0 || !nzchar(x)) y else x
+
+# Numbers for machines: every digit, no separators, never scientific.
+format_number <- function(x) format(x, digits = 17, scientific = FALSE, trim = TRUE)
+
+# For people: thousands separators. Never for machines (see worker_flags).
+format_count <- function(x) format(x, big.mark = ",", scientific = FALSE, trim = TRUE)
+
+copy_into <- function(source, target) {
+  ok <- if (dir.exists(source)) {
+    all(file.copy(list.files(source, full.names = TRUE, all.files = TRUE, no.. = TRUE), target,
+                  recursive = TRUE))
+  } else {
+    file.copy(source, target)
+  }
+  if (!ok) {
+    abort(sprintf("Could not copy %s into the job's folder %s.", source, target),
+          class = "sagesim_local_job_error")
+  }
+}
+
+read_small_file <- function(path) {
+  if (!file.exists(path)) return(NULL)
+  text <- readLines(path, warn = FALSE)
+  if (length(text) == 0) "" else paste(text, collapse = "\n")
+}
