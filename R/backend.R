@@ -77,3 +77,8 @@ next_poll_delay.default <- function(job, delay, new_lines) {
 # Seconds to wait, once the job ended, for its last log lines to arrive.
 final_log_delay <- function(job) UseMethod("final_log_delay")
 final_log_delay.default <- function(job) backend_unimplemented(handle_backend(job), "final_log_delay")
+
+# When each host started and ended (seconds since the epoch; NA when it
+# never started, or has not ended): a data frame of host, started, ended.
+host_spans <- function(job) UseMethod("host_spans")
+host_spans.default <- function(job) backend_unimplemented(handle_backend(job), "host_spans")

@@ -17,14 +17,18 @@
 #' @return A `sagesim_processing_input`.
 #' @examples
 #' processing_input("s3://my-bucket/data/", name = "data")
+#' @param ... Not used: an argument these do not take is refused
+#'   (`sagesim_unknown_argument`), naming the one meant.
 #' @export
 processing_input <- function(source, destination = NULL, name = NULL, s3_data_type = "S3Prefix",
                              s3_input_mode = "File",
                              s3_data_distribution_type = "FullyReplicated",
-                             s3_compression_type = "None") {
+                             s3_compression_type = "None", ...) {
+  check_unknown_arguments("processing_input", names(formals()), ...names() %||% rep("", ...length()))
   check_string(source, "source")
   check_container_path(destination, "destination", null_ok = TRUE)
-  check_string(name, "name", null_ok = TRUE, pattern = "^[a-zA-Z0-9_-]{1,64}$")
+  check_string(name, "name", null_ok = TRUE, pattern = "^[a-zA-Z0-9_-]{1,64}$",
+               expected = "letters, digits, underscores and hyphens, at most 64 (e.g. \"data-1\")")
   check_choice(s3_data_type, c("S3Prefix", "ManifestFile"), "s3_data_type")
   check_choice(s3_input_mode, c("File", "Pipe", "FastFile"), "s3_input_mode")
   check_choice(s3_data_distribution_type, c("FullyReplicated", "ShardedByS3Key"),
@@ -55,12 +59,16 @@ processing_input <- function(source, destination = NULL, name = NULL, s3_data_ty
 #' @return A `sagesim_processing_output`.
 #' @examples
 #' processing_output("/opt/ml/processing/output/results", name = "results")
+#' @param ... Not used: an argument these do not take is refused
+#'   (`sagesim_unknown_argument`), naming the one meant.
 #' @export
 processing_output <- function(source, destination = NULL, name = NULL,
-                              s3_upload_mode = "EndOfJob") {
+                              s3_upload_mode = "EndOfJob", ...) {
+  check_unknown_arguments("processing_output", names(formals()), ...names() %||% rep("", ...length()))
   check_container_path(source, "source")
   check_string(destination, "destination", null_ok = TRUE)
-  check_string(name, "name", null_ok = TRUE, pattern = "^[a-zA-Z0-9_-]{1,64}$")
+  check_string(name, "name", null_ok = TRUE, pattern = "^[a-zA-Z0-9_-]{1,64}$",
+               expected = "letters, digits, underscores and hyphens, at most 64 (e.g. \"data-1\")")
   check_choice(s3_upload_mode, c("EndOfJob", "Continuous"), "s3_upload_mode")
   if (!is.null(destination) && is_s3_uri(destination)) check_s3_uri(destination, "destination")
   structure(list(source = source, destination = destination, name = name,
@@ -77,10 +85,13 @@ processing_output <- function(source, destination = NULL, name = NULL,
 #' @return A `sagesim_network_config`.
 #' @examples
 #' network_config(subnets = "subnet-0abc", security_group_ids = "sg-0abc")
+#' @param ... Not used: an argument these do not take is refused
+#'   (`sagesim_unknown_argument`), naming the one meant.
 #' @export
 network_config <- function(subnets = NULL, security_group_ids = NULL,
                            enable_network_isolation = FALSE,
-                           encrypt_inter_container_traffic = FALSE) {
+                           encrypt_inter_container_traffic = FALSE, ...) {
+  check_unknown_arguments("network_config", names(formals()), ...names() %||% rep("", ...length()))
   check_strings(subnets, "subnets")
   check_strings(security_group_ids, "security_group_ids")
   if (xor(length(subnets) > 0, length(security_group_ids) > 0)) {

@@ -15,6 +15,11 @@
 #'   `code`, `aws_message`, `request_id`, `http_status`. Also carries the class
 #'   `sagesim_aws_<code>`, e.g. `sagesim_aws_ValidationException`.
 #'   `sagesim_no_credentials` (a subclass) when no AWS credentials were found.
+#'   `sagesim_access_denied` (a subclass) when AWS refused a call for want of
+#'   a permission; fields `action` (the IAM action, e.g. `"iam:PassRole"`),
+#'   `resource` (its ARN), `permission` (the policy statement that would
+#'   allow it, as a list) and `caller`; its message says what to add
+#'   ([sagesim_iam_policy()] writes them all).
 #' * `sagesim_job_failed`: a job ended Failed; fields `job_name`, `job` (the
 #'   handle), `failure_reason`, `exit_message`. `sagesim_job_stopped` (a
 #'   warning) when it was stopped.

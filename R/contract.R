@@ -98,3 +98,6 @@ opt_ml_root <- function() {
   root <- Sys.getenv("SAGESIM_OPT_ML")
   if (nzchar(root)) root else "/opt/ml"
 }
+
+# The names SageMaker gives a job's `n` hosts, the same in every job.
+host_names <- function(n) sprintf("algo-%d", seq_len(n))

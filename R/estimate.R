@@ -20,20 +20,38 @@ cost_guard <- function(plan, session, estimate = FALSE, budget = NULL, payload =
 
 check_budget <- function(estimate, budget) {
   if (is.na(estimate$usd)) {
+    # The user may choose that an unknown price does not block a budget.
+    if (identical(getOption("sagesim.unknown_price", "refuse"), "allow")) {
+      message(sprintf("This job's cost cannot be estimated (%s); it runs anyway, as options(sagesim.unknown_price = \"allow\") says.",
+                      estimate$price_note))
+      return(invisible(estimate))
+    }
     abort(c(sprintf("A budget of %s is set, but this job's cost cannot be estimated: %s. Nothing was created.",
                     format_usd(budget), estimate$price_note),
-            "Give its price with options(sagesim.prices = ) (see ?sagemaker_prices), or submit it with `budget = NULL`."),
+            "Give its price with options(sagesim.prices = ) (see ?sagemaker_prices) or fetch AWS's with update_sagemaker_prices(); or let unknown prices pass with options(sagesim.unknown_price = \"allow\"), or submit it with `budget = NULL`."),
           class = c("sagesim_budget_unknown", "sagesim_over_budget"), estimate = estimate,
           budget = budget)
   }
   if (estimate$usd > budget) {
-    abort(c(sprintf("This job is estimated to cost %s (%s instance-hours of %s at %s/h), over the budget of %s. Nothing was created.",
-                    format_usd(estimate$usd), format_hours(estimate$instance_hours),
-                    estimate$instance_type, format_usd(estimate$usd_per_hour), format_usd(budget)),
+    abort(c(sprintf("This job is estimated to cost %s%s (%s instance-hours of %s at %s/h), over the budget of %s. Nothing was created.",
+                    if (estimate$upper_bound) "at most " else "", format_usd(estimate$usd),
+                    format_hours(estimate$instance_hours), estimate$instance_type,
+                    format_usd(estimate$usd_per_hour), format_usd(budget)),
+            fitting_runtime(estimate, budget),
             "See how it was estimated with `estimate = TRUE`; raise `budget` (or options(sagesim.budget = )) to run it."),
           class = "sagesim_over_budget", estimate = estimate, budget = budget)
   }
   invisible(estimate)
+}
+
+# A script's cost is bounded by its `max_runtime`: the one that fits the
+# budget, when that is what stands in the way.
+fitting_runtime <- function(estimate, budget) {
+  if (!estimate$upper_bound || !identical(estimate$kind, "script")) return(NULL)
+  fits <- floor(budget / (estimate$instance_count * estimate$usd_per_hour) * 3600)
+  if (fits < 1) return(NULL)
+  sprintf("The bound comes from `max_runtime` (%s on every host): `max_runtime = %s` (%s) fits the budget.",
+          format_seconds(estimate$billed_seconds), format_number(fits), format_seconds(fits))
 }
 
 # The estimate of a planned job (`payload`: a map job's, for its pilot).
@@ -196,13 +214,24 @@ map_work <- function(payload) {
   })
   # (The median: the first call of `f` also compiles it, which a host does once.)
   per_element <- stats::median(times)
+  # The payload is written, uploaded and read by every host before any
+  # element runs: at an allowance of bytes per second, not a measurement.
+  bytes <- sum(payload_sizes(payload)) # R/map-files.R
+  rate <- check_number(getOption("sagesim.transfer_rate", 100e6), "sagesim.transfer_rate", min = 0,
+                       above = TRUE)
+  transfer <- bytes / rate
   list(
-    host_seconds = function(hosts, threads) ceiling(n / hosts) * per_element,
-    local_seconds = function(hosts, cores) max(ceiling(n / hosts), n / cores) * per_element,
+    host_seconds = function(hosts, threads) transfer + ceiling(n / hosts) * per_element,
+    local_seconds = function(hosts, cores) transfer + max(ceiling(n / hosts), n / cores) * per_element,
     lines = c(work = sprintf("%s elements of `f`, one after another on each host", format_count(n)),
               speed = sprintf("%s per element: the median of %d element%s run here as a pilot%s",
                       format_seconds(per_element), length(times), if (length(times) == 1) "" else "s",
-                      if (failed > 0) sprintf(" (%d of them failed)", failed) else ""))
+                      if (failed > 0) sprintf(" (%d of them failed)", failed) else ""),
+              # (Said once it matters: from a megabyte.)
+              payload = if (bytes >= 1e6) {
+                sprintf("%s to ship, about %s at %s/s (sagesim.transfer_rate), counted on each host",
+                        format_bytes(bytes), format_seconds(transfer), format_bytes(rate))
+              })
   )
 }
 

@@ -32,6 +32,7 @@ aws_session_info <- function(session) .Call(wrap__aws_session_info, session)
 aws_call_start <- function(session, operation, params_json) {
   .Call(wrap__aws_call_start, session, operation, params_json)
 }
+aws_operations <- function() .Call(wrap__aws_operations)
 job_config <- function(record_json) .Call(wrap__job_config, record_json)
 job_record_check <- function(record_json) .Call(wrap__job_record_check, record_json)
 job_record_read <- function(path) .Call(wrap__job_record_read, path)

@@ -47,7 +47,7 @@
 #'   `parallel::stopCluster()`).
 #' @seealso [sagemaker] for the future backend.
 #' @examplesIf requireNamespace("foreach", quietly = TRUE) && requireNamespace("iterators", quietly = TRUE)
-#' options(sagesim.job_dir = tempdir())
+#' old <- options(sagesim.job_dir = tempfile("sagesim-example-"))  # where local jobs keep their files
 #' library(foreach)
 #' cl <- registerDoSageMaker(instance_count = 2, instance_type = "local", seed = 42)
 #' side <- 100
@@ -57,6 +57,8 @@
 #' x
 #' last_dopar_job()$seed
 #' parallel::stopCluster(cl)
+#' unlink(getOption("sagesim.job_dir"), recursive = TRUE)
+#' options(old)
 #' @export
 registerDoSageMaker <- function(instance_count = 1,
                                 instance_type = getOption("sagesim.instance_type", "local"), ...,

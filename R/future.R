@@ -53,7 +53,7 @@
 #' @seealso `vignette("future-1-overview", package = "future")`;
 #'   [registerDoSageMaker()] for foreach.
 #' @examplesIf requireNamespace("future", quietly = TRUE)
-#' options(sagesim.job_dir = tempdir())
+#' opts <- options(sagesim.job_dir = tempfile("sagesim-example-"))  # where local jobs keep their files
 #' library(future)
 #' old <- plan(sagesim::sagemaker, instance_type = "local", workers = 2)
 #' centre <- 10
@@ -64,6 +64,8 @@
 #' value(f)
 #' f$job$name
 #' plan(old)
+#' unlink(getOption("sagesim.job_dir"), recursive = TRUE)
+#' options(opts)
 #' @export
 sagemaker <- function(expr, envir = parent.frame(), substitute = TRUE, lazy = FALSE,
                       seed = FALSE, globals = TRUE, packages = NULL, stdout = TRUE,

@@ -34,7 +34,7 @@ terminal_statuses <- c("Completed", "Failed", "Stopped")
 
 # The hosts of a job, as SageMaker names them.
 job_hosts <- function(job) {
-  if (is.null(job$instance_count)) NULL else sprintf("algo-%d", seq_len(job$instance_count))
+  if (is.null(job$instance_count)) NULL else host_names(job$instance_count)
 }
 
 check_job <- function(job) {
@@ -64,11 +64,22 @@ format_elapsed <- function(status) {
   sprintf("%dm %02ds", as.integer(seconds %/% 60), as.integer(round(seconds %% 60)))
 }
 
+# The exit message, when it says more than the failure reason (a local
+# job's reason already holds it: one failure, one message).
+distinct_exit_message <- function(status) {
+  message <- status$exit_message
+  if (is.null(message) || !nzchar(message)) return(NULL)
+  if (!is.null(status$failure_reason) && grepl(message, status$failure_reason, fixed = TRUE)) {
+    return(NULL)
+  }
+  message
+}
+
 #' @export
 print.sagesim_job_status <- function(x, ...) {
   cat(sprintf("%s: %s\n", x$name, x$status))
   if (!is.null(x$failure_reason)) cat(sprintf("  failure reason: %s\n", x$failure_reason))
-  if (!is.null(x$exit_message) && nzchar(x$exit_message)) {
+  if (!is.null(distinct_exit_message(x))) {
     cat(sprintf("  exit message:   %s\n", x$exit_message))
   }
   cat(sprintf("  elapsed:        %s\n", format_elapsed(x)))

@@ -74,7 +74,8 @@ build_image <- function(context = NULL, packages = NULL, system_packages = NULL,
   if (!is.null(former)) return(eval(former, parent.frame()))
   if (!is.null(context)) check_string(context, "context")
   check_image_packages(packages, system_packages)
-  check_string(tag, "tag", pattern = image_tag_pattern, max_chars = 255)
+  check_string(tag, "tag", pattern = image_tag_pattern, max_chars = 255,
+               expected = "an image name with a tag, e.g. \"sagesim-worker:latest\"")
   build_args <- check_strings(build_args, "build_args", named = TRUE)
   check_strings(repos, "repos")
   check_source_context(context)
@@ -217,8 +218,10 @@ publish_image <- function(context = NULL, packages = NULL, system_packages = NUL
   if (!is.null(former)) return(eval(former, parent.frame()))
   if (!is.null(context)) check_string(context, "context")
   check_string(repository, "repository", pattern = "^[a-z0-9]+([._/-][a-z0-9]+)*$",
-               max_chars = 256)
-  check_string(tag, "tag", pattern = "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+               max_chars = 256,
+               expected = "an ECR repository name: lower-case letters and digits, parts joined by . _ / or -, e.g. \"sagesim/worker\"")
+  check_string(tag, "tag", pattern = "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$",
+               expected = "letters, digits, underscores, dots and hyphens, at most 128, e.g. \"v1.2\"")
   check_flag(build, "build")
   check_image_packages(packages, system_packages)
   build_args <- check_strings(build_args, "build_args", named = TRUE)
@@ -227,7 +230,8 @@ publish_image <- function(context = NULL, packages = NULL, system_packages = NUL
   }
   registry <- getOption("sagesim.ecr_registry")
   if (!is.null(registry)) {
-    check_string(registry, "sagesim.ecr_registry", pattern = "^[A-Za-z0-9.-]+(:[0-9]+)?$", max_chars = 255)
+    check_string(registry, "sagesim.ecr_registry", pattern = "^[A-Za-z0-9.-]+(:[0-9]+)?$", max_chars = 255,
+                 expected = "a registry host, with a port if any, e.g. \"localhost:5000\"")
   }
   if (build) check_source_context(context)
   # ECR's login goes through docker or podman.

@@ -87,7 +87,15 @@ start_cloud_job <- function(plan, session) {
       # may exist too: abandon_submission() looks, and stops it if it is ours.
       refused <- identical(e$error_kind, "service") && isTRUE(e$http_status < 500) &&
         !identical(e$code, "ResourceInUse")
-      if (refused) created <<- FALSE
+      if (refused) {
+        created <<- FALSE
+      } else if (created_by_request(session, plan$name, record)) {
+        # The job exists and is this very request's: the reply was lost, not
+        # the job. It is this submission's; a second is never made.
+        message(sprintf("The reply to the creation of %s was lost; the job it created is used.",
+                        plan$name))
+        return(NULL)
+      }
       stop(e)
     })
     if (is.null(refused)) break
@@ -210,6 +218,15 @@ abandon_submission <- function(session, name, bucket, uploading, maybe_created =
       aws_request(session, "s3:DeleteObjects", list(Bucket = bucket, Keys = as.list(keys)))
     }
   })
+}
+
+# Whether job `name` exists and is the one the request of `record` makes.
+created_by_request <- function(session, name, record) {
+  found <- tryCatch(
+    aws_request(session, "sagemaker:DescribeProcessingJob", list(ProcessingJobName = name)),
+    sagesim_aws_error = function(e) NULL)
+  !is.null(found) &&
+    is_job_of_request(found, jsonlite::fromJSON(record_job_config(record), simplifyVector = FALSE))
 }
 
 # Whether a described job is the one a request made: same role, image,
@@ -349,4 +366,18 @@ fetch_outputs.sagesim_cloud_job <- function(job, path) {
                 list(Bucket = location$bucket, Prefix = paste0(sub("/+$", "", location$key), "/"),
                      Directory = file.path(path, output$name)))
   }
+}
+
+# SageMaker says when the job ran, not each host: a host's span is that of
+# its log stream (its first and last lines).
+#' @export
+host_spans.sagesim_cloud_job <- function(job) {
+  lines <- all_log_lines(job)
+  hosts <- job_hosts(job) %||% sort(unique(lines$host))
+  span <- function(host, f) {
+    times <- lines$time[lines$host == host]
+    if (length(times) == 0) NA_real_ else f(times)
+  }
+  data.frame(host = hosts, started = vapply(hosts, span, 0, min, USE.NAMES = FALSE),
+             ended = vapply(hosts, span, 0, max, USE.NAMES = FALSE), stringsAsFactors = FALSE)
 }

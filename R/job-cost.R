@@ -25,12 +25,17 @@
 #'   `price_source`, `price_date`, `running`. It prints in words; `sum(x$usd)`
 #'   is the total.
 #' @examples
-#' options(sagesim.job_dir = tempdir())
+#' old <- options(sagesim.job_dir = tempfile("sagesim-example-"))  # where local jobs keep their files
 #' job <- submit_processing(simulation = simulation_spec(100, 100, 50, 20, seed = 3),
 #'                          instance_type = "local", logs = FALSE)
 #' job_cost(job)
+#' unlink(getOption("sagesim.job_dir"), recursive = TRUE)
+#' options(old)
+#' @param ... Not used: an argument these do not take is refused
+#'   (`sagesim_unknown_argument`), naming the one meant.
 #' @export
-job_cost <- function(job) {
+job_cost <- function(job, ...) {
+  check_unknown_arguments("job_cost", names(formals()), ...names() %||% rep("", ...length()))
   check_job(job)
   status <- job$last_status
   if (is.null(status) || !status$status %in% terminal_statuses) job_status(job)

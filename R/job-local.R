@@ -185,7 +185,7 @@ host_endings <- function(dir, hosts, exit_codes, alive, stopped) {
     }
     list("failed", sprintf("AlgorithmError: %s exited with status %d%s", host, code,
                            if (!is.null(message)) paste0(": ", message) else ""),
-         message %||% last_log_line(dir, host))
+         message)
   }
   each <- stats::setNames(lapply(hosts, one), hosts)
   list(ending = vapply(each, `[[`, "", 1),
@@ -196,14 +196,6 @@ host_log <- function(dir, host) {
   log <- file.path(host_dir(dir, host), "log")
   # No log if the host failed before its command started.
   if (file.exists(log)) readLines(log, warn = FALSE) else character()
-}
-
-last_log_line <- function(dir, host) {
-  lines <- host_log(dir, host)
-  # The host's own words, not sagesim's progress reports.
-  lines <- lines[setdiff(seq_along(lines), progress_parse(lines)$line)]
-  lines <- lines[nzchar(trimws(lines))]
-  if (length(lines) > 0) lines[[length(lines)]]
 }
 
 # The error that stopped an R script (the `Error ...` lines before R's
@@ -352,11 +344,13 @@ list_local_jobs <- function(n, name_contains, status, details, session) {
 #' @return `job_remove()`: the job's name, invisibly. `clean_local_jobs()`:
 #'   the [list_jobs()] rows of the jobs removed (or that would be), invisibly.
 #' @examples
-#' options(sagesim.job_dir = tempdir())
+#' old <- options(sagesim.job_dir = tempfile("sagesim-example-"))  # where local jobs keep their files
 #' job <- submit_processing(simulation = simulation_spec(100, 100, 50, 20, seed = 3),
 #'                          instance_type = "local", logs = FALSE)
 #' job_remove(job)
 #' clean_local_jobs(older_than = 30, dry_run = TRUE)
+#' unlink(getOption("sagesim.job_dir"), recursive = TRUE)
+#' options(old)
 #' @export
 job_remove <- function(job) {
   if (is.character(job)) {
@@ -379,8 +373,11 @@ job_remove <- function(job) {
 }
 
 #' @rdname job_remove
+#' @param ... Not used: an argument these do not take is refused
+#'   (`sagesim_unknown_argument`), naming the one meant.
 #' @export
-clean_local_jobs <- function(older_than = 7, dry_run = FALSE) {
+clean_local_jobs <- function(older_than = 7, dry_run = FALSE, ...) {
+  check_unknown_arguments("clean_local_jobs", names(formals()), ...names() %||% rep("", ...length()))
   check_number(older_than, "older_than", min = 0)
   check_flag(dry_run, "dry_run")
   jobs <- list_local_jobs(Inf, NULL, NULL, FALSE, NULL)
@@ -391,4 +388,21 @@ clean_local_jobs <- function(older_than = 7, dry_run = FALSE) {
   }
   rownames(old) <- NULL
   invisible(old)
+}
+
+# A host starts by recording its pid and ends by renaming its exit status
+# into place: the two files' times.
+#' @export
+host_spans.sagesim_local_job <- function(job) {
+  time_of <- function(host, file) {
+    path <- file.path(host_dir(job$dir, host), file)
+    if (file.exists(path)) as.numeric(file.mtime(path)) else NA_real_
+  }
+  started <- vapply(job$hosts, time_of, 0, "pid")
+  ended <- vapply(job$hosts, time_of, 0, "exit_code")
+  # A host killed without an exit status ended when its log last changed.
+  lost <- !is.na(started) & is.na(ended) & !vapply(job$hosts, function(h) host_process_alive(job$dir, h), TRUE)
+  ended[lost] <- vapply(job$hosts[lost], time_of, 0, "log")
+  data.frame(host = job$hosts, started = unname(started), ended = unname(ended),
+             stringsAsFactors = FALSE)
 }

@@ -59,8 +59,10 @@
 #'   else 5 for SageMaker and 0.2 for local jobs.
 #' @param timeout Give up waiting after this many seconds (the job goes on);
 #'   default `getOption("sagesim.wait_timeout")`, else no limit.
-#' @param path Local folder for the outputs; default a folder named after the
-#'   job in the session's temporary directory.
+#' @param path Local folder for the outputs, kept there. By default a script
+#'   job's outputs go to a folder named after the job in the session's
+#'   temporary directory, and the results of a simulation, sweep or map are
+#'   read into R without leaving files behind.
 #' @param errors For a [submit_map()] job with failed elements: `"stop"` (the
 #'   default) raises a `sagesim_map_failed` error listing them; `"return"`
 #'   returns the list with each failed element's condition in its place. For
@@ -71,12 +73,14 @@
 #'   `time` and `message`. `job_collect()`: a `sagesim_simulation`, a
 #'   `sagesim_sweep`, a list (map jobs) or a `sagesim_job_files`.
 #' @examples
-#' options(sagesim.job_dir = tempdir())   # where local jobs keep their files
+#' old <- options(sagesim.job_dir = tempfile("sagesim-example-"))  # where local jobs keep their files
 #' job <- submit_processing(simulation = simulation_spec(100, 100, 50, 100, seed = 3),
 #'                          instance_type = "local", wait = FALSE)
 #' job_wait(job, logs = FALSE)
 #' job_status(job)
 #' job_collect(job)
+#' unlink(getOption("sagesim.job_dir"), recursive = TRUE)
+#' options(old)
 #' @name jobs
 NULL
 
@@ -84,7 +88,12 @@ NULL
 #' @export
 job_logs <- function(job) {
   check_job(job)
-  structure(all_log_lines(job), class = c("sagesim_logs", "data.frame"))
+  lines <- all_log_lines(job)
+  # Hosts' progress reports are for job_wait() and the Jobs pane, not to read.
+  progress <- progress_parse(as.character(lines$message))$line
+  if (length(progress) > 0) lines <- lines[-progress, , drop = FALSE]
+  rownames(lines) <- NULL
+  structure(lines, class = c("sagesim_logs", "data.frame"))
 }
 
 #' @rdname jobs
@@ -103,13 +112,12 @@ job_stop <- function(job) {
 
 #' @rdname jobs
 #' @export
-job_collect <- function(job, path = NULL, errors = c("stop", "return")) {
+job_collect <- function(job, path = NULL, errors = c("stop", "return"), ...) {
+  check_unknown_arguments("job_collect", names(formals()), ...names() %||% rep("", ...length()))
   check_job(job)
   check_string(path, "path", null_ok = TRUE)
   errors <- match_choice(errors, "errors")
   status <- job_status(job)
-  # A map job whose hosts did not all finish still has what they finished:
-  # with errors = "return", that, and each unfinished element as a condition.
   # A job whose hosts did not all finish still has what they finished: with
   # errors = "return", a map's finished elements (each unfinished one a
   # condition), a simulation's or sweep's finished iterations.
@@ -137,6 +145,8 @@ job_collect <- function(job, path = NULL, errors = c("stop", "return")) {
                   job$name, status$status),
           class = "sagesim_job_not_finished", job_name = job$name, job = job)
   }
+  # Results read into R need no folder unless one was asked for.
+  keep <- !is.null(path) || !job$kind %in% c("map", "simulation", "sweep")
   path <- path %||% file.path(tempdir(), job$name)
   # Outputs land in a staging folder renamed into place only when complete
   # and read, so a failed download or missing results never leave files
@@ -147,6 +157,7 @@ job_collect <- function(job, path = NULL, errors = c("stop", "return")) {
   dir.create(staging, recursive = TRUE, showWarnings = FALSE)
   fetch_outputs(job, staging)
   result <- collected_results(job, staging, errors, partial)
+  if (!keep) return(result)
   unlink(path, recursive = TRUE)
   dir.create(dirname(path), recursive = TRUE, showWarnings = FALSE)
   if (!file.rename(staging, path)) {
@@ -212,7 +223,7 @@ refresh_job <- function(job) {
 check_job_outcome <- function(status, job = NULL) {
   if (identical(status$status, "Failed")) {
     abort(c(sprintf("Job %s failed: %s", status$name, status$failure_reason %||% "no reason given"),
-            if (!is.null(status$exit_message) && nzchar(status$exit_message))
+            if (!is.null(distinct_exit_message(status)))
               sprintf("Exit message: %s", status$exit_message)),
           class = "sagesim_job_failed", job_name = status$name, job = job,
           failure_reason = status$failure_reason, exit_message = status$exit_message,
@@ -280,10 +291,12 @@ print.sagesim_job_files <- function(x, ...) {
 #' @return A `sagesim_job`. A name that no backend knows is a
 #'   `sagesim_job_not_found` error.
 #' @examples
-#' options(sagesim.job_dir = tempdir())   # where local jobs keep their files
+#' old <- options(sagesim.job_dir = tempfile("sagesim-example-"))  # where local jobs keep their files
 #' job <- submit_processing(simulation = simulation_spec(100, 100, 50, 20, seed = 3),
 #'                          instance_type = "local", logs = FALSE)
 #' job_attach(job$name)
+#' unlink(getOption("sagesim.job_dir"), recursive = TRUE)
+#' options(old)
 #' @export
 job_attach <- function(name, session = NULL) {
   check_name(name, "name", job_name_pattern)
@@ -330,11 +343,16 @@ attach_job <- function(name, session = NULL) {
 #'   `status`, `created`, `ended` and `failure_reason` (and with `details`,
 #'   `kind`, `instance_count`, `instance_type`).
 #' @examples
-#' options(sagesim.job_dir = tempdir())
+#' old <- options(sagesim.job_dir = tempfile("sagesim-example-"))  # where local jobs keep their files
 #' list_jobs(instance_type = "local", details = TRUE)
+#' unlink(getOption("sagesim.job_dir"), recursive = TRUE)
+#' options(old)
+#' @param ... Not used: an argument these do not take is refused
+#'   (`sagesim_unknown_argument`), naming the one meant.
 #' @export
 list_jobs <- function(n = 20, name_contains = NULL, status = NULL, instance_type = NULL,
-                      details = FALSE, session = NULL, local = NULL) {
+                      details = FALSE, session = NULL, local = NULL, ...) {
+  check_unknown_arguments("list_jobs", names(formals()), ...names() %||% rep("", ...length()))
   n <- check_count(n, "n", min = 1, max = 10000)
   check_string(name_contains, "name_contains", null_ok = TRUE)
   if (!is.null(status)) {

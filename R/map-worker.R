@@ -15,8 +15,14 @@ map_worker_main <- function(options, config) {
   for (package in payload$packages) {
     loaded <- suppressPackageStartupMessages(requireNamespace(package, quietly = TRUE))
     if (!loaded) {
-      abort(sprintf("Package %s is not installed on host %s; add it to the worker image (build_image(packages = \"%s\")).",
-                    package, host, package), class = "sagesim_map_error")
+      # (A local host without an image uses this machine's library.)
+      fix <- if (identical(Sys.getenv("SAGESIM_LOCAL_HOST"), "true")) {
+        sprintf("install it on this machine (install.packages(\"%s\"))", package)
+      } else {
+        sprintf("add it to the worker image (build_image(packages = \"%s\"))", package)
+      }
+      abort(sprintf("Package %s is not installed on host %s; %s.", package, host, fix),
+            class = "sagesim_map_error")
     }
     suppressPackageStartupMessages(library(package, character.only = TRUE))
   }

@@ -51,7 +51,7 @@
 #' @return A job handle (`sagesim_job`); see [job_status()] and
 #'   [job_collect()]. With `estimate = TRUE`, a `sagesim_estimate`.
 #' @examples
-#' options(sagesim.job_dir = tempdir())
+#' old <- options(sagesim.job_dir = tempfile("sagesim-example-"))  # where local jobs keep their files
 #' scale <- 10
 #' job <- submit_map(1:20, function(i, shift) mean(rnorm(100, i * scale + shift)),
 #'                   shift = 1, seed = 42, instance_count = 2, logs = FALSE)
@@ -60,6 +60,8 @@
 #' # What 1,000 elements would take on 4 local hosts, without running them:
 #' submit_map(1:1000, function(i) sum(sort(runif(1e4))), seed = 1, instance_count = 4,
 #'            estimate = TRUE)
+#' unlink(getOption("sagesim.job_dir"), recursive = TRUE)
+#' options(old)
 #' @export
 submit_map <- function(x, f, ..., packages = NULL, seed = NULL, image_uri = NULL, role = NULL,
                        instance_count = 1,
@@ -88,6 +90,9 @@ submit_map <- function(x, f, ..., packages = NULL, seed = NULL, image_uri = NULL
                    volume_kms_key = volume_kms_key, output_kms_key = output_kms_key,
                    kms_key = kms_key, volume_size_gb = volume_size_gb, max_runtime = max_runtime,
                    tags = tags, retries = retries)
+  if (identical(instance_type, "local") && is.null(image_uri)) {
+    check_local_packages(unique(c(payload$packages, code_packages(f))), "`f`") # R/packages.R
+  }
   start_map_job(payload, settings, base_job_name = base_job_name, job_name = job_name,
                 wait = wait, logs = logs, session = session, estimate = estimate, budget = budget)
 }
@@ -97,11 +102,24 @@ submit_map <- function(x, f, ..., packages = NULL, seed = NULL, image_uri = NULL
 check_f_arguments <- function(f, args) {
   given <- names(args)
   takes <- names(formals(f))
-  if (is.null(given) || is.primitive(f) || "..." %in% takes) return(invisible())
+  if (is.null(given) || is.primitive(f)) return(invisible())
   given <- given[nzchar(given)]
+  settings <- setdiff(names(formals(submit_map)), c("x", "f", "..."))
+  if ("..." %in% takes) {
+    # `f` takes anything; a name close to a setting is still most likely
+    # one, misspelt: said, not refused.
+    hints <- vapply(setdiff(given, takes), did_you_mean, "", settings)
+    hints <- hints[nzchar(hints)]
+    if (length(hints) > 0) {
+      warning(structure(class = c("sagesim_misspelt_setting", "warning", "condition"), list(
+        message = sprintf("`%s` goes to `f` (it takes `...`), not to submit_map()%s.",
+                          names(hints)[[1]], hints[[1]]),
+        call = sys.call(-1))))
+    }
+    return(invisible())
+  }
   unknown <- given[vapply(given, function(name) is.na(pmatch(name, takes)), logical(1))]
   if (length(unknown) == 0) return(invisible())
-  settings <- setdiff(names(formals(submit_map)), c("x", "f", "..."))
   described <- paste0("`", unknown, "`", vapply(unknown, did_you_mean, "", settings))
   abort_argument("...", sprintf(
     "`f` takes no argument %s; the arguments in `...` go to `f`, whose arguments are %s.",
@@ -120,7 +138,7 @@ start_map_job <- function(payload, settings, base_job_name = NULL, job_name = NU
   staging <- tempfile("sagesim-map-")
   dir.create(staging)
   on.exit(unlink(staging, recursive = TRUE), add = TRUE)
-  saveRDS(payload, file.path(staging, map_payload_file))
+  write_map_payload(payload, file.path(staging, map_payload_file)) # R/map-files.R
   work <- list(
     kind = "map",
     entrypoint = worker_entrypoint,
@@ -150,9 +168,32 @@ new_map_payload <- function(x, f, dots, packages, seed) {
   check_travel(list(list(found$values, "global", "f"), list(dots, "argument", "..."),
                     list(x, "element", "x")))
   classes <- class_packages(c(found$values, dots, utils::head(x, 100)))
-  list(format = map_format, f = f, dots = dots, globals = found$values,
+  shipped <- closure_to_ship(f, found$values)
+  list(format = map_format, f = shipped$f, dots = dots, globals = shipped$globals,
        packages = unique(c(packages, found$packages, classes)), seed = seed, x = unname(x),
        indices = seq_along(x), n = length(x), names = names(x), kept = NULL)
+}
+
+# `f` as it travels. A closure made inside a function keeps that function's
+# whole environment, and serializing `f` would ship every object in it: it
+# travels instead with an environment of only the globals it uses (functions
+# among them that shared its environment share the new one), which then
+# need not travel apart. A function of the global environment or a package
+# travels as it is, its globals apart.
+closure_to_ship <- function(f, globals) {
+  home <- environment(f)
+  if (is.primitive(f) || is.null(home) || identical(home, globalenv()) || isNamespace(home) ||
+      identical(home, baseenv())) {
+    return(list(f = f, globals = globals))
+  }
+  env <- new.env(parent = globalenv())
+  for (name in names(globals)) {
+    value <- globals[[name]]
+    if (is.function(value) && identical(environment(value), home)) environment(value) <- env
+    assign(name, value, envir = env)
+  }
+  environment(f) <- env
+  list(f = f, globals = list())
 }
 
 # Packages every R session has attached: nothing to load for them.

@@ -179,7 +179,8 @@ update_sagemaker_prices <- function(path = NULL, regions = main_regions,
                                     timeout = 600) {
   check_string(path, "path", null_ok = TRUE)
   check_strings(regions, "regions")
-  check_string(index_url, "index_url", pattern = "^(https?|file)://")
+  check_string(index_url, "index_url", pattern = "^(https?|file)://",
+               expected = "an http://, https:// or file:// URL")
   check_number(timeout, "timeout", min = 1, max = 86400)
   index <- download_json(index_url, timeout)
   listed <- names(index$regions)

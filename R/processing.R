@@ -114,7 +114,7 @@
 #' job_collect(job)
 #' }
 #' # Locally, as two hosts, with no AWS at all:
-#' options(sagesim.job_dir = tempdir())
+#' old <- options(sagesim.job_dir = tempfile("sagesim-example-"))  # where local jobs keep their files
 #' job <- submit_processing(simulation = simulation_spec(1000, 1000, 1000, 200, seed = 1),
 #'                          instance_type = "local", instance_count = 2, logs = FALSE)
 #' job_collect(job)
@@ -131,6 +131,10 @@
 #'                          instance_type = "ml.m5.xlarge", budget = 1)
 #' job_cost(job)
 #' }
+#' unlink(getOption("sagesim.job_dir"), recursive = TRUE)
+#' options(old)
+#' @param ... Not used: an argument these do not take is refused
+#'   (`sagesim_unknown_argument`), naming the one meant.
 #' @export
 submit_processing <- function(code = NULL, simulation = NULL, image_uri = NULL, role = NULL,
                               command = "Rscript", arguments = NULL, instance_count = 1,
@@ -141,13 +145,18 @@ submit_processing <- function(code = NULL, simulation = NULL, image_uri = NULL, 
                               network = NULL, volume_kms_key = NULL, output_kms_key = NULL,
                               kms_key = NULL, retries = getOption("sagesim.retries", 2),
                               wait = TRUE, logs = TRUE, session = NULL, estimate = FALSE,
-                              budget = getOption("sagesim.budget")) {
+                              budget = getOption("sagesim.budget"), ...) {
+  check_unknown_arguments("submit_processing", names(formals()), ...names() %||% rep("", ...length()))
   work <- processing_work(code, simulation, image_uri, command, arguments)
   settings <- list(image_uri = image_uri, role = role, instance_count = instance_count,
                    instance_type = instance_type, volume_size_gb = volume_size_gb,
                    max_runtime = max_runtime, inputs = inputs, outputs = outputs, env = env,
                    tags = tags, network = network, volume_kms_key = volume_kms_key,
                    output_kms_key = output_kms_key, kms_key = kms_key, retries = retries)
+  if (identical(instance_type, "local") && is.null(image_uri) && !is.null(code) &&
+      !is_s3_uri(code) && file.exists(code)) {
+    check_local_packages(script_packages(code), sprintf("The script %s", basename(code)))
+  }
   plan <- plan_job(work, settings, base_job_name = base_job_name, job_name = job_name)
   start_job(plan, wait = wait, logs = logs, session = session, estimate = estimate, budget = budget)
 }

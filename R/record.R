@@ -88,7 +88,7 @@ record_job_config <- function(record) unwrap(job_config(record$json))
 
 record_kind <- function(record) record$work$kind
 
-record_hosts <- function(record) sprintf("algo-%d", seq_len(record$plan$instance_count))
+record_hosts <- function(record) host_names(record$plan$instance_count)
 
 # The outputs as handles show them: name, container folder, destination.
 record_outputs <- function(record) {

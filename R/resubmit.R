@@ -29,22 +29,35 @@
 #' @param f For a map job with failed or unfinished elements: `NULL` to run
 #'   the same function again, or a corrected one (its globals are found anew).
 #' @param ... Settings to change, named as in [submit_processing()]
-#'   (`instance_count`, `instance_type`, `image_uri`, `max_runtime`, ...).
+#'   (`instance_count`, `instance_type`, `image_uri`, `max_runtime`, ...),
+#'   and for a script job its `arguments` (e.g. `arguments = c("--max_iterations", "20000")`).
 #' @param wait,logs As in [submit_processing()].
 #' @param session An [aws_session()] for SageMaker; default the job's.
 #' @return The new job.
 #' @examples
-#' options(sagesim.job_dir = tempdir())
+#' old <- options(sagesim.job_dir = tempfile("sagesim-example-"))  # where local jobs keep their files
 #' job <- submit_map(1:6, function(i) if (i == 4) stop("no four") else i, logs = FALSE)
 #' fixed <- job_resubmit(job, f = function(i) i, logs = FALSE)
 #' unlist(job_collect(fixed))
+#' unlink(getOption("sagesim.job_dir"), recursive = TRUE)
+#' options(old)
 #' @export
 job_resubmit <- function(job, f = NULL, ..., wait = TRUE, logs = TRUE, session = NULL) {
   check_job(job)
   if (!is.null(f) && !is.function(f)) {
     abort_argument("f", sprintf("`f` must be NULL or a function, not %s.", describe_type(f)))
   }
-  changes <- check_setting_names(list(...))
+  changes <- list(...)
+  # A script's command-line arguments are its work, not a setting; they may
+  # change too.
+  arguments <- if ("arguments" %in% names(changes)) check_arguments(changes$arguments)
+  changes$arguments <- NULL
+  changes <- check_setting_names(changes)
+  if (!is.null(arguments) && !identical(job$kind, "script")) {
+    abort_argument("arguments", sprintf(
+      "`arguments` are a script job's; job %s is a %s job, whose work its record fixes.",
+      job$name, job$kind))
+  }
   # A second run beside one still going would do (and, on SageMaker, bill)
   # the work twice.
   status <- job_status(job)
@@ -88,6 +101,7 @@ job_resubmit <- function(job, f = NULL, ..., wait = TRUE, logs = TRUE, session =
                                        wait = wait, logs = logs, session = session))
   }
   work <- record_work(record)
+  if (!is.null(arguments)) work$arguments <- arguments
   plan <- plan_job(work, settings, base_job_name = base)
   plan$resubmission_of <- job$name
   start_job(plan, wait = wait, logs = logs, session = session)

@@ -67,7 +67,7 @@ pane_forget <- function(entry) {
   pane_state$entries <- entries
 }
 
-# The lines of job_logs() (each host's lines, host after host) not sent
+# The lines of all_log_lines() (each host's lines, host after host) not sent
 # yet, counted host by host; NULL when there are none.
 pane_fresh_lines <- function(entry, lines) {
   if (is.null(lines) || nrow(lines) == 0) return(NULL)
@@ -115,14 +115,15 @@ pane_update <- function(entry, status = NULL, final = TRUE) {
 pane_refresh <- function(entry, status, final) {
   job <- entry$job
   ended <- status$status %in% terminal_statuses
-  # A SageMaker job's logs are read whole (job_logs()): every 15 s at most
+  # A SageMaker job's logs are read whole (all_log_lines()): every 15 s at most
   # until it ends.
   every <- if (identical(job$instance_type, "local")) 0 else 15
   due <- is.null(entry$logs_read) || ended ||
     as.numeric(difftime(Sys.time(), entry$logs_read, units = "secs")) >= every
   if (due) {
     entry$logs_read <- Sys.time()
-    fresh <- pane_fresh_lines(entry, job_logs(job))
+    # (All of them: the progress reports too, which job_logs() leaves out.)
+    fresh <- pane_fresh_lines(entry, all_log_lines(job))
     if (NROW(fresh) > 0) {
       # job_wait() tells the handle its hosts' progress from the lines it
       # reads; in the background, the lines read here do.

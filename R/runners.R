@@ -293,7 +293,9 @@ write_host_script <- function(request, dir, host, runner, extra_env = NULL) {
     restart <- NULL
   } else {
     dir.create(file.path(here, "home"), showWarnings = FALSE)
-    base <- host_base_environment(here)
+    # SAGESIM_LOCAL_HOST: the host uses this machine's library (a missing
+    # package is installed here, not added to an image).
+    base <- c(host_base_environment(here), SAGESIM_LOCAL_HOST = "true")
     if (runner$mode == "namespace") {
       # The command sees the cloud's paths, so nothing is rewritten.
       inside <- c(timeout, host_rscript(command))

@@ -166,7 +166,7 @@ processing_runtime <- function(args = commandArgs(trailingOnly = TRUE)) {
   config <- paste(readLines(args[[2]], warn = FALSE), collapse = "\n")
   dir <- args[[3]]
   request <- jsonlite::fromJSON(config, simplifyVector = FALSE)
-  hosts <- sprintf("algo-%d", seq_len(request$ProcessingResources$ClusterConfig$InstanceCount))
+  hosts <- host_names(request$ProcessingResources$ClusterConfig$InstanceCount)
   read_json <- function(k) if (length(args) >= k) jsonlite::fromJSON(args[[k]], simplifyVector = FALSE)
   if (identical(command, "stage")) {
     dir.create(dir, recursive = TRUE, showWarnings = FALSE)

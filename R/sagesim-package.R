@@ -17,20 +17,53 @@
 #'   credentials, region, role, permissions and the image.
 #'
 #' @section Options:
-#' * `sagesim.poll_interval`: seconds between status polls while waiting on
-#'   a job (default 5 for SageMaker, 0.5 for local jobs).
-#' * `sagesim.job_dir`: where local-mode jobs keep their files, each in
+#' Every option sagesim reads, with its default (also given on the help page
+#' of what it affects):
+#' * `sagesim.instance_type`: where jobs run when `instance_type` is not
+#'   given (default `"local"`: nothing runs, or costs, in the cloud unless
+#'   asked).
+#' * `sagesim.retries`: how often a job the cloud failed (not its code) is
+#'   run again (default 2).
+#' * `sagesim.budget`: refuse a job whose cost bound exceeds this many US
+#'   dollars (default none; see [submit_processing()], "Costs").
+#'   `sagesim.unknown_price`: what a budget does with a job whose price is not
+#'   known: `"refuse"` it (default) or `"allow"` it, saying so.
+#' * `sagesim.prices`: your own price table, a data frame or a CSV file
+#'   (default the shipped one; see [sagemaker_prices()]);
+#'   `sagesim.price_list_url`: where [update_sagemaker_prices()] reads AWS's
+#'   price list (default AWS's public index).
+#' * `sagesim.startup_seconds`, `sagesim.local_startup_seconds`: the start-up
+#'   time estimates count per job (defaults 180 on SageMaker, 0.3 per local
+#'   host); `sagesim.pilot_elements`: elements a map's estimate runs
+#'   (default 3); `sagesim.transfer_rate`: bytes per second a map's payload
+#'   is counted to travel at (default 1e8).
+#' * `sagesim.max_payload_size`: the most bytes a map, future or foreach
+#'   loop ships to its hosts (default 500 MiB, as future's limit for globals).
+#' * `sagesim.job_dir`: where local jobs keep their files, each in
 #'   `local-jobs/<name>` under it (default `tools::R_user_dir("sagesim", "data")`).
+#' * `sagesim.poll_interval`: seconds between status reads while waiting on
+#'   a job (default 5 for SageMaker, 0.2 for local jobs).
 #' * `sagesim.wait_timeout`: seconds after which [job_wait()] (and so
 #'   `submit_processing(wait = TRUE)`) gives up waiting (default: never).
 #' * `sagesim.final_log_delay`: seconds [job_wait()] waits after a job ends
 #'   before reading its logs a last time (default 5 for SageMaker, 0 for
 #'   local jobs).
-#' * `sagesim.rstudio_jobs`: show jobs in RStudio's Jobs pane (default
-#'   `TRUE`; only inside RStudio).
+#' * `sagesim.stop_grace`: seconds [job_stop()] gives a local host after
+#'   TERM before KILL (default 10).
 #' * `sagesim.host_start_timeout`: seconds after which a local job's host
 #'   that has not started is taken as lost, as an instance that never came
 #'   up (default 60).
+#' * `sagesim.mount_namespace`: how local hosts get their own /opt/ml:
+#'   `"auto"` (default: bwrap or unshare when one works), `"bwrap"`,
+#'   `"unshare"` or `"none"`.
+#' * `sagesim.container_engine`: the engine for images and local hosts in an
+#'   image (default the first of docker, podman, buildah that works);
+#'   `sagesim.ecr_registry`: another registry host for [publish_image()]
+#'   (default the account's ECR).
+#' * `sagesim.aws_max_attempts`: attempts of each AWS call, with backoff
+#'   (default the SDK's, 3).
+#' * `sagesim.rstudio_jobs`: show jobs in RStudio's Jobs pane (default
+#'   `TRUE`; only inside RStudio).
 #'
 #' @keywords internal
 #' @useDynLib sagesim, .registration = TRUE

@@ -33,15 +33,21 @@
 #' session <- aws_session(region = "eu-west-1")
 #' session
 #' }
+#' @param ... Not used: an argument these do not take is refused
+#'   (`sagesim_unknown_argument`), naming the one meant.
 #' @export
 aws_session <- function(region = NULL, profile = NULL, role = NULL, bucket = NULL,
-                        endpoint_url = NULL, credentials = NULL, kms_key = NULL) {
+                        endpoint_url = NULL, credentials = NULL, kms_key = NULL, ...) {
+  check_unknown_arguments("aws_session", names(formals()), ...names() %||% rep("", ...length()))
   # (Conditions show the call with `credentials` hidden: see user_call().)
-  check_string(region, "region", null_ok = TRUE, pattern = "^[a-z0-9-]+$")
+  check_string(region, "region", null_ok = TRUE, pattern = "^[a-z0-9-]+$",
+               expected = "an AWS region such as \"us-east-1\"")
   check_string(profile, "profile", null_ok = TRUE)
   check_role(role)
-  check_string(bucket, "bucket", null_ok = TRUE, pattern = "^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-  check_string(endpoint_url, "endpoint_url", null_ok = TRUE, pattern = "^https?://")
+  check_string(bucket, "bucket", null_ok = TRUE, pattern = "^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$",
+               expected = "an S3 bucket name: 3 to 63 lower-case letters, digits, dots and hyphens, e.g. \"my-bucket\"")
+  check_string(endpoint_url, "endpoint_url", null_ok = TRUE, pattern = "^https?://",
+               expected = "an http:// or https:// URL")
   job_settings$kms_key$check(kms_key, FALSE) # R/settings.R
   # Each AWS call is tried up to this many times (throttling, a server
   # error, a lost connection), with the SDK's backoff.
@@ -147,6 +153,7 @@ default_session <- function(session = NULL) {
 # One AWS operation: params in the API's own shape (or, with `json = TRUE`,
 # already JSON text), parsed JSON back.
 aws_request <- function(session, operation, params, json = FALSE) {
+  check_known_operation(operation)
   if (is.null(session$.pointer) || identical(session$.pointer, methods::new("externalptr"))) {
     if (isTRUE(session$explicit_credentials)) {
       abort(c("This session was made with explicit credentials, which are not saved with it.",
@@ -155,11 +162,16 @@ aws_request <- function(session, operation, params, json = FALSE) {
     }
     connect(session)
   }
+  asked <- params
   if (!json) {
     params <- if (length(params) == 0) "{}" else
       jsonlite::toJSON(params, auto_unbox = TRUE, null = "null", digits = NA)
   }
-  reply <- await_task(aws_call_start(session$.pointer, operation, params))
+  reply <- tryCatch(await_task(aws_call_start(session$.pointer, operation, params)),
+    sagesim_aws_error = function(e) {
+      if (is_access_denied(e)) abort_access_denied(e, operation, asked, session)
+      stop(e)
+    })
   jsonlite::fromJSON(reply, simplifyVector = FALSE)
 }
 

@@ -51,10 +51,13 @@
 #' a <- simulate_local(spec, iterations = 1:400)
 #' b <- simulate_local(spec, iterations = 401:1000)
 #' identical(combine_simulations(a, b)$values, sim$values)
+#' @param ... Not used: an argument these do not take is refused
+#'   (`sagesim_unknown_argument`), naming the one meant.
 #' @export
 simulate_local <- function(x_length, y_length, num_people, max_iterations, distance = 6,
                            seed = NULL, threads = 1, keep_values = TRUE, iterations = NULL,
-                           progress = interactive()) {
+                           progress = interactive(), ...) {
+  check_unknown_arguments("simulate_local", names(formals()), ...names() %||% rep("", ...length()))
   given <- inherits(x_length, c("sagesim_spec", "sagesim_grid"))
   if (given) {
     also <- c(y_length = !missing(y_length), num_people = !missing(num_people),

@@ -20,9 +20,12 @@
 #' spec <- simulation_spec(1000, 1000, 1000, 10000, seed = 42)
 #' spec
 #' simulate_local(simulation_spec(100, 100, 50, 20, seed = 1))
+#' @param ... Not used: an argument these do not take is refused
+#'   (`sagesim_unknown_argument`), naming the one meant.
 #' @export
 simulation_spec <- function(x_length, y_length, num_people, max_iterations, distance = 6,
-                            seed = NULL) {
+                            seed = NULL, ...) {
+  check_unknown_arguments("simulation_spec", names(formals()), ...names() %||% rep("", ...length()))
   new_spec(x_length, y_length, num_people, max_iterations, distance, seed)
 }
 

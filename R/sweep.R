@@ -23,9 +23,12 @@
 #' sweep <- simulate_local(grid)
 #' sweep
 #' plot(sweep)
+#' @param ... Not used: an argument these do not take is refused
+#'   (`sagesim_unknown_argument`), naming the one meant.
 #' @export
 simulation_grid <- function(x_length, y_length, num_people, max_iterations, distance = 6,
-                            seed = NULL) {
+                            seed = NULL, ...) {
+  check_unknown_arguments("simulation_grid", names(formals()), ...names() %||% rep("", ...length()))
   axes <- list(x_length = x_length, y_length = y_length, num_people = num_people,
                max_iterations = max_iterations, distance = distance)
   for (arg in names(axes)) {

@@ -53,7 +53,11 @@ check_flag <- function(x, arg) {
   invisible(x)
 }
 
-check_string <- function(x, arg, null_ok = FALSE, pattern = NULL, max_chars = Inf) {
+# `pattern` is checked, `expected` says it in words (with an example) for
+# the message: a regular expression is never shown to users.
+check_string <- function(x, arg, null_ok = FALSE, pattern = NULL, max_chars = Inf,
+                         expected = NULL) {
+  stopifnot(is.null(pattern) || is.character(expected))
   if (null_ok && is.null(x)) return(invisible(x))
   if (!is.character(x) || length(x) != 1 || is.na(x) || !nzchar(x)) {
     abort_argument(arg, sprintf("`%s` must be a single non-empty string, not %s.", arg,
@@ -64,7 +68,7 @@ check_string <- function(x, arg, null_ok = FALSE, pattern = NULL, max_chars = In
                                 as.integer(max_chars), nchar(x)))
   }
   if (!is.null(pattern) && !grepl(pattern, x, perl = TRUE)) {
-    abort_argument(arg, sprintf("`%s` must match %s, not \"%s\".", arg, pattern, x))
+    abort_argument(arg, sprintf("`%s` must be %s, not \"%s\".", arg, expected, x))
   }
   invisible(x)
 }
@@ -84,8 +88,34 @@ check_strings <- function(x, arg, null_ok = TRUE, named = FALSE) {
 # " (did you mean `x`?)" for the first of `choices` within two edits of
 # `name`, else "": the hint after a misspelt name.
 did_you_mean <- function(name, choices) {
+  ported <- script_processor_names[name]
+  if (!is.na(ported) && ported %in% choices) {
+    return(sprintf(" (ScriptProcessor's name; sagesim's is `%s`)", ported))
+  }
   close <- choices[utils::adist(name, choices) <= 2]
   if (length(close) > 0) sprintf(" (did you mean `%s`?)", close[[1]]) else ""
+}
+
+# The Python SDK's ScriptProcessor names that sagesim spells otherwise: one
+# rule everywhere, they are refused with sagesim's name (not taken as aliases,
+# so that each setting has one name in code, records and help pages).
+script_processor_names <- c(volume_size_in_gb = "volume_size_gb",
+                            max_runtime_in_seconds = "max_runtime",
+                            sagemaker_session = "session", network_config = "network")
+
+# Arguments a user-facing function does not take (its `...`), refused by
+# name with the one meant, instead of R's bare "unused argument".
+check_unknown_arguments <- function(fun, known, names) {
+  if (length(names) == 0) return(invisible())
+  if (is.null(names) || any(!nzchar(names))) {
+    abort_argument("...", sprintf("%s() takes no further unnamed arguments.", fun),
+                   class = "sagesim_unknown_argument")
+  }
+  known <- setdiff(known, "...")
+  described <- paste0("`", names, "`", vapply(names, did_you_mean, "", known))
+  abort_argument(names[[1]], sprintf("%s() has no argument %s.", fun,
+                                     paste(described, collapse = ", ")),
+                 class = "sagesim_unknown_argument")
 }
 
 check_choice <- function(x, choices, arg) {
@@ -145,7 +175,7 @@ check_environment <- function(env) {
   keys <- names(env)
   bad <- keys[!grepl("^[a-zA-Z_][a-zA-Z0-9_]*$", keys) | nchar(keys) > 256]
   if (length(bad) > 0) {
-    abort_argument("env", sprintf("`env` names must match [a-zA-Z_][a-zA-Z0-9_]* and have at most 256 characters; bad: %s.",
+    abort_argument("env", sprintf("`env` names must be letters, digits and underscores, not starting with a digit (e.g. \"MY_VAR\"), of at most 256 characters; bad: %s.",
                                   paste0("\"", bad, "\"", collapse = ", ")))
   }
   long <- keys[nchar(env) > 256]
@@ -181,6 +211,13 @@ check_tags <- function(tags) {
 # SageMaker takes at most 256 arguments of at most 256 characters each.
 check_arguments <- function(arguments) {
   if (is.null(arguments)) return(character())
+  # As reticulate users write them: list("--max_iterations", "10000").
+  if (is.list(arguments) && all(vapply(arguments, function(a) is.atomic(a) && length(a) == 1,
+                                       logical(1)))) {
+    arguments <- vapply(arguments, function(a) {
+      if (is.numeric(a)) format_number(a) else as.character(a)
+    }, "")
+  }
   if (!is.atomic(arguments) || anyNA(arguments)) {
     abort_argument("arguments", sprintf("`arguments` must be a character vector without NA, not %s.",
                                         describe_type(arguments)))

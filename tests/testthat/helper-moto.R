@@ -39,6 +39,8 @@ skip_without_moto <- function() {
 moto_start <- function() {
   port_file <- tempfile("moto-port-")
   log_file <- tempfile("moto-log-")
+  # Every request of the run, for check_run_permissions() at its end.
+  moto$request_log <- tempfile("moto-requests-", fileext = ".jsonl")
   launcher <- normalizePath(test_path("fixtures", "moto_launcher.py"))
   # Our pipe is the launcher's stdin: when this R process ends, it ends too.
   # It runs the runtime stand-in with this R's Rscript: R CMD check
@@ -46,8 +48,9 @@ moto_start <- function() {
   # run (_R_CHECK_R_ON_PATH_).
   command <- paste(shQuote(c("env", paste0("SAGESIM_RSCRIPT=", file.path(R.home("bin"), "Rscript")),
                              python3_command(), launcher)), collapse = " ")
-  moto$stdin <- pipe(sprintf("exec %s --port-file %s --watch-stdin > %s 2>&1",
-                             command, shQuote(port_file), shQuote(log_file)), open = "w")
+  moto$stdin <- pipe(sprintf("exec %s --port-file %s --watch-stdin --request-log %s > %s 2>&1",
+                             command, shQuote(port_file), shQuote(moto$request_log),
+                             shQuote(log_file)), open = "w")
   deadline <- Sys.time() + 60
   while (!file.exists(port_file)) {
     if (Sys.time() > deadline) {
@@ -217,6 +220,25 @@ bucket_keys <- function(session, prefix = "", bucket = session$bucket) {
 # Faults of the service, from now on (until the next local_moto()): see
 # fixtures/moto_launcher.py, POST /faults.
 inject_faults <- function(...) control("/faults", stats::setNames(list(...), names(list(...)) %||% character()))
+
+# Faults of single requests, from now on (until the next local_moto()):
+# each a list(Operation = "sagemaker:CreateProcessingJob" (or an
+# X-Amz-Target) or "s3:PutObject", Fault = "Throttle", "InternalError",
+# "ServiceUnavailable", "Reset", "ResetAfter", "Slow" or "AccessDenied",
+# Count, Seconds, Message); see fixtures/moto_launcher.py, POST /faults.
+inject_request_faults <- function(...) control("/faults", list(Requests = list(...)))
+
+# Every AWS request sent to moto since the test began, as the launcher saw
+# it: Operation ("service:Operation"), AccessKeyId (the played hosts sign
+# with "EXECUTIONROLEKEY"), Sdk ("rust": sagesim's; "other": the tests' own
+# set-up), Method, Path, Query and Body (JSON and query protocols; the Keys
+# of an S3 DeleteObjects).
+sent_requests <- function() control("/requests", "{}")$Requests
+
+# The calls of one operation among sent_requests().
+sent <- function(operation) {
+  Filter(function(r) identical(r$Operation, operation), sent_requests())
+}
 
 # A certificate authority of the test's own and a certificate for localhost
 # it signed: list(ca, cert, key), files in a temporary folder.

@@ -153,3 +153,46 @@ test_that("a budget refuses a SageMaker job over it before anything is uploaded 
   expect_error(submit_processing(simulation = spec, budget = "10", estimate = TRUE),
                class = "sagesim_invalid_argument")
 })
+
+test_that("a budget that only max_runtime exceeds says which max_runtime fits; unknown prices may pass", {
+  local_moto()
+  script <- local_script("cat('ok\\n')")
+  # ml.m5.xlarge in us-east-1, 24 h on one host: over $5.
+  error <- tryCatch(submit_processing(code = script, image_uri = image, role = role,
+                                      instance_type = "ml.m5.xlarge", budget = 5),
+                    error = identity)
+  expect_s3_class(error, "sagesim_over_budget")
+  estimate <- error$estimate
+  fits <- floor(5 / estimate$usd_per_hour * 3600)
+  expect_match(conditionMessage(error), sprintf("`max_runtime = %s`", fits), fixed = TRUE)
+  expect_length(recorded_requests(), 0)
+  # That max_runtime is within the budget: the job is created.
+  job <- submit_processing(code = script, image_uri = image, role = role,
+                           instance_type = "ml.m5.xlarge", budget = 5, max_runtime = fits,
+                           wait = FALSE)
+  expect_length(recorded_sagemaker("CreateProcessingJob"), 1)
+  # An unknown price says how to supply it, and may be let through.
+  error <- tryCatch(submit_processing(code = script, image_uri = image, role = role,
+                                      instance_type = "ml.c7i.xlarge", budget = 5),
+                    error = identity)
+  expect_s3_class(error, "sagesim_budget_unknown")
+  expect_match(conditionMessage(error), "update_sagemaker_prices()", fixed = TRUE)
+  expect_match(conditionMessage(error), "sagesim.unknown_price", fixed = TRUE)
+  withr::local_options(sagesim.unknown_price = "allow")
+  expect_message(submit_processing(code = script, image_uri = image, role = role,
+                                   instance_type = "ml.c7i.xlarge", budget = 5, wait = FALSE),
+                 "runs anyway")
+  expect_length(recorded_sagemaker("CreateProcessingJob"), 2)
+})
+
+test_that("a map's estimate counts shipping its payload to every host", {
+  use_temp_job_dir()
+  big <- runif(1e6)   # 8 MB
+  f <- function(i) big[[i]]
+  withr::local_options(sagesim.transfer_rate = 1e6)
+  estimate <- submit_map(1:4, f, instance_count = 2, estimate = TRUE)
+  expect_gte(estimate$host_seconds, 8)
+  expect_output(print(estimate), "8 MB to ship, about 8.0 s at 1 MB/s", fixed = TRUE)
+  withr::local_options(sagesim.transfer_rate = 1e9)
+  expect_lt(submit_map(1:4, f, instance_count = 2, estimate = TRUE)$host_seconds, 1)
+})

@@ -119,6 +119,9 @@ test_that("jobs can be re-attached by name and listed", {
   logs <- job_logs(again)
   expect_s3_class(logs, "sagesim_logs")
   expect_true(any(grepl("done in", logs$message)))
+  # The hosts' progress reports are left out (they were logged).
+  expect_gt(length(sagesim:::progress_parse(sagesim:::all_log_lines(again)$message)$line), 0)
+  expect_length(sagesim:::progress_parse(logs$message)$line, 0)
   jobs <- list_jobs(instance_type = "local")
   expect_identical(jobs$name, job$name)
   expect_identical(jobs$status, "Completed")
@@ -578,7 +581,12 @@ test_that("a failed script's exit message is the R error that stopped it", {
   expect_identical(error$exit_message, "Error in f(42) : the model diverged at n = 42")
   expect_match(error$failure_reason, "exited with status 1: Error in f(42) : the model diverged",
                fixed = TRUE)
-  expect_match(conditionMessage(error), "Exit message: Error in f(42)", fixed = TRUE)
+  # One failure, one message: the reason holds the R error, said once.
+  expect_identical(lengths(regmatches(conditionMessage(error),
+                                      gregexpr("the model diverged", conditionMessage(error)))), 1L)
+  expect_no_match(conditionMessage(error), "Exit message")
+  printed <- capture.output(print(job_status(job_attach(error$job_name))))
+  expect_identical(sum(grepl("the model diverged", printed)), 1L)
   expect_match(job_status(job_attach(error$job_name))$exit_message, "the model diverged at n = 42")
 })
 
@@ -629,11 +637,12 @@ test_that("stopping a job that has ended changes nothing: its results stay colle
   expect_identical(job_status(job)$status, "Completed")
 })
 
-test_that("a host's exit message is its own last line, never a progress report", {
+test_that("a host that quits without an R error has no exit message, never a log line", {
   use_temp_job_dir()
   error <- tryCatch(submit_map(1:3, function(i) quit(status = 3), logs = FALSE), error = identity)
   expect_s3_class(error, "sagesim_job_failed")
   expect_match(error$failure_reason, "exited with status 3", fixed = TRUE)
-  expect_no_match(error$exit_message, "sagesim-progress")
-  expect_match(error$exit_message, "algo-1")
+  expect_null(error$exit_message)
+  expect_no_match(conditionMessage(error), "Exit message")
+  expect_no_match(conditionMessage(error), "elements, seed")
 })

@@ -45,7 +45,10 @@ test_that("the globals, packages and arguments a function uses travel with it", 
   expect_identical(job_collect(job), list(a = "102!", b = "104!", c = "106!"))
   payload <- sagesim:::map_payload_of(job)
   expect_true("jsonlite" %in% payload$packages)
-  expect_setequal(names(payload$globals), c("helper", "offset"))
+  # Made inside a function (here the test's), `f` travels with an environment
+  # of the globals it uses, and nothing else of the one it was made in.
+  expect_setequal(ls(environment(payload$f)), c("helper", "offset"))
+  expect_length(payload$globals, 0)
 })
 
 test_that("a failing element keeps its condition; a resubmission completes the whole result", {

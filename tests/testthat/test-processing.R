@@ -181,26 +181,34 @@ test_that("a submission that fails part-way removes what it uploaded", {
   expect_length(recorded_sagemaker("CreateProcessingJob"), 0)
 })
 
-test_that("a job created although the create call failed (reply lost) is stopped, not orphaned", {
+test_that("a job created although the create call failed (reply lost) is the submission's, not orphaned", {
   local_moto()
   session <- aws_session(role = role)
   script <- local_script()
   # The first attempt creates the job but its reply is lost (500); the SDK
-  # retries and SageMaker answers that the name is taken.
+  # retries and SageMaker answers that the name is taken. The job is this
+  # request's: it is used, not stopped, and no second one is made.
   control("/lose-reply", list(Target = "SageMaker.CreateProcessingJob"))
-  expect_message(
-    error <- tryCatch(submit_processing(code = script, image_uri = image, wait = FALSE,
-                                        session = session), error = identity),
-    "failed after the job was created; the job was stopped")
-  expect_s3_class(error, "sagesim_aws_ResourceInUse")
-  stopped <- recorded_sagemaker("StopProcessingJob")
-  expect_length(stopped, 1)
-  name <- stopped[[1]]$ProcessingJobName
-  expect_identical(recorded_sagemaker("CreateProcessingJob")[[1]]$ProcessingJobName, name)
-  expect_identical(job_status(job_attach(name, session = session))$status, "Stopped")
-  expect_length(bucket_keys(session, paste0(name, "/")), 0)
+  expect_message(job <- submit_processing(code = script, image_uri = image, wait = FALSE,
+                                          session = session),
+                 "reply to the creation of .* was lost; the job it created is used")
+  expect_length(recorded_sagemaker("StopProcessingJob"), 0)
+  created <- recorded_sagemaker("CreateProcessingJob")
+  expect_identical(unique(vapply(created, `[[`, "", "ProcessingJobName")), job$name)
+  expect_identical(job_status(job_attach(job$name, session = session))$status, "Completed")
+  expect_true(paste0(job$name, "/input/sagesim-job.json") %in% bucket_keys(session, paste0(job$name, "/")))
 
-  # Someone else's job that happens to bear the name is left alone.
+  # A submission interrupted while the job may exist stops it when it is
+  # this submission's; someone else's job that happens to bear the name is left alone.
+  mine <- submit_processing(code = script, image_uri = image, wait = FALSE, session = session)
+  set_job_status(mine$name, "InProgress")
+  expect_message(
+    sagesim:::abandon_submission(session, mine$name, session$bucket, uploading = FALSE,
+                                 maybe_created = jsonlite::fromJSON(sagesim:::record_job_config(mine$record),
+                                                                  simplifyVector = FALSE)),
+    "failed after the job was created; the job was stopped")
+  expect_identical(job_status(mine)$status, "Stopped")
+
   other <- submit_processing(code = script, image_uri = image, wait = FALSE, session = session)
   set_job_status(other$name, "InProgress")
   expect_message(

@@ -151,7 +151,7 @@ test_that("a wait that ends before its job hands the pane's entry to the backgro
 test_that("a failed job ends the pane's entry as failed, with its reason", {
   use_temp_job_dir()
   record <- local_fake_rstudio()
-  error <- tryCatch(submit_map(1:2, identity, packages = "no.such.package", logs = FALSE),
+  error <- tryCatch(submit_map(1:2, function(i) quit(status = 3), logs = FALSE),
                     error = identity)
   expect_s3_class(error, "sagesim_job_failed")
   states <- calls_named(record, "setJobState")

@@ -36,6 +36,7 @@ for (mode in c("namespace", "process")) {
     expect_false(identical(env$HOME, Sys.getenv("HOME")))
     expect_match(env$HOME, job$name, fixed = TRUE)
     expect_identical(env$LANG, "C.UTF-8")
+    expect_identical(env$SAGESIM_LOCAL_HOST, "true")
     expect_identical(if (is.null(env$SAGESIM_OPT_ML)) "" else env$SAGESIM_OPT_ML,
                      if (mode == "process") normalizePath(file.path(job$dir, "hosts", "algo-1", "opt", "ml")) else "")
     # No AWS session: no credentials.

@@ -46,3 +46,22 @@ test_that("an instance type without its ml. prefix is told the likely fix, in wo
   expect_match(conditionMessage(error), "letters, digits and hyphens")
   expect_match(conditionMessage(error), "\"my-job\"", fixed = TRUE)
 })
+
+test_that("argument errors say what is expected in words, never as a regular expression", {
+  script <- withr::local_tempfile(fileext = ".R", lines = "1")
+  calls <- list(
+    quote(aws_session(region = "US East")), quote(aws_session(bucket = "My_Bucket")),
+    quote(aws_session(endpoint_url = "localhost:5000")),
+    quote(processing_input(tempdir(), name = "bad name!")),
+    bquote(submit_processing(code = .(script), env = c(`1BAD` = "x"))),
+    bquote(submit_processing(code = .(script), instance_type = "big")),
+    quote(job_name_from_base("my_job")),
+    quote(update_sagemaker_prices(index_url = "ftp://x")))
+  for (call in calls) {
+    error <- tryCatch(eval(call), error = identity)
+    expect_s3_class(error, "sagesim_invalid_argument")
+    message <- conditionMessage(error)
+    expect_false(grepl("[\\^$]|\\[[a-zA-Z]-|\\{[0-9]", message), info = message)
+    expect_match(message, "e\\.g\\.|such as|URL|letters", info = message)
+  }
+})

@@ -10,7 +10,7 @@
 # package without a snapshot fails here.
 snapshot_print_methods <- c(
   "SageMakerFuture", "sagesim_dopar", "sagesim_estimate", "sagesim_grid", "sagesim_job",
-  "sagesim_job_cost", "sagesim_job_files", "sagesim_job_status", "sagesim_logs",
+  "sagesim_iam_policy", "sagesim_job_cost", "sagesim_job_files", "sagesim_job_status", "sagesim_logs",
   "sagesim_network_config", "sagesim_processing_input", "sagesim_processing_output",
   "sagesim_session", "sagesim_simulation", "sagesim_spec", "sagesim_sweep",
   "summary.sagesim_simulation", "summary.sagesim_sweep")
@@ -184,6 +184,12 @@ test_that("a future of plan(sagemaker) prints its job", {
   expect_snapshot(print(f), transform = ours)
 })
 
+test_that("the IAM policies print", {
+  expect_snapshot(print(sagesim_iam_policy(bucket = "my-bucket", role = "service-role/Runner",
+                                           repository = NULL, region = "eu-west-1",
+                                           account = "123456789012")))
+})
+
 # --- SageMaker (moto) ---------------------------------------------------------------
 
 test_that("a session prints", {
@@ -192,6 +198,16 @@ test_that("a session prints", {
   expect_snapshot(print(session), transform = stable)
   expect_snapshot(format(session))
   expect_snapshot(print(aws_session()), transform = stable)
+})
+
+test_that("a call refused for want of a permission says what to add", {
+  local_moto()
+  session <- aws_session(role = role)
+  inject_request_faults(list(Operation = "sagemaker:CreateProcessingJob", Fault = "AccessDenied",
+                             Message = paste("User: arn:aws:iam::123456789012:user/analyst is not",
+                                             "authorized to perform: iam:PassRole on resource:", role)))
+  expect_snapshot(submit_processing(code = local_script(), image_uri = image, wait = FALSE,
+                                    session = session), error = TRUE, transform = stable)
 })
 
 test_that("a SageMaker job that failed, and its status, print", {

@@ -410,7 +410,7 @@ fn aws_session_info(session: ExternalPtr<SessionHandle>) -> Robj {
 /// `/opt/ml/config/processingjobconfig.json` (JSON).
 #[extendr]
 fn job_config(record_json: &str) -> Robj {
-    match sagesim_aws::JobRecord::from_json(record_json) {
+    match sagesim_job::JobRecord::from_json(record_json) {
         Ok(record) => sagesim_aws::processing_job_config(&record)
             .to_string()
             .into(),
@@ -421,7 +421,7 @@ fn job_config(record_json: &str) -> Robj {
 /// A job record (JSON) checked and written out in its one canonical form.
 #[extendr]
 fn job_record_check(record_json: &str) -> Robj {
-    match sagesim_aws::JobRecord::from_json(record_json) {
+    match sagesim_job::JobRecord::from_json(record_json) {
         Ok(record) => record.to_json().into(),
         Err(e) => record_error(&e),
     }
@@ -430,7 +430,7 @@ fn job_record_check(record_json: &str) -> Robj {
 /// The job record in the file `path` (JSON), checked.
 #[extendr]
 fn job_record_read(path: &str) -> Robj {
-    match sagesim_aws::JobRecord::read(Path::new(path)) {
+    match sagesim_job::JobRecord::read(Path::new(path)) {
         Ok(record) => record.to_json().into(),
         Err(e) => record_error(&e),
     }
@@ -439,35 +439,35 @@ fn job_record_read(path: &str) -> Robj {
 /// Writes a job record (JSON) to `path`, whole.
 #[extendr]
 fn job_record_write(path: &str, record_json: &str) -> Robj {
-    match sagesim_aws::JobRecord::from_json(record_json).and_then(|r| r.write(Path::new(path))) {
+    match sagesim_job::JobRecord::from_json(record_json).and_then(|r| r.write(Path::new(path))) {
         Ok(()) => ().into(),
         Err(e) => record_error(&e),
     }
 }
 
 /// A record that cannot be read or written: its own kind of error for R.
-fn record_error(error: &sagesim_aws::AwsError) -> Robj {
+fn record_error(error: &sagesim_job::JobError) -> Robj {
     rust_error("record", &error.message, None)
 }
 
 /// The key of a cloud job's record in its bucket.
 #[extendr]
 fn job_record_key(job_name: &str) -> String {
-    sagesim_aws::record_key(job_name)
+    sagesim_job::record_key(job_name)
 }
 
 /// The log line that reports a host's progress.
 #[extendr]
 fn progress_line(host: &str, unit: &str, done: f64, total: f64, failed: f64) -> Robj {
     let line = || -> RResult<Robj> {
-        let progress = sagesim_aws::Progress {
+        let progress = sagesim_job::Progress {
             host: host.to_string(),
             unit: unit.to_string(),
             done: expect_whole("done", done)?,
             total: expect_whole("total", total)?,
             failed: expect_whole("failed", failed)?,
         };
-        Ok(sagesim_aws::progress_line(&progress).into())
+        Ok(sagesim_job::progress_line(&progress).into())
     };
     line().unwrap_or_else(|error| error)
 }
@@ -476,12 +476,12 @@ fn progress_line(host: &str, unit: &str, done: f64, total: f64, failed: f64) -> 
 /// failed)`, `line` the 1-based position of each.
 #[extendr]
 fn progress_parse(lines: Vec<String>) -> Robj {
-    let found: Vec<(usize, sagesim_aws::Progress)> = lines
+    let found: Vec<(usize, sagesim_job::Progress)> = lines
         .iter()
         .enumerate()
-        .filter_map(|(i, line)| sagesim_aws::parse_progress_line(line).map(|p| (i + 1, p)))
+        .filter_map(|(i, line)| sagesim_job::parse_progress_line(line).map(|p| (i + 1, p)))
         .collect();
-    let column = |f: fn(&sagesim_aws::Progress) -> f64| {
+    let column = |f: fn(&sagesim_job::Progress) -> f64| {
         Robj::from(found.iter().map(|(_, p)| f(p)).collect::<Vec<f64>>())
     };
     List::from_names_and_values(
@@ -507,6 +507,13 @@ fn progress_parse(lines: Vec<String>) -> Robj {
     )
     .map(Robj::from)
     .unwrap_or_else(|e| rust_error("internal", &e.to_string(), None))
+}
+
+/// Every operation `aws_call_start` understands: R's table of the IAM
+/// actions each one needs (R/aws-actions.R) is checked against it.
+#[extendr]
+fn aws_operations() -> Vec<String> {
+    sagesim_aws::OPERATIONS.iter().map(|s| s.to_string()).collect()
 }
 
 /// Starts one AWS operation (`service:Operation`, AWS-shaped JSON params).
@@ -540,6 +547,7 @@ extendr_module! {
     fn aws_session_start;
     fn aws_session_info;
     fn aws_call_start;
+    fn aws_operations;
     fn job_config;
     fn job_record_check;
     fn job_record_read;

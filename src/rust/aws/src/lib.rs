@@ -11,8 +11,6 @@ mod error;
 mod iam;
 mod json;
 mod logs;
-mod progress;
-mod record;
 mod s3;
 mod sagemaker;
 mod session;
@@ -21,10 +19,8 @@ use std::sync::OnceLock;
 
 pub use dispatch::OPERATIONS;
 pub use error::AwsError;
-pub use progress::{parse_progress_line, progress_line, Progress, PROGRESS_FORMAT};
-pub use record::{record_key, Attempt, Grid, HostRunner, JobRecord, Work, RECORD_FORMAT};
 pub use s3::{local_path_for_key, MULTIPART_THRESHOLD};
-pub use sagemaker::{processing_job_config, JobPlan};
+pub use sagemaker::processing_job_config;
 pub use session::{AwsSession, SessionConfig};
 
 /// The process-wide Tokio runtime (2 worker threads), built on first use.

@@ -8,85 +8,18 @@
 //! a described job. Unknown members are refused, so a typo on the R side
 //! fails loudly instead of being dropped.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use aws_sdk_sagemaker::types as t;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::error::AwsError;
 use crate::json::{params, strings, Obj};
-use crate::record::JobRecord;
 use crate::session::AwsSession;
+use sagesim_job::{JobPlan, JobRecord};
 
 const SVC: &str = "sagemaker";
-
-/// A processing job as sagesim plans it: every setting of its request.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct JobPlan {
-    name: String,
-    role: String,
-    image_uri: String,
-    entrypoint: Vec<String>,
-    #[serde(default)]
-    arguments: Vec<String>,
-    instance_count: i32,
-    instance_type: String,
-    volume_size_gb: i32,
-    volume_kms_key: Option<String>,
-    max_runtime: i32,
-    #[serde(default)]
-    inputs: Vec<PlannedInput>,
-    #[serde(default)]
-    outputs: Vec<PlannedOutput>,
-    output_kms_key: Option<String>,
-    #[serde(default)]
-    env: BTreeMap<String, String>,
-    #[serde(default)]
-    tags: Vec<PlannedTag>,
-    network: Option<PlannedNetwork>,
-}
-
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[serde(deny_unknown_fields)]
-struct PlannedInput {
-    name: String,
-    /// An `s3://` URI (local files are uploaded before the plan is sent).
-    source: String,
-    destination: String,
-    s3_data_type: String,
-    s3_input_mode: String,
-    s3_data_distribution_type: String,
-    s3_compression_type: String,
-}
-
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[serde(deny_unknown_fields)]
-struct PlannedOutput {
-    name: String,
-    source: String,
-    destination: String,
-    s3_upload_mode: String,
-}
-
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[serde(deny_unknown_fields)]
-struct PlannedTag {
-    key: String,
-    value: String,
-}
-
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
-#[serde(deny_unknown_fields)]
-struct PlannedNetwork {
-    #[serde(default)]
-    subnets: Vec<String>,
-    #[serde(default)]
-    security_group_ids: Vec<String>,
-    enable_network_isolation: bool,
-    encrypt_inter_container_traffic: bool,
-}
 
 /// The members of a CreateProcessingJob request, built once from a plan.
 struct Request {
@@ -102,111 +35,104 @@ struct Request {
     tags: Option<Vec<t::Tag>>,
 }
 
-impl JobPlan {
-    pub(crate) fn has_output(&self, name: &str) -> bool {
-        self.outputs.iter().any(|o| o.name == name)
-    }
-
-    fn request(self) -> Request {
-        let non_empty = |v: Vec<String>| (!v.is_empty()).then_some(v);
-        let inputs = self
-            .inputs
-            .into_iter()
-            .map(|i| {
-                t::ProcessingInput::builder()
-                    .input_name(i.name)
-                    .s3_input(
-                        t::ProcessingS3Input::builder()
-                            .s3_uri(i.source)
-                            .local_path(i.destination)
-                            .s3_data_type(t::ProcessingS3DataType::from(i.s3_data_type.as_str()))
-                            .s3_input_mode(t::ProcessingS3InputMode::from(i.s3_input_mode.as_str()))
-                            .s3_data_distribution_type(t::ProcessingS3DataDistributionType::from(
-                                i.s3_data_distribution_type.as_str(),
-                            ))
-                            .s3_compression_type(t::ProcessingS3CompressionType::from(
-                                i.s3_compression_type.as_str(),
-                            ))
-                            .build(),
-                    )
-                    .build()
-            })
-            .collect::<Vec<_>>();
-        let outputs = self
-            .outputs
-            .into_iter()
-            .map(|o| {
-                t::ProcessingOutput::builder()
-                    .output_name(o.name)
-                    .s3_output(
-                        t::ProcessingS3Output::builder()
-                            .s3_uri(o.destination)
-                            .local_path(o.source)
-                            .s3_upload_mode(t::ProcessingS3UploadMode::from(
-                                o.s3_upload_mode.as_str(),
-                            ))
-                            .build(),
-                    )
-                    .build()
-            })
-            .collect::<Vec<_>>();
-        let output_kms_key = self.output_kms_key;
-        Request {
-            name: self.name,
-            role: self.role,
-            app: t::AppSpecification::builder()
-                .image_uri(self.image_uri)
-                .set_container_entrypoint(non_empty(self.entrypoint))
-                .set_container_arguments(non_empty(self.arguments))
-                .build(),
-            resources: t::ProcessingResources::builder()
-                .cluster_config(
-                    t::ProcessingClusterConfig::builder()
-                        .instance_count(self.instance_count)
-                        .instance_type(t::ProcessingInstanceType::from(self.instance_type.as_str()))
-                        .volume_size_in_gb(self.volume_size_gb)
-                        .set_volume_kms_key_id(self.volume_kms_key)
+/// The SageMaker request a plan makes.
+fn request(plan: JobPlan) -> Request {
+    let non_empty = |v: Vec<String>| (!v.is_empty()).then_some(v);
+    let inputs = plan
+        .inputs
+        .into_iter()
+        .map(|i| {
+            t::ProcessingInput::builder()
+                .input_name(i.name)
+                .s3_input(
+                    t::ProcessingS3Input::builder()
+                        .s3_uri(i.source)
+                        .local_path(i.destination)
+                        .s3_data_type(t::ProcessingS3DataType::from(i.s3_data_type.as_str()))
+                        .s3_input_mode(t::ProcessingS3InputMode::from(i.s3_input_mode.as_str()))
+                        .s3_data_distribution_type(t::ProcessingS3DataDistributionType::from(
+                            i.s3_data_distribution_type.as_str(),
+                        ))
+                        .s3_compression_type(t::ProcessingS3CompressionType::from(
+                            i.s3_compression_type.as_str(),
+                        ))
                         .build(),
                 )
-                .build(),
-            stopping: t::ProcessingStoppingCondition::builder()
-                .max_runtime_in_seconds(self.max_runtime)
-                .build(),
-            inputs: (!inputs.is_empty()).then_some(inputs),
-            outputs: (!outputs.is_empty()).then(|| {
-                t::ProcessingOutputConfig::builder()
-                    .set_outputs(Some(outputs))
-                    .set_kms_key_id(output_kms_key)
-                    .build()
-            }),
-            environment: (!self.env.is_empty())
-                .then(|| self.env.into_iter().collect::<HashMap<_, _>>()),
-            network: self.network.map(|n| {
-                t::NetworkConfig::builder()
-                    .enable_inter_container_traffic_encryption(n.encrypt_inter_container_traffic)
-                    .enable_network_isolation(n.enable_network_isolation)
-                    .set_vpc_config((!n.subnets.is_empty()).then(|| {
-                        t::VpcConfig::builder()
-                            .set_security_group_ids(Some(n.security_group_ids))
-                            .set_subnets(Some(n.subnets))
-                            .build()
-                    }))
-                    .build()
-            }),
-            tags: (!self.tags.is_empty()).then(|| {
-                self.tags
-                    .into_iter()
-                    .map(|t| t::Tag::builder().key(t.key).value(t.value).build())
-                    .collect()
-            }),
-        }
+                .build()
+        })
+        .collect::<Vec<_>>();
+    let outputs = plan
+        .outputs
+        .into_iter()
+        .map(|o| {
+            t::ProcessingOutput::builder()
+                .output_name(o.name)
+                .s3_output(
+                    t::ProcessingS3Output::builder()
+                        .s3_uri(o.destination)
+                        .local_path(o.source)
+                        .s3_upload_mode(t::ProcessingS3UploadMode::from(o.s3_upload_mode.as_str()))
+                        .build(),
+                )
+                .build()
+        })
+        .collect::<Vec<_>>();
+    let output_kms_key = plan.output_kms_key;
+    Request {
+        name: plan.name,
+        role: plan.role,
+        app: t::AppSpecification::builder()
+            .image_uri(plan.image_uri)
+            .set_container_entrypoint(non_empty(plan.entrypoint))
+            .set_container_arguments(non_empty(plan.arguments))
+            .build(),
+        resources: t::ProcessingResources::builder()
+            .cluster_config(
+                t::ProcessingClusterConfig::builder()
+                    .instance_count(plan.instance_count)
+                    .instance_type(t::ProcessingInstanceType::from(plan.instance_type.as_str()))
+                    .volume_size_in_gb(plan.volume_size_gb)
+                    .set_volume_kms_key_id(plan.volume_kms_key)
+                    .build(),
+            )
+            .build(),
+        stopping: t::ProcessingStoppingCondition::builder()
+            .max_runtime_in_seconds(plan.max_runtime)
+            .build(),
+        inputs: (!inputs.is_empty()).then_some(inputs),
+        outputs: (!outputs.is_empty()).then(|| {
+            t::ProcessingOutputConfig::builder()
+                .set_outputs(Some(outputs))
+                .set_kms_key_id(output_kms_key)
+                .build()
+        }),
+        environment: (!plan.env.is_empty())
+            .then(|| plan.env.into_iter().collect::<HashMap<_, _>>()),
+        network: plan.network.map(|n| {
+            t::NetworkConfig::builder()
+                .enable_inter_container_traffic_encryption(n.encrypt_inter_container_traffic)
+                .enable_network_isolation(n.enable_network_isolation)
+                .set_vpc_config((!n.subnets.is_empty()).then(|| {
+                    t::VpcConfig::builder()
+                        .set_security_group_ids(Some(n.security_group_ids))
+                        .set_subnets(Some(n.subnets))
+                        .build()
+                }))
+                .build()
+        }),
+        tags: (!plan.tags.is_empty()).then(|| {
+            plan.tags
+                .into_iter()
+                .map(|t| t::Tag::builder().key(t.key).value(t.value).build())
+                .collect()
+        }),
     }
 }
 
 /// `sagemaker:CreateProcessingJob` of the plan of a [`JobRecord`].
 pub(crate) async fn create_processing_job(s: &AwsSession, p: Value) -> Result<Value, AwsError> {
     const OP: &str = "CreateProcessingJob";
-    let r = record_plan(OP, p)?.request();
+    let r = request(record_plan(OP, p)?);
     let out = s
         .sagemaker
         .create_processing_job()
@@ -239,7 +165,7 @@ fn record_plan(operation: &str, record: Value) -> Result<JobPlan, AwsError> {
 /// describes it): local mode writes it, and a submission whose reply was
 /// lost compares a described job with it.
 pub fn processing_job_config(record: &JobRecord) -> Value {
-    let r = record.plan.clone().request();
+    let r = request(record.plan.clone());
     Obj::new()
         .set("ProcessingJobName", r.name)
         .set("RoleArn", r.role)

@@ -85,7 +85,7 @@ fn request(name: &str) -> Value {
 /// The job record a submission sends: the plan, and what the job computes.
 fn record(plan: Value) -> Value {
     json!({
-        "format": sagesim_aws::RECORD_FORMAT, "sagesim_version": "0.1.0", "created": 1.0e9,
+        "format": sagesim_job::RECORD_FORMAT, "sagesim_version": "0.1.0", "created": 1.0e9,
         "work": {"kind": "script", "code": "run.R"}, "plan": plan
     })
 }
@@ -129,7 +129,7 @@ fn create_sends_the_exact_request_then_describe_stop() {
     assert_eq!(sent, req, "the plan makes exactly the documented request");
     // What a host of the job reads in processingjobconfig.json: the request
     // (tags aside), rendered as DescribeProcessingJob renders it.
-    let parsed = sagesim_aws::JobRecord::from_value(record(plan("sagesim-job-1"))).unwrap();
+    let parsed = sagesim_job::JobRecord::from_value(record(plan("sagesim-job-1"))).unwrap();
     let config = sagesim_aws::processing_job_config(&parsed);
     let mut expected = req.clone();
     expected.as_object_mut().unwrap().remove("Tags");

@@ -69,17 +69,26 @@ impl Method {
     }
 }
 
-/// Bytes of scratch memory one worker needs for `room` (beyond
-/// `MAX_PEOPLE`, what sorting them would take). Saturates at u64::MAX.
+impl Method {
+    /// Bytes of scratch memory one worker of this method needs for `room`
+    /// (beyond `MAX_PEOPLE`, what sorting them would take). Saturates at
+    /// u64::MAX.
+    pub fn scratch_bytes(&self, room: &Room) -> u64 {
+        if room.num_people > MAX_PEOPLE {
+            return sorted::scratch_bytes(room);
+        }
+        match self {
+            _ if room.num_people < 2 => 0,
+            Method::Linked(shape, _) => LinkedCells::bytes(room, shape),
+            Method::Sorted(..) => sorted::scratch_bytes(room),
+        }
+    }
+}
+
+/// Bytes of scratch memory one worker needs for `room`, by the method a run
+/// would choose (estimates ask this; a run asks its chosen method).
 pub fn scratch_bytes(room: &Room) -> u64 {
-    if room.num_people > MAX_PEOPLE {
-        return sorted::scratch_bytes(room);
-    }
-    match Method::for_room(room) {
-        _ if room.num_people < 2 => 0,
-        Method::Linked(shape, _) => LinkedCells::bytes(room, &shape),
-        Method::Sorted(..) => sorted::scratch_bytes(room),
-    }
+    Method::for_room(room).scratch_bytes(room)
 }
 
 /// One worker's buffers for one method: allocated once, reused for every
@@ -98,13 +107,15 @@ enum Counter {
 }
 
 impl Scratch {
-    /// Allocates the buffers of the room's method (failure is `TooLarge`,
-    /// never an abort). Returns `Ok(None)` if `stop()` became true meanwhile.
+    /// `with_method` with the method a run would choose (tests).
+    #[cfg(test)]
     pub fn new(room: &Room, stop: &impl Fn() -> bool) -> Result<Option<Scratch>, SimError> {
         Scratch::with_method(room, Method::for_room(room), stop)
     }
 
-    /// `new` with a given method (tests force each one).
+    /// Allocates the buffers of `method`, chosen once per run (failure is
+    /// `TooLarge`, never an abort). Returns `Ok(None)` if `stop()` became
+    /// true meanwhile.
     pub fn with_method(
         room: &Room,
         method: Method,
@@ -112,7 +123,7 @@ impl Scratch {
     ) -> Result<Option<Scratch>, SimError> {
         // The hot loops rely on finite, positive lengths.
         room.validate()?;
-        let too_large = || SimError::too_large("num_people", scratch_bytes(room).into());
+        let too_large = || SimError::too_large("num_people", method.scratch_bytes(room).into());
         if room.num_people > MAX_PEOPLE || usize::try_from(room.num_people).is_err() {
             return Err(too_large());
         }

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use crate::error::SimError;
-use crate::pairs::{scratch_bytes, Method, Scratch, MAX_PEOPLE};
+use crate::pairs::{Method, Scratch, MAX_PEOPLE};
 use crate::room::Room;
 use crate::stats::{iteration_value, PairCounts};
 use crate::sys::{available_cores, available_memory_bytes};
@@ -149,6 +149,8 @@ struct Plan {
     sharing: Sharing,
     /// Regions of an iteration (1 unless the room is cut into regions).
     regions: usize,
+    /// How every worker counts close pairs.
+    method: Method,
 }
 
 /// Decides the number of threads and how they share the work, and checks
@@ -160,7 +162,9 @@ fn plan(spec: &RunSpec) -> Result<Plan, SimError> {
         spec.threads
     }
     .max(1);
-    let regions = Method::for_room(&spec.room).regions();
+    // The counting method, chosen here once for the whole run.
+    let method = Method::for_room(&spec.room);
+    let regions = method.regions();
     let (sharing, units) = if regions >= MIN_REGIONS_TO_SHARE
         && spec.iterations < ITERATIONS_PER_THREAD * requested as u64
     {
@@ -169,7 +173,7 @@ fn plan(spec: &RunSpec) -> Result<Plan, SimError> {
         (Sharing::Iterations, spec.iterations)
     };
     let mut threads = requested.min(usize::try_from(units).unwrap_or(usize::MAX));
-    let scratch = scratch_bytes(&spec.room) as u128;
+    let scratch = method.scratch_bytes(&spec.room) as u128;
     let values = if spec.keep_values {
         spec.iterations as u128 * 8
     } else {
@@ -210,6 +214,7 @@ fn plan(spec: &RunSpec) -> Result<Plan, SimError> {
         threads,
         sharing,
         regions,
+        method,
     })
 }
 
@@ -234,7 +239,8 @@ pub fn run(spec: &RunSpec, control: &Control) -> Result<RunOutput, SimError> {
     let (counts, threads_used) = match plan.sharing {
         _ if plan.threads == 1 => {
             let stop = || control.is_cancelled();
-            let mut scratch = Scratch::new(&spec.room, &stop)?.ok_or(SimError::Cancelled)?;
+            let mut scratch =
+                Scratch::with_method(&spec.room, plan.method, &stop)?.ok_or(SimError::Cancelled)?;
             let range = (spec.first_iteration, spec.iterations);
             let counts = run_range(spec, &mut scratch, range, &mut values, control, &stop);
             if counts.is_err() {
@@ -242,7 +248,7 @@ pub fn run(spec: &RunSpec, control: &Control) -> Result<RunOutput, SimError> {
             }
             (counts?, 1)
         }
-        Sharing::Iterations => run_parallel(spec, plan.threads, &mut values, control)?,
+        Sharing::Iterations => run_parallel(spec, &plan, &mut values, control)?,
         Sharing::Regions => run_regions(spec, &plan, &mut values, control)?,
     };
     Ok(RunOutput {
@@ -342,10 +348,11 @@ fn work_queue(
 
 fn run_parallel(
     spec: &RunSpec,
-    threads: usize,
+    plan: &Plan,
     values: &mut [f64],
     control: &Control,
 ) -> Result<(PairCounts, usize), SimError> {
+    let threads = plan.threads;
     // Set when a worker fails, so that the others stop too.
     let abort = AtomicBool::new(false);
     let stop = || control.is_cancelled() || abort.load(Ordering::Relaxed);
@@ -355,7 +362,7 @@ fn run_parallel(
         values,
     });
     let worker = || -> Result<PairCounts, SimError> {
-        let result = match Scratch::new(&spec.room, &stop) {
+        let result = match Scratch::with_method(&spec.room, plan.method, &stop) {
             Ok(Some(mut scratch)) => {
                 let result = work_queue(spec, &mut scratch, &queue, threads, control, &stop);
                 if result.is_err() {
@@ -437,7 +444,9 @@ fn run_regions(
     let stop = || control.is_cancelled() || abort.load(Ordering::Relaxed);
     let mut scratches = Vec::with_capacity(plan.threads);
     for _ in 0..plan.threads {
-        scratches.push(Scratch::new(&spec.room, &stop)?.ok_or(SimError::Cancelled)?);
+        scratches.push(
+            Scratch::with_method(&spec.room, plan.method, &stop)?.ok_or(SimError::Cancelled)?,
+        );
     }
     let parts = (plan.regions / REGIONS_PER_PART)
         .min(PARTS_PER_THREAD * plan.threads)

@@ -15,8 +15,8 @@ use sagesim_core::SimulationSpec;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::error::AwsError;
-use crate::sagemaker::JobPlan;
+use crate::error::JobError;
+use crate::plan::JobPlan;
 
 /// The format of this version of the record; readers refuse any other.
 pub const RECORD_FORMAT: &str = "sagesim-job/1";
@@ -155,19 +155,19 @@ pub struct HostRunner {
 
 const RUNNER_MODES: &[&str] = &["process", "namespace", "container"];
 
-fn format_error(operation: &str, message: impl Into<String>) -> AwsError {
-    AwsError::new("format", "sagesim", operation, message)
+fn format_error(operation: &str, message: impl Into<String>) -> JobError {
+    JobError::new(operation, message)
 }
 
 impl JobRecord {
     /// Parses and checks a record (JSON text).
-    pub fn from_json(text: &str) -> Result<JobRecord, AwsError> {
+    pub fn from_json(text: &str) -> Result<JobRecord, JobError> {
         let value: Value = serde_json::from_str(text)
             .map_err(|e| format_error("ReadJobRecord", format!("not JSON: {e}")))?;
         Self::from_value(value)
     }
 
-    pub fn from_value(value: Value) -> Result<JobRecord, AwsError> {
+    pub fn from_value(value: Value) -> Result<JobRecord, JobError> {
         let format = value.get("format").and_then(Value::as_str).unwrap_or("");
         if format != RECORD_FORMAT {
             return Err(format_error(
@@ -181,7 +181,7 @@ impl JobRecord {
         Ok(record)
     }
 
-    fn check(&self) -> Result<(), AwsError> {
+    fn check(&self) -> Result<(), JobError> {
         if let Some(hosts) = &self.hosts {
             if !RUNNER_MODES.contains(&hosts.mode.as_str()) {
                 return Err(format_error(
@@ -215,15 +215,9 @@ impl JobRecord {
     }
 
     /// Reads the record at `path`.
-    pub fn read(path: &Path) -> Result<JobRecord, AwsError> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            AwsError::io(
-                "sagesim",
-                "ReadJobRecord",
-                &format!("{}", path.display()),
-                &e,
-            )
-        })?;
+    pub fn read(path: &Path) -> Result<JobRecord, JobError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| JobError::io("ReadJobRecord", &format!("{}", path.display()), &e))?;
         Self::from_json(&text).map_err(|e| {
             format_error(
                 "ReadJobRecord",
@@ -234,16 +228,10 @@ impl JobRecord {
 
     /// Writes the record to `path` whole (a temporary file renamed into
     /// place), so a reader never sees part of one.
-    pub fn write(&self, path: &Path) -> Result<(), AwsError> {
+    pub fn write(&self, path: &Path) -> Result<(), JobError> {
         let partial = path.with_extension("json.partial");
-        let io = |e: std::io::Error| {
-            AwsError::io(
-                "sagesim",
-                "WriteJobRecord",
-                &format!("{}", path.display()),
-                &e,
-            )
-        };
+        let io =
+            |e: std::io::Error| JobError::io("WriteJobRecord", &format!("{}", path.display()), &e);
         std::fs::write(&partial, self.to_json()).map_err(io)?;
         std::fs::rename(&partial, path).map_err(io)
     }

@@ -1,0 +1,55 @@
+# What a map ships to its hosts (R/map-files.R, closure_to_ship() in R/map.R):
+# only what `f` uses, measured, refused over the limit, said when large.
+
+test_that("objects in f's environment that f never uses stay home", {
+  withr::local_options(sagesim.job_dir = withr::local_tempdir())
+  make_f <- function() {
+    unused <- runif(2e6)          # 16 MB that f never touches
+    scale <- 10
+    helper <- function(i) i * scale
+    function(i) helper(i) + 1
+  }
+  f <- make_f()
+  job <- submit_map(1:4, f, instance_count = 2, logs = FALSE)
+  expect_identical(job_collect(job), as.list((1:4) * 10 + 1))
+  payload <- file.path(job$dir, "map", "payload.rds")
+  expect_lt(file.size(payload), 1e5)
+  shipped <- readRDS(payload)
+  expect_setequal(ls(environment(shipped$f)), c("helper", "scale"))
+  # The helper shares f's new environment, not the old one with `unused`.
+  expect_identical(environment(get("helper", environment(shipped$f))), environment(shipped$f))
+  # A function of the global environment ships as it is, its globals apart.
+  g <- local(function(i) i + offset, envir = globalenv())
+  assign("offset", 5, envir = globalenv())
+  withr::defer(rm("offset", envir = globalenv()))
+  job <- submit_map(1:2, g, logs = FALSE)
+  expect_identical(job_collect(job), list(6, 7))
+  expect_identical(readRDS(file.path(job$dir, "map", "payload.rds"))$globals, list(offset = 5))
+})
+
+test_that("a payload over the limit is refused before anything is made, naming the largest", {
+  dir <- withr::local_tempdir()
+  withr::local_options(sagesim.job_dir = dir, sagesim.max_payload_size = 1e6)
+  big <- runif(3e5)   # 2.4 MB
+  small <- 1:10
+  f <- function(i) big[[i]] + small[[i]]
+  error <- expect_error(submit_map(1:3, f, logs = FALSE), class = "sagesim_payload_too_large")
+  expect_match(conditionMessage(error), "global `big` 2.4 MB", fixed = TRUE)
+  expect_match(conditionMessage(error), "sagesim.max_payload_size", fixed = TRUE)
+  expect_identical(names(error$sizes)[which.max(error$sizes)], "global `big`")
+  expect_length(list.files(dir, recursive = TRUE), 0)
+  # Arguments in `...` count too.
+  error <- expect_error(submit_map(1:3, function(i, data) data[[i]], data = big, logs = FALSE),
+                        class = "sagesim_payload_too_large")
+  expect_match(conditionMessage(error), "argument `data`", fixed = TRUE)
+})
+
+test_that("a large payload is said before it is written", {
+  withr::local_options(sagesim.job_dir = withr::local_tempdir())
+  big <- runif(7e6)   # 56 MB
+  f <- function(i) big[[i]]
+  expect_message(job <- submit_map(1:2, f, logs = FALSE, wait = FALSE),
+                 "The job ships 56 MB to its hosts (global `big` 56 MB", fixed = TRUE)
+  job_wait(job, logs = FALSE)
+  expect_identical(job_collect(job), as.list(big[1:2]))
+})
