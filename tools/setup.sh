@@ -37,9 +37,11 @@ r_dev_debs="r-base-dev"
 test_packages="testthat withr future future.apply foreach doParallel iterators rstudioapi later data.table"
 test_commands="python3:python3 xz:xz-utils checkbashisms:devscripts pandoc:pandoc"
 # The vignettes, which R CMD build (make dist) and R CMD check build: knitr
-# and rmarkdown, which needs pandoc. The reference site (make site): pkgdown.
+# and rmarkdown, which needs pandoc; R CMD check --as-cran of a package with
+# built vignettes (inst/doc) warns without qpdf. The reference site (make
+# site): pkgdown.
 docs_packages="knitr rmarkdown"
-docs_commands="pandoc:pandoc"
+docs_commands="pandoc:pandoc qpdf:qpdf"
 site_packages="pkgdown"
 # The container check (tools/container/check.sh).
 container_commands="podman:podman buildah:buildah debootstrap:debootstrap docker-registry:docker-registry curl:curl"
