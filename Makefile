@@ -2,7 +2,7 @@
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/sagesim/cargo-target
 export PATH := $(PATH):$(HOME)/.cargo/bin
 
-.PHONY: setup setup-r install demo test dist check-dist check-container check-bare bench docs authors future-tests
+.PHONY: setup setup-r install demo test dist site check-dist check-container check-bare bench docs authors future-tests
 
 setup:            ## install what is missing (apt, pip; root or sudo): R, its packages, moto, container tools
 	sh tools/setup.sh all
@@ -21,9 +21,13 @@ test:             ## cargo tests, then R CMD check --as-cran of the source tarba
 	sh tools/setup.sh --check test
 	sh tools/test.sh
 
-dist:             ## dist/: the source tarball (crates vendored, builds offline) and the binary package
-	sh tools/setup.sh --check r
+dist:             ## dist/: the source tarball (crates vendored, vignettes built, builds offline) and the binary package
+	sh tools/setup.sh --check dist
 	sh tools/dist.sh
+
+site:             ## docs/: the reference site (pkgdown, offline) with the vignettes as articles; its links checked
+	sh tools/setup.sh --check site
+	sh tools/site.sh
 
 check-dist:       ## install dist/'s tarball with no network and an empty CARGO_HOME (root or bwrap)
 	sh tools/check-dist.sh

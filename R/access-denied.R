@@ -55,7 +55,7 @@ abort_access_denied <- function(e, operation, params, session) {
       sprintf("Add this statement to the caller's IAM policy (or ask your administrator to): %s",
               jsonlite::toJSON(statement, auto_unbox = TRUE))
     },
-    "sagesim_iam_policy() writes every permission sagesim needs (README, \"Permissions\").",
+    "sagesim_iam_policy() writes every permission sagesim needs (?sagesim_iam_policy).",
     if (is.na(e$code %||% NA)) {
       "(S3 answered 403 without a reason: the permission is missing, or the bucket belongs to another account.)"
     },

@@ -54,8 +54,8 @@
 #'   (the role's trust policy), each an IAM policy document as an R list,
 #'   and `user_json`, `role_json` and `trust_json`, the same as JSON text.
 #'   Printing shows the JSON.
-#' @seealso The README's "Permissions" section; `?sagesim_conditions`
-#'   (`sagesim_access_denied`).
+#' @seealso `vignette("real-account", package = "sagesim")` (roles and
+#'   permissions); `?sagesim_conditions` (`sagesim_access_denied`).
 #' @examples
 #' policy <- sagesim_iam_policy(bucket = "my-sagesim-bucket", role = "SageMakerRole",
 #'                              region = "eu-west-1", account = "123456789012")

@@ -1,8 +1,8 @@
 #' Build the worker image, with the packages your scripts need
 #'
-#' Builds the image SageMaker Processing jobs run (see the README, "The
-#' worker image") from the package's Dockerfile: R, sagesim, and the R and
-#' system packages you name. Use the returned tag as `image_uri` of a local
+#' Builds the image SageMaker Processing jobs run (see
+#' `vignette("real-account", package = "sagesim")`) from the package's
+#' Dockerfile: R, sagesim, and the R and system packages you name. Use the returned tag as `image_uri` of a local
 #' job (`submit_processing(instance_type = "local")` then runs each host in
 #' it), or push it with [publish_image()].
 #'

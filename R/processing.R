@@ -81,7 +81,7 @@
 #'   (code, inputs) is encrypted (SSE-KMS); default the session's `kms_key`.
 #' @param retries How many times [job_wait()] runs the job again when the
 #'   cloud fails it, not its code: no capacity, an internal error, a host
-#'   lost (see "When the cloud fails" in the README); default
+#'   lost (see `vignette("own-code", package = "sagesim")`); default
 #'   `getOption("sagesim.retries", 2)`.
 #' @param wait Wait for the job to finish (`FALSE` returns at once; pick the
 #'   job up later with [job_attach()], even from a new R session).

@@ -3,6 +3,18 @@
 #' Run the social-distancing simulation natively with [simulate_local()],
 #' compare it with its exact expectation [expected_violations()], and send it
 #' (or any R script) to Amazon SageMaker Processing with [submit_processing()].
+#' Your own R code goes the same way: [submit_map()], futures
+#' (`plan(sagesim::sagemaker)`, see [sagemaker()]) and foreach
+#' ([registerDoSageMaker()]).
+#'
+#' The user guide is in the vignettes (`vignette(package = "sagesim")`):
+#' * `vignette("from-the-workshop", package = "sagesim")`: the workshop's
+#'   script and `ScriptProcessor` call beside their sagesim equivalents;
+#' * `vignette("own-code", package = "sagesim")`: your own R code at scale,
+#'   failures, resubmission and what survives which ending;
+#' * `vignette("costs", package = "sagesim")`: estimates, prices and budgets;
+#' * `vignette("real-account", package = "sagesim")`: installing,
+#'   credentials, region, role, permissions and the image.
 #'
 #' @section Options:
 #' Every option sagesim reads, with its default (also given on the help page
@@ -79,6 +91,7 @@ built_for_other_r <- function(built, running) {
   sprintf(paste(
     "This sagesim was built for R %s, and this is R %s: R packages with compiled code are",
     "built for one R version. If anything fails, install sagesim's source package",
-    "(sagesim_<version>.tar.gz; it needs Rust, see the README, \"Installing\"), or build a",
-    "binary for R %s with `make dist` on a machine that has it."), version, here, here)
+    "(sagesim_<version>.tar.gz; it needs Rust: see",
+    "vignette(\"real-account\", package = \"sagesim\")), or build a binary for R %s",
+    "with `make dist` on a machine that has it."), version, here, here)
 }

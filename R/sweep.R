@@ -23,6 +23,9 @@
 #' sweep <- simulate_local(grid)
 #' sweep
 #' plot(sweep)
+#' @param ... For `simulation_grid()`, not used: an argument it does not
+#'   take is refused (`sagesim_unknown_argument`), naming the one meant. For
+#'   `plot()`, passed on to [graphics::plot()].
 #' @export
 simulation_grid <- function(x_length, y_length, num_people, max_iterations, distance = 6,
                             seed = NULL, ...) {
@@ -153,9 +156,7 @@ sweep_varying <- function(x) {
 #' @param along For `plot()`: the parameter on the horizontal axis, by
 #'   default the varying one with the most values. One line is drawn per
 #'   value of the other varying parameters.
-#' @param ...,xlab,ylab,main For `plot()`: passed on to [graphics::plot()].
-#'   (`simulation_grid()` takes no other argument: one given is refused,
-#'   `sagesim_unknown_argument`, naming the one meant.)
+#' @param xlab,ylab,main Passed on to [graphics::plot()].
 #' @rdname simulation_grid
 #' @export
 plot.sagesim_sweep <- function(x, along = NULL, ..., xlab = NULL, ylab = "violations per person",

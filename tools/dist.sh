@@ -3,7 +3,8 @@
 #
 #   dist/sagesim_<version>.tar.gz                     the source package: builds
 #       with Rust but without network, its crates vendored in
-#       src/rust/vendor.tar.xz (cargo vendor, checksums kept)
+#       src/rust/vendor.tar.xz (cargo vendor, checksums kept), its vignettes
+#       built (inst/doc; knitr, rmarkdown and pandoc needed)
 #   dist/sagesim_<version>_R_<platform>.tar.gz        the binary package for this
 #       platform (R CMD INSTALL --build of the source package): installs with
 #       R alone, no Rust, no compiler
@@ -52,8 +53,8 @@ fi
 cp "$vendor_archive" "$stage/sagesim/src/rust/vendor.tar.xz"
 echo "   src/rust/vendor.tar.xz: $(du -h "$vendor_archive" | cut -f1) ($(xz -dc "$vendor_archive" | tar -tf - | grep -c '/Cargo.toml$') crates)"
 
-echo "== R CMD build"
-(cd "$stage" && R CMD build --no-build-vignettes --no-manual sagesim >build.log 2>&1) ||
+echo "== R CMD build (the vignettes too: R CMD build installs the package to run them)"
+(cd "$stage" && R CMD build --no-manual sagesim >build.log 2>&1) ||
   { cat "$stage/build.log"; exit 1; }
 source_pkg="sagesim_${version}.tar.gz"
 mv "$stage/$source_pkg" "dist/$source_pkg"

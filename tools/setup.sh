@@ -6,7 +6,7 @@
 # container registry. Rust (cargo, rustc) must already be installed, e.g.
 # with rustup.
 #
-#   setup.sh [--check] [r|test|container|all]
+#   setup.sh [--check] [r|dist|test|site|container|all]
 #
 # --check (make install, demo, test): installs nothing and never calls apt
 # or sudo. It says what is missing and the command that would install it,
@@ -36,15 +36,24 @@ r_dev_debs="r-base-dev"
 # configure and cleanup with checkbashisms and NEWS.md with pandoc.
 test_packages="testthat withr future future.apply foreach doParallel iterators rstudioapi later data.table"
 test_commands="python3:python3 xz:xz-utils checkbashisms:devscripts pandoc:pandoc"
+# The vignettes, which R CMD build (make dist) and R CMD check build: knitr
+# and rmarkdown, which needs pandoc; R CMD check --as-cran of a package with
+# built vignettes (inst/doc) warns without qpdf. The reference site (make
+# site): pkgdown.
+docs_packages="knitr rmarkdown"
+docs_commands="pandoc:pandoc qpdf:qpdf"
+site_packages="pkgdown"
 # The container check (tools/container/check.sh).
 container_commands="podman:podman buildah:buildah debootstrap:debootstrap docker-registry:docker-registry curl:curl"
 
 case $what in
   r) groups="r" ;;
-  test) groups="r test" ;;
+  dist) groups="r docs" ;;
+  test) groups="r docs test" ;;
+  site) groups="r docs site" ;;
   container) groups="r container" ;;
-  all) groups="r test container" ;;
-  *) echo "setup: unknown group '$what' (r, test, container or all)" >&2; exit 2 ;;
+  all) groups="r docs site test container" ;;
+  *) echo "setup: unknown group '$what' (r, dist, test, site, container or all)" >&2; exit 2 ;;
 esac
 
 missing_debs=""
@@ -83,6 +92,11 @@ for group in $groups; do
         note_missing "R's headers and a C compiler" "$r_dev_debs"
       fi
       ;;
+    docs)
+      check_commands $docs_commands
+      check_r_packages $docs_packages
+      ;;
+    site) check_r_packages $site_packages ;;
     test)
       check_commands $test_commands
       check_r_packages $test_packages
