@@ -11,8 +11,11 @@
 #' @examples
 #' expected_violations(1000, 1000, 1000)   # the reference room: about 0.113
 #' expected_violations(5, 3, 10)            # distance larger than the room
+#' @param ... Not used: an argument these do not take is refused
+#'   (`sagesim_unknown_argument`), naming the one meant.
 #' @export
-expected_violations <- function(x_length, y_length, num_people, distance = 6) {
+expected_violations <- function(x_length, y_length, num_people, distance = 6, ...) {
+  check_unknown_arguments("expected_violations", names(formals()), ...names() %||% rep("", ...length()))
   unwrap(sim_expected_violations(check_number(x_length, "x_length", finite = FALSE),
                                  check_number(y_length, "y_length", finite = FALSE),
                                  check_number(num_people, "num_people", finite = FALSE),

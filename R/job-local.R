@@ -357,7 +357,8 @@ list_local_jobs <- function(n, name_contains, status, details, session) {
 #' unlink(getOption("sagesim.job_dir"), recursive = TRUE)
 #' options(old)
 #' @export
-job_remove <- function(job) {
+job_remove <- function(job, ...) {
+  check_unknown_arguments("job_remove", names(formals()), ...names() %||% rep("", ...length()))
   if (is.character(job)) {
     check_name(job, "job", job_name_pattern)
     job <- attach_local_job(job) %||% abort(sprintf("No local job named %s in %s.", job, local_job_root()),

@@ -86,7 +86,8 @@ NULL
 
 #' @rdname jobs
 #' @export
-job_logs <- function(job) {
+job_logs <- function(job, ...) {
+  check_unknown_arguments("job_logs", names(formals()), ...names() %||% rep("", ...length()))
   check_job(job)
   lines <- all_log_lines(job)
   # Hosts' progress reports are for job_wait() and the Jobs pane, not to read.
@@ -98,7 +99,8 @@ job_logs <- function(job) {
 
 #' @rdname jobs
 #' @export
-job_stop <- function(job) {
+job_stop <- function(job, ...) {
+  check_unknown_arguments("job_stop", names(formals()), ...names() %||% rep("", ...length()))
   check_job(job)
   # A job that has ended keeps what it ended with: its results stay
   # collectable (and SageMaker refuses to stop an ended job).
@@ -297,8 +299,11 @@ print.sagesim_job_files <- function(x, ...) {
 #' job_attach(job$name)
 #' unlink(getOption("sagesim.job_dir"), recursive = TRUE)
 #' options(old)
+#' @param ... Not used: an argument these do not take is refused
+#'   (`sagesim_unknown_argument`), naming the one meant.
 #' @export
-job_attach <- function(name, session = NULL) {
+job_attach <- function(name, session = NULL, ...) {
+  check_unknown_arguments("job_attach", names(formals()), ...names() %||% rep("", ...length()))
   check_name(name, "name", job_name_pattern)
   if (!is.null(session)) check_class(session, "sagesim_session", "session", "aws_session()")
   not_asked <- character()

@@ -95,8 +95,11 @@ image_base_name <- function(image_uri) {
 #' @examples
 #' job_name_from_base("sagesim")
 #' job_name_from_base("sagesim", time = as.POSIXct("2026-01-02 03:04:05", tz = "UTC"))
+#' @param ... Not used: an argument these do not take is refused
+#'   (`sagesim_unknown_argument`), naming the one meant.
 #' @export
-job_name_from_base <- function(base, time = Sys.time()) {
+job_name_from_base <- function(base, time = Sys.time(), ...) {
+  check_unknown_arguments("job_name_from_base", names(formals()), ...names() %||% rep("", ...length()))
   check_name(base, "base_job_name", base_name_pattern)
   if (inherits(time, "Date")) time <- as.POSIXct(time)
   if (!inherits(time, "POSIXct") || length(time) != 1 || is.na(time)) {

@@ -20,8 +20,11 @@
 #' @return A `sagesim_simulation`.
 #' @examples
 #' # See run_worker() for a complete example.
+#' @param ... Not used: an argument these do not take is refused
+#'   (`sagesim_unknown_argument`), naming the one meant.
 #' @export
-read_simulation_results <- function(path) {
+read_simulation_results <- function(path, ...) {
+  check_unknown_arguments("read_simulation_results", names(formals()), ...names() %||% rep("", ...length()))
   check_string(path, "path")
   read_job_results(path, hosts = NULL, location = path)
 }

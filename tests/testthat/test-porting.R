@@ -18,7 +18,12 @@ test_that("ScriptProcessor's names and typos are refused with sagesim's name", {
     list(call = quote(processing_input(script, destinaton = "/opt/ml/processing/input/x")),
          says = "did you mean `destination`?"),
     list(call = quote(list_jobs(nme_contains = "x")), says = "did you mean `name_contains`?"),
-    list(call = quote(aws_session(regoin = "us-east-1")), says = "did you mean `region`?"))
+    list(call = quote(aws_session(regoin = "us-east-1")), says = "did you mean `region`?"),
+    list(call = quote(job_attach("x", sesion = NULL)), says = "did you mean `session`?"),
+    list(call = quote(expected_violations(10, 10, 5, distanse = 2)), says = "did you mean `distance`?"),
+    list(call = quote(job_name_from_base("a", tme = Sys.time())), says = "did you mean `time`?"),
+    list(call = quote(read_simulation_results(pth = ".")), says = "did you mean `path`?"),
+    list(call = quote(sagemaker_prices(region = "x")), says = "sagemaker_prices() has no argument `region`"))
   for (case in cases) {
     error <- expect_error(eval(case$call), class = "sagesim_unknown_argument")
     expect_s3_class(error, "sagesim_invalid_argument")
