@@ -52,9 +52,13 @@ test_that("buildah runs each host from a fresh container of the image, then remo
   job_wait(job, logs = FALSE, timeout = 20)
   container <- sprintf("sagesim-%s-algo-1", job$name)
   root <- normalizePath(file.path(job$dir, "hosts", "algo-1", "opt", "ml"))
+  # The job's results key goes in as buildah takes variables: name=value.
+  key <- sagesim:::secret_value(sagesim:::read_results_key(job$dir))
+  expect_match(key, "^[0-9a-f]{64}$")
   expect_identical(engine_calls(calls), list(
     c("from", "--quiet", "--name", container, "localhost/sagesim:packages"),
-    c("run", "--isolation", "chroot", "--volume", paste0(root, ":/opt/ml"), container, "--",
+    c("run", "--isolation", "chroot", "--volume", paste0(root, ":/opt/ml"),
+      "--env", paste0("SAGESIM_RESULTS_KEY=", key), container, "--",
       "Rscript", "-e", "sagesim::run_worker()", sagesim:::worker_arguments(
         simulation_spec(50, 50, 10, 20, seed = 2), "/opt/ml/processing/output/simulation")),
     c("rm", container)
