@@ -80,5 +80,7 @@ final_log_delay.default <- function(job) backend_unimplemented(handle_backend(jo
 
 # When each host started and ended (seconds since the epoch; NA when it
 # never started, or has not ended): a data frame of host, started, ended.
-host_spans <- function(job) UseMethod("host_spans")
-host_spans.default <- function(job) backend_unimplemented(handle_backend(job), "host_spans")
+# `lines`: the job's log lines (all_log_lines()), for a backend that reads
+# the spans from them; the caller has them already.
+host_spans <- function(job, lines) UseMethod("host_spans")
+host_spans.default <- function(job, lines) backend_unimplemented(handle_backend(job), "host_spans")

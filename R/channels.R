@@ -24,7 +24,7 @@ processing_input <- function(source, destination = NULL, name = NULL, s3_data_ty
                              s3_input_mode = "File",
                              s3_data_distribution_type = "FullyReplicated",
                              s3_compression_type = "None", ...) {
-  check_unknown_arguments("processing_input", names(formals()), ...names() %||% rep("", ...length()))
+  check_unknown_arguments("processing_input", ...)
   check_string(source, "source")
   check_container_path(destination, "destination", null_ok = TRUE)
   check_string(name, "name", null_ok = TRUE, pattern = "^[a-zA-Z0-9_-]{1,64}$",
@@ -64,7 +64,7 @@ processing_input <- function(source, destination = NULL, name = NULL, s3_data_ty
 #' @export
 processing_output <- function(source, destination = NULL, name = NULL,
                               s3_upload_mode = "EndOfJob", ...) {
-  check_unknown_arguments("processing_output", names(formals()), ...names() %||% rep("", ...length()))
+  check_unknown_arguments("processing_output", ...)
   check_container_path(source, "source")
   check_string(destination, "destination", null_ok = TRUE)
   check_string(name, "name", null_ok = TRUE, pattern = "^[a-zA-Z0-9_-]{1,64}$",
@@ -91,7 +91,7 @@ processing_output <- function(source, destination = NULL, name = NULL,
 network_config <- function(subnets = NULL, security_group_ids = NULL,
                            enable_network_isolation = FALSE,
                            encrypt_inter_container_traffic = FALSE, ...) {
-  check_unknown_arguments("network_config", names(formals()), ...names() %||% rep("", ...length()))
+  check_unknown_arguments("network_config", ...)
   check_strings(subnets, "subnets")
   check_strings(security_group_ids, "security_group_ids")
   if (xor(length(subnets) > 0, length(security_group_ids) > 0)) {

@@ -15,7 +15,7 @@
 #'   (`sagesim_unknown_argument`), naming the one meant.
 #' @export
 expected_violations <- function(x_length, y_length, num_people, distance = 6, ...) {
-  check_unknown_arguments("expected_violations", names(formals()), ...names() %||% rep("", ...length()))
+  check_unknown_arguments("expected_violations", ...)
   unwrap(sim_expected_violations(check_number(x_length, "x_length", finite = FALSE),
                                  check_number(y_length, "y_length", finite = FALSE),
                                  check_number(num_people, "num_people", finite = FALSE),

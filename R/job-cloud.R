@@ -378,8 +378,7 @@ fetch_outputs.sagesim_cloud_job <- function(job, path) {
 # SageMaker says when the job ran, not each host: a host's span is that of
 # its log stream (its first and last lines).
 #' @export
-host_spans.sagesim_cloud_job <- function(job) {
-  lines <- all_log_lines(job)
+host_spans.sagesim_cloud_job <- function(job, lines) {
   hosts <- job_hosts(job) %||% sort(unique(lines$host))
   span <- function(host, f) {
     times <- lines$time[lines$host == host]

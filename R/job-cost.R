@@ -35,7 +35,7 @@
 #'   (`sagesim_unknown_argument`), naming the one meant.
 #' @export
 job_cost <- function(job, ...) {
-  check_unknown_arguments("job_cost", names(formals()), ...names() %||% rep("", ...length()))
+  check_unknown_arguments("job_cost", ...)
   check_job(job)
   status <- job$last_status
   if (is.null(status) || !status$status %in% terminal_statuses) job_status(job)

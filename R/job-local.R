@@ -358,7 +358,7 @@ list_local_jobs <- function(n, name_contains, status, details, session) {
 #' options(old)
 #' @export
 job_remove <- function(job, ...) {
-  check_unknown_arguments("job_remove", names(formals()), ...names() %||% rep("", ...length()))
+  check_unknown_arguments("job_remove", ...)
   if (is.character(job)) {
     check_name(job, "job", job_name_pattern)
     job <- attach_local_job(job) %||% abort(sprintf("No local job named %s in %s.", job, local_job_root()),
@@ -383,7 +383,7 @@ job_remove <- function(job, ...) {
 #'   (`sagesim_unknown_argument`), naming the one meant.
 #' @export
 clean_local_jobs <- function(older_than = 7, dry_run = FALSE, ...) {
-  check_unknown_arguments("clean_local_jobs", names(formals()), ...names() %||% rep("", ...length()))
+  check_unknown_arguments("clean_local_jobs", ...)
   check_number(older_than, "older_than", min = 0)
   check_flag(dry_run, "dry_run")
   jobs <- list_local_jobs(Inf, NULL, NULL, FALSE, NULL)
@@ -399,7 +399,7 @@ clean_local_jobs <- function(older_than = 7, dry_run = FALSE, ...) {
 # A host starts by recording its pid and ends by renaming its exit status
 # into place: the two files' times.
 #' @export
-host_spans.sagesim_local_job <- function(job) {
+host_spans.sagesim_local_job <- function(job, lines) {
   time_of <- function(host, file) {
     path <- file.path(host_dir(job$dir, host), file)
     if (file.exists(path)) as.numeric(file.mtime(path)) else NA_real_

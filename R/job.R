@@ -87,7 +87,7 @@ NULL
 #' @rdname jobs
 #' @export
 job_logs <- function(job, ...) {
-  check_unknown_arguments("job_logs", names(formals()), ...names() %||% rep("", ...length()))
+  check_unknown_arguments("job_logs", ...)
   check_job(job)
   lines <- all_log_lines(job)
   # Hosts' progress reports are for job_wait() and the Jobs pane, not to read.
@@ -100,7 +100,7 @@ job_logs <- function(job, ...) {
 #' @rdname jobs
 #' @export
 job_stop <- function(job, ...) {
-  check_unknown_arguments("job_stop", names(formals()), ...names() %||% rep("", ...length()))
+  check_unknown_arguments("job_stop", ...)
   check_job(job)
   # A job that has ended keeps what it ended with: its results stay
   # collectable (and SageMaker refuses to stop an ended job).
@@ -115,7 +115,7 @@ job_stop <- function(job, ...) {
 #' @rdname jobs
 #' @export
 job_collect <- function(job, path = NULL, errors = c("stop", "return"), ...) {
-  check_unknown_arguments("job_collect", names(formals()), ...names() %||% rep("", ...length()))
+  check_unknown_arguments("job_collect", ...)
   check_job(job)
   check_string(path, "path", null_ok = TRUE)
   errors <- match_choice(errors, "errors")
@@ -303,7 +303,7 @@ print.sagesim_job_files <- function(x, ...) {
 #'   (`sagesim_unknown_argument`), naming the one meant.
 #' @export
 job_attach <- function(name, session = NULL, ...) {
-  check_unknown_arguments("job_attach", names(formals()), ...names() %||% rep("", ...length()))
+  check_unknown_arguments("job_attach", ...)
   check_name(name, "name", job_name_pattern)
   if (!is.null(session)) check_class(session, "sagesim_session", "session", "aws_session()")
   not_asked <- character()
@@ -357,7 +357,7 @@ attach_job <- function(name, session = NULL) {
 #' @export
 list_jobs <- function(n = 20, name_contains = NULL, status = NULL, instance_type = NULL,
                       details = FALSE, session = NULL, local = NULL, ...) {
-  check_unknown_arguments("list_jobs", names(formals()), ...names() %||% rep("", ...length()))
+  check_unknown_arguments("list_jobs", ...)
   n <- check_count(n, "n", min = 1, max = 10000)
   check_string(name_contains, "name_contains", null_ok = TRUE)
   if (!is.null(status)) {

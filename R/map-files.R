@@ -88,11 +88,6 @@ describe_largest <- function(sizes) {
   paste(sprintf("%s %s", names(top), vapply(top, format_bytes, "")), collapse = ", ")
 }
 
-format_bytes <- function(bytes) {
-  units <- c("bytes", "kB", "MB", "GB", "TB")
-  k <- max(1, min(length(units), floor(log(max(bytes, 1), 1000)) + 1))
-  if (k == 1) sprintf("%d bytes", as.integer(bytes)) else sprintf("%.3g %s", bytes / 1000^(k - 1), units[[k]])
-}
 
 abort_payload_too_large <- function(sizes, limit, bytes = sum(sizes)) {
   abort(sprintf(

@@ -10,14 +10,7 @@ plan_job <- function(work, settings, base_job_name = NULL, job_name = NULL) {
   check_setting_names(settings, "settings")
   check_instance_type(settings$instance_type)
   local <- identical(settings$instance_type, "local")
-  # Every setting of the table, unset ones as NULL (R/settings.R).
-  everything <- stats::setNames(vector("list", length(job_setting_names)), job_setting_names)
-  everything[names(settings)] <- settings
-  checked <- lapply(stats::setNames(nm = job_setting_names), function(name) {
-    job_settings[[name]]$check(everything[[name]], local)
-  })
-  checked$inputs <- checked$inputs %||% list()
-  checked$outputs <- checked$outputs %||% list()
+  checked <- check_job_settings(settings, local) # R/settings.R
   if (!is.null(job_name) && !is.null(base_job_name)) {
     abort_argument("job_name", "Give `job_name` or `base_job_name`, not both.")
   }
@@ -99,7 +92,7 @@ image_base_name <- function(image_uri) {
 #'   (`sagesim_unknown_argument`), naming the one meant.
 #' @export
 job_name_from_base <- function(base, time = Sys.time(), ...) {
-  check_unknown_arguments("job_name_from_base", names(formals()), ...names() %||% rep("", ...length()))
+  check_unknown_arguments("job_name_from_base", ...)
   check_name(base, "base_job_name", base_name_pattern)
   if (inherits(time, "Date")) time <- as.POSIXct(time)
   if (!inherits(time, "POSIXct") || length(time) != 1 || is.na(time)) {

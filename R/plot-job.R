@@ -38,7 +38,8 @@ plot.sagesim_job <- function(x, ...) {
   on.exit(graphics::par(old), add = TRUE)
   graphics::plot(NA, xlim = c(0, right), ylim = c(0.5, nrow(timeline) + 0.5), yaxt = "n",
                  xlab = "seconds since the job was created", ylab = "",
-                 main = sprintf("%s: %s", x$name, job_status(x)$status), ...)
+                 # (Its status as job_timeline() read it just now.)
+                 main = sprintf("%s: %s", x$name, x$last_status$status), ...)
   graphics::mtext(cost_line(x) %||% "", side = 3, line = 0.3, cex = 0.8)
   graphics::axis(2, at = rows, las = 1, cex.axis = 0.8,
                  labels = sprintf("%s%s", timeline$host,
@@ -85,8 +86,9 @@ attempt_numbers <- function(timeline) match(timeline$attempt, unique(timeline$at
 # A run's hosts: when each started and ended, how, and what it finished.
 run_timeline <- function(run) {
   status <- job_status(run)
-  note_progress(run, all_log_lines(run))
-  spans <- host_spans(run)
+  lines <- all_log_lines(run)
+  note_progress(run, lines)
+  spans <- host_spans(run, lines)
   endings <- status$hosts$ending
   ending <- vapply(spans$host, function(host) {
     if (!is.null(endings) && !is.null(endings[[host]])) return(endings[[host]])

@@ -53,7 +53,7 @@ price_columns <- c("instance_type", "region", "usd_per_hour", "vcpu", "memory_gi
 #'   (`sagesim_unknown_argument`), naming the one meant.
 #' @export
 sagemaker_prices <- function(...) {
-  check_unknown_arguments("sagemaker_prices", names(formals()), ...names() %||% rep("", ...length()))
+  check_unknown_arguments("sagemaker_prices", ...)
   option <- getOption("sagesim.prices")
   if (is.null(option)) return(shipped_prices())
   if (is.data.frame(option)) return(check_price_table(option, "options(sagesim.prices = )"))
@@ -180,7 +180,7 @@ main_regions <- c("us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-centra
 update_sagemaker_prices <- function(path = NULL, regions = main_regions,
                                     index_url = getOption("sagesim.price_list_url", price_list_index),
                                     timeout = 600, ...) {
-  check_unknown_arguments("update_sagemaker_prices", names(formals()), ...names() %||% rep("", ...length()))
+  check_unknown_arguments("update_sagemaker_prices", ...)
   check_string(path, "path", null_ok = TRUE)
   check_strings(regions, "regions")
   check_string(index_url, "index_url", pattern = "^(https?|file)://",

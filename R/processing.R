@@ -146,7 +146,7 @@ submit_processing <- function(code = NULL, simulation = NULL, image_uri = NULL, 
                               kms_key = NULL, retries = getOption("sagesim.retries", 2),
                               wait = TRUE, logs = TRUE, session = NULL, estimate = FALSE,
                               budget = getOption("sagesim.budget"), ...) {
-  check_unknown_arguments("submit_processing", names(formals()), ...names() %||% rep("", ...length()))
+  check_unknown_arguments("submit_processing", ...)
   work <- processing_work(code, simulation, image_uri, command, arguments)
   settings <- list(image_uri = image_uri, role = role, instance_count = instance_count,
                    instance_type = instance_type, volume_size_gb = volume_size_gb,

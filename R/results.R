@@ -24,7 +24,7 @@
 #'   (`sagesim_unknown_argument`), naming the one meant.
 #' @export
 read_simulation_results <- function(path, ...) {
-  check_unknown_arguments("read_simulation_results", names(formals()), ...names() %||% rep("", ...length()))
+  check_unknown_arguments("read_simulation_results", ...)
   check_string(path, "path")
   read_job_results(path, hosts = NULL, location = path)
 }

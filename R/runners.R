@@ -221,7 +221,10 @@ host_path <- function() {
 # where the host finds sagesim and the packages its script uses.
 host_base_environment <- function(here) {
   c(PATH = host_path(), HOME = file.path(here, "home"), LANG = "C.UTF-8",
-    R_LIBS = paste(.libPaths(), collapse = ":"))
+    R_LIBS = paste(.libPaths(), collapse = ":"),
+    # The host uses this machine's library: a package it lacks is installed
+    # here, not added to an image (R/map-worker.R says which).
+    SAGESIM_LOCAL_HOST = "true")
 }
 
 # Variables that a host's script reads from its `credentials` file, which
@@ -293,9 +296,7 @@ write_host_script <- function(request, dir, host, runner, extra_env = NULL) {
     restart <- NULL
   } else {
     dir.create(file.path(here, "home"), showWarnings = FALSE)
-    # SAGESIM_LOCAL_HOST: the host uses this machine's library (a missing
-    # package is installed here, not added to an image).
-    base <- c(host_base_environment(here), SAGESIM_LOCAL_HOST = "true")
+    base <- host_base_environment(here)
     if (runner$mode == "namespace") {
       # The command sees the cloud's paths, so nothing is rewritten.
       inside <- c(timeout, host_rscript(command))

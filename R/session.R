@@ -38,7 +38,7 @@
 #' @export
 aws_session <- function(region = NULL, profile = NULL, role = NULL, bucket = NULL,
                         endpoint_url = NULL, credentials = NULL, kms_key = NULL, ...) {
-  check_unknown_arguments("aws_session", names(formals()), ...names() %||% rep("", ...length()))
+  check_unknown_arguments("aws_session", ...)
   # (Conditions show the call with `credentials` hidden: see user_call().)
   check_string(region, "region", null_ok = TRUE, pattern = "^[a-z0-9-]+$",
                expected = "an AWS region such as \"us-east-1\"")

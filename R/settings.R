@@ -48,13 +48,12 @@ job_settings <- list(
 
 job_setting_names <- names(job_settings)
 
-# `settings` (named, a subset of the table) checked, each as the job takes it.
-check_job_settings <- function(settings, local = identical(settings$instance_type, "local")) {
-  checked <- lapply(stats::setNames(nm = names(settings)), function(name) {
+# Every setting of the table, as the job takes it, from `settings` (named, a
+# subset of the table; one not given is checked as NULL, i.e. unset).
+check_job_settings <- function(settings, local) {
+  lapply(stats::setNames(nm = job_setting_names), function(name) {
     job_settings[[name]]$check(settings[[name]], local)
   })
-  # (A NULL from a check is a setting left unset, kept as such.)
-  checked[!vapply(checked, is.null, logical(1))]
 }
 
 # The default of each setting, as a submit function's argument has it.

@@ -57,7 +57,7 @@
 simulate_local <- function(x_length, y_length, num_people, max_iterations, distance = 6,
                            seed = NULL, threads = 1, keep_values = TRUE, iterations = NULL,
                            progress = interactive(), ...) {
-  check_unknown_arguments("simulate_local", names(formals()), ...names() %||% rep("", ...length()))
+  check_unknown_arguments("simulate_local", ...)
   given <- inherits(x_length, c("sagesim_spec", "sagesim_grid"))
   if (given) {
     also <- c(y_length = !missing(y_length), num_people = !missing(num_people),

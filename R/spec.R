@@ -25,7 +25,7 @@
 #' @export
 simulation_spec <- function(x_length, y_length, num_people, max_iterations, distance = 6,
                             seed = NULL, ...) {
-  check_unknown_arguments("simulation_spec", names(formals()), ...names() %||% rep("", ...length()))
+  check_unknown_arguments("simulation_spec", ...)
   new_spec(x_length, y_length, num_people, max_iterations, distance, seed)
 }
 

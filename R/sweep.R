@@ -29,7 +29,7 @@
 #' @export
 simulation_grid <- function(x_length, y_length, num_people, max_iterations, distance = 6,
                             seed = NULL, ...) {
-  check_unknown_arguments("simulation_grid", names(formals()), ...names() %||% rep("", ...length()))
+  check_unknown_arguments("simulation_grid", ...)
   axes <- list(x_length = x_length, y_length = y_length, num_people = num_people,
                max_iterations = max_iterations, distance = distance)
   for (arg in names(axes)) {

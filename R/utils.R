@@ -29,3 +29,9 @@ read_small_file <- function(path) {
   text <- readLines(path, warn = FALSE)
   if (length(text) == 0) "" else paste(text, collapse = "\n")
 }
+
+format_bytes <- function(bytes) {
+  units <- c("bytes", "kB", "MB", "GB", "TB")
+  k <- max(1, min(length(units), floor(log(max(bytes, 1), 1000)) + 1))
+  if (k == 1) sprintf("%d bytes", as.integer(bytes)) else sprintf("%.3g %s", bytes / 1000^(k - 1), units[[k]])
+}

@@ -103,15 +103,17 @@ script_processor_names <- c(volume_size_in_gb = "volume_size_gb",
                             max_runtime_in_seconds = "max_runtime",
                             sagemaker_session = "session", network_config = "network")
 
-# Arguments a user-facing function does not take (its `...`), refused by
-# name with the one meant, instead of R's bare "unused argument".
-check_unknown_arguments <- function(fun, known, names) {
-  if (length(names) == 0) return(invisible())
-  if (is.null(names) || any(!nzchar(names))) {
+# Arguments a user-facing function does not take (its `...`, passed on
+# here unevaluated), refused by name with the one meant, instead of R's bare
+# "unused argument". `fun`: the function's name, for the message.
+check_unknown_arguments <- function(fun, ...) {
+  if (...length() == 0) return(invisible())
+  names <- ...names() %||% rep("", ...length())
+  if (anyNA(names) || any(!nzchar(names))) {
     abort_argument("...", sprintf("%s() takes no further unnamed arguments.", fun),
                    class = "sagesim_unknown_argument")
   }
-  known <- setdiff(known, "...")
+  known <- setdiff(names(formals(sys.function(sys.parent()))), "...")
   described <- paste0("`", names, "`", vapply(names, did_you_mean, "", known))
   abort_argument(names[[1]], sprintf("%s() has no argument %s.", fun,
                                      paste(described, collapse = ", ")),

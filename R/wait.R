@@ -7,7 +7,7 @@
 #'   (`sagesim_unknown_argument`), naming the one meant.
 #' @export
 job_wait <- function(job, logs = TRUE, poll = NULL, timeout = getOption("sagesim.wait_timeout", Inf), ...) {
-  check_unknown_arguments("job_wait", names(formals()), ...names() %||% rep("", ...length()))
+  check_unknown_arguments("job_wait", ...)
   check_job(job)
   check_flag(logs, "logs")
   if (!is.null(poll)) check_number(poll, "poll", min = 0, above = TRUE)

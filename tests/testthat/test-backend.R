@@ -22,7 +22,8 @@ test_that("a handle whose backend lacks a method says which, for every generic o
     fetch_outputs = function() sagesim:::fetch_outputs(handle, tempdir()),
     default_poll_interval = function() sagesim:::default_poll_interval(handle),
     next_poll_delay = function() sagesim:::next_poll_delay(handle, 1, 0),
-    final_log_delay = function() sagesim:::final_log_delay(handle))
+    final_log_delay = function() sagesim:::final_log_delay(handle),
+    host_spans = function() sagesim:::host_spans(handle, NULL))
   for (what in names(generics)) {
     error <- expect_error(generics[[what]](), class = "sagesim_backend_unimplemented")
     expect_match(conditionMessage(error), sprintf("tiny backend does not implement %s()", what),
@@ -32,7 +33,7 @@ test_that("a handle whose backend lacks a method says which, for every generic o
 
 test_that("both backends meet the whole contract", {
   generics <- c("job_status", "stop_job", "new_log_lines", "all_log_lines", "fetch_outputs",
-                "default_poll_interval", "next_poll_delay", "final_log_delay")
+                "default_poll_interval", "next_poll_delay", "final_log_delay", "host_spans")
   for (backend in c("local", "cloud")) {
     for (generic in generics) {
       method <- utils::getS3method(generic, sprintf("sagesim_%s_job", backend), optional = TRUE,

@@ -33,11 +33,16 @@ test_that("ScriptProcessor's names and typos are refused with sagesim's name", {
   expect_length(list.files(getOption("sagesim.job_dir")), 0)
 })
 
-test_that("the reticulate form of arguments, a list of strings, is taken as a character vector", {
-  withr::local_options(sagesim.job_dir = withr::local_tempdir())
-  script <- withr::local_tempfile(fileext = ".R", lines = c(
+# A script that writes the arguments it was given to its "args" output.
+args_script <- function(env = parent.frame()) {
+  withr::local_tempfile(fileext = ".R", .local_envir = env, lines = c(
     "args <- commandArgs(trailingOnly = TRUE)",
     "writeLines(args, file.path('/opt/ml/processing/output/args', 'args.txt'))"))
+}
+
+test_that("the reticulate form of arguments, a list of strings, is taken as a character vector", {
+  withr::local_options(sagesim.job_dir = withr::local_tempdir())
+  script <- args_script()
   out <- withr::local_tempdir()
   job <- submit_processing(code = script, arguments = list("--max_iterations", 10000L),
                            outputs = processing_output("/opt/ml/processing/output/args", out,
@@ -49,9 +54,7 @@ test_that("the reticulate form of arguments, a list of strings, is taken as a ch
 
 test_that("job_resubmit() runs a script again with new arguments, and only a script", {
   withr::local_options(sagesim.job_dir = withr::local_tempdir())
-  script <- withr::local_tempfile(fileext = ".R", lines = c(
-    "args <- commandArgs(trailingOnly = TRUE)",
-    "writeLines(args, file.path('/opt/ml/processing/output/args', 'args.txt'))"))
+  script <- args_script()
   first_out <- withr::local_tempdir()
   job <- submit_processing(code = script, arguments = c("--n", "1"),
                            outputs = processing_output("/opt/ml/processing/output/args",
