@@ -55,3 +55,24 @@ test_that("a map that lost a host and was retried shows both attempts and the lo
   expect_gt(min(last$created), 0)
   expect_identical(min(first$created), 0)
 })
+
+test_that("a SageMaker job's hosts are drawn from their log streams", {
+  local_moto()
+  session <- aws_session(role = role)
+  job <- submit_processing(simulation = simulation_spec(300, 200, 120, 101, seed = 17),
+                           image_uri = image, instance_count = 2, wait = FALSE,
+                           session = session)
+  set_job_status(job$name, "InProgress")
+  put_job_logs(job$name, "algo-1", "algo-1 starts")
+  Sys.sleep(1.2)
+  put_job_logs(job$name, "algo-1", sagesim:::progress_line("algo-1", "iterations", 51, 51, 0))
+  put_job_logs(job$name, "algo-2", sagesim:::progress_line("algo-2", "iterations", 50, 50, 0))
+  set_job_status(job$name, "Completed")
+  timeline <- draw_to_png(job)
+  expect_identical(timeline$host, c("algo-1", "algo-2"))
+  expect_identical(timeline$ending, c("completed", "completed"))
+  expect_identical(timeline$finished, c(51, 50))
+  # algo-1 logged over a second apart; algo-2 once.
+  expect_gte(timeline$ended[[1]] - timeline$started[[1]], 1)
+  expect_identical(timeline$ended[[2]], timeline$started[[2]])
+})
