@@ -115,8 +115,13 @@ dopar_state <- new.env(parent = emptyenv())
 #'   (its `seed`, `name`, [job_logs()]), or `NULL`.
 #' @examples
 #' last_dopar_job()
+#' @param ... Not used: an argument these do not take is refused
+#'   (`sagesim_unknown_argument`), naming the one meant.
 #' @export
-last_dopar_job <- function() dopar_state$job
+last_dopar_job <- function(...) {
+  check_unknown_arguments("last_dopar_job", ...)
+  dopar_state$job
+}
 
 #' @export
 print.sagesim_dopar <- function(x, ...) {

@@ -316,7 +316,7 @@ update_cloud_status <- function(job, d) {
 cloud_job_kind <- function(job) job$sagemaker_kind %||% "processing"
 
 #' @export
-job_status.sagesim_cloud_job <- function(job) {
+job_status.sagesim_cloud_job <- function(job, ...) {
   kind <- cloud_job_kind(job)
   description <- aws_request(job$session, sagemaker_kinds[[kind]]$describe,
                              job_name_parameter(kind, job$name))

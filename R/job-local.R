@@ -246,7 +246,7 @@ deliver_local_outputs <- function(job, failed = FALSE) {
 }
 
 #' @export
-job_status.sagesim_local_job <- function(job) local_status(job)
+job_status.sagesim_local_job <- function(job, ...) local_status(job)
 
 stop_job.sagesim_local_job <- function(job) {
   stopped <- stop_marker(job$dir)
