@@ -15,8 +15,8 @@
 #
 # Its job handles (new_job(name, "<backend>", ...), R/handle.R) have methods
 # for the generics below: the status, stopping, log lines, outputs and the
-# pace of polling. Reading a status may deliver what a host has finished to
-# the job's destinations (local jobs stand in for S3 uploads), never more.
+# pace of polling. Reading a status never copies files: a local job's
+# supervisor delivers its outputs (R/supervisor.R), as SageMaker uploads them.
 
 new_backend <- function(label, start = NULL, attach = NULL, list = NULL, where = NULL) {
   missing_one <- function(what) function(...) backend_unimplemented(label, what)

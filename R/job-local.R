@@ -11,7 +11,7 @@
 #     hosts/{host}/...              each host: its /opt/ml, run.sh, pid, log, exit_code
 #     output/{output}/              outputs without another destination
 #     stopped                       present once job_stop() was called
-#     outputs-delivered             present once outputs reached their destination
+#     supervisor/, outputs-*        what delivers the outputs (R/supervisor.R)
 
 local_backend <- function() {
   new_backend("local", start = start_local_job, attach = attach_local_job, list = list_local_jobs,
@@ -91,6 +91,7 @@ start_local_job <- function(plan, session) {
   }
   if (identical(runner$mode, "process") && length(runner$tried) > 0) warn_no_namespace(runner)
   for (host in hosts) launch_host(dir, host)
+  launch_supervisor(dir, session) # R/supervisor.R
   launched <- TRUE
   job <- local_job(record, dir, session)
   local_status(job)
@@ -121,129 +122,45 @@ local_status <- function(job) {
     abort(sprintf("Local job %s was removed: its folder %s is gone.", job$name, dir),
           class = "sagesim_job_not_found", job_name = job$name)
   }
-  # Liveness first, exit codes second: run.sh renames its exit code into
-  # place before it ends, so a host seen gone has one by the second read.
-  # (Read the other way round, a host ending between the reads looked lost.)
-  alive <- vapply(job$hosts, function(h) host_process_alive(dir, h), logical(1))
-  exit_codes <- vapply(job$hosts, function(h) host_exit_code(dir, h), integer(1))
-  alive <- alive & is.na(exit_codes)
-  stopped <- stop_marker(dir)
-  # A stop that came when every host had already done its work (a race with
-  # job_stop()'s look at the status) leaves a completed job.
-  finished <- all(!is.na(exit_codes) & exit_codes == 0L)
-  end_time <- if (!any(alive)) {
-    ends <- c(file.path(host_dir(dir, job$hosts), "exit_code"), if (!finished) stopped)
-    max(c(job$created, as.numeric(file.mtime(ends[file.exists(ends)]))))
-  }
-  endings <- host_endings(dir, job$hosts, exit_codes, alive, file.exists(stopped) && !finished)
+  hosts <- observe_local_hosts(job)
   status <- function(value, reason = NULL, message = NULL) {
     job$last_status <- new_job_status(job$name, value, reason, message,
                                       creation_time = job$created, start_time = job$created,
-                                      end_time = if (value %in% terminal_statuses) end_time,
-                                      hosts = endings)
+                                      end_time = if (value %in% terminal_statuses) hosts$end_time,
+                                      hosts = hosts$endings)
     job$last_status
   }
-  if (any(alive)) {
-    return(status(if (file.exists(stopped) && !finished) "Stopping" else "InProgress"))
+  stopping <- hosts$stopped && !hosts$finished
+  # The job has ended once its hosts have and its supervisor has delivered
+  # the outputs (R/supervisor.R), as a SageMaker job ends once uploaded.
+  delivery <- if (!any(hosts$alive)) local_delivery(job)
+  if (any(hosts$alive) || identical(delivery$state, "pending")) {
+    return(status(if (stopping) "Stopping" else "InProgress"))
   }
-  # Whatever ended the job, what its hosts wrote as they went (Continuous
-  # outputs) reaches its destination, as SageMaker uploads it.
-  if (!finished) tryCatch(deliver_local_outputs(job, failed = TRUE), error = function(e) NULL)
-  if (file.exists(stopped) && !finished) return(status("Stopped"))
+  # What the delivery warned of (hosts writing the same file) is said to
+  # each handle that sees the job end.
+  if (!isTRUE(job$delivery_warned)) {
+    job$delivery_warned <- TRUE
+    for (w in delivery$warnings) warning(w)
+  }
+  if (stopping) return(status("Stopped"))
+  endings <- hosts$endings
   failed <- job$hosts[endings$ending != "completed"]
   if (length(failed) > 0) {
     host <- failed[[1]]
     return(status("Failed", endings$reason[[host]], endings$message[[host]]))
   }
-  delivered <- tryCatch({
-    deliver_local_outputs(job)
-    TRUE
-  }, error = function(e) conditionMessage(e))
-  if (!isTRUE(delivered)) {
-    return(status("Failed", sprintf("ClientError: outputs could not be delivered: %s", delivered)))
+  if (identical(delivery$state, "undelivered")) {
+    return(status("Failed", sprintf("ClientError: outputs could not be delivered: %s",
+                                    delivery$reason)))
   }
   status("Completed")
 }
 
-host_exit_code <- function(dir, host) {
-  code <- suppressWarnings(as.integer(read_small_file(file.path(host_dir(dir, host), "exit_code"))))
-  if (length(code) == 1) code else NA_integer_
-}
 
-# How each host ended (or that it runs): `ending` is "running", "completed",
-# "failed" (its code failed), "lost" (killed by a signal, or gone without an
-# exit status: for the job an internal error, as when SageMaker loses an
-# instance) or "stopped"; `reason` is the job's failure reason it gives, and
-# `message` its exit message.
-host_endings <- function(dir, hosts, exit_codes, alive, stopped) {
-  one <- function(host) {
-    code <- exit_codes[[host]]
-    if (alive[[host]]) return(list("running", NULL, NULL))
-    if (!is.na(code) && code == 0L) return(list("completed", NULL, NULL))
-    output <- file.path(host_opt_ml(dir, host), "output")
-    # (A Training host's message is its failure file.)
-    message <- read_small_file(file.path(output, "message")) %||%
-      read_small_file(file.path(output, "failure")) %||% r_error_line(dir, host)
-    if (stopped && (is.na(code) || code > 128L || code == 143L)) {
-      return(list("stopped", sprintf("%s was stopped", host), NULL))
-    }
-    if (is.na(code)) {
-      how <- if (host_never_started(dir, host)) "it never started" else "it ended without an exit status"
-      return(list("lost", sprintf("InternalServerError: %s was lost: %s", host, how), NULL))
-    }
-    if (code > 128L && is.null(message)) {
-      return(list("lost", sprintf("InternalServerError: %s was lost: it was ended by signal %d",
-                                  host, code - 128L), NULL))
-    }
-    if (code == 124L && is.null(message)) {
-      return(list("failed", sprintf("MaxRuntimeExceeded: %s ran longer than max_runtime", host),
-                  NULL))
-    }
-    list("failed", sprintf("AlgorithmError: %s exited with status %d%s", host, code,
-                           if (!is.null(message)) paste0(": ", message) else ""),
-         message)
-  }
-  each <- stats::setNames(lapply(hosts, one), hosts)
-  list(ending = vapply(each, `[[`, "", 1),
-       reason = lapply(each, `[[`, 2), message = lapply(each, `[[`, 3))
-}
 
-host_log <- function(dir, host) {
-  log <- file.path(host_dir(dir, host), "log")
-  # No log if the host failed before its command started.
-  if (file.exists(log)) readLines(log, warn = FALSE) else character()
-}
 
-# The error that stopped an R script (the `Error ...` lines before R's
-# "Execution halted"), the exit message of a host that wrote none.
-r_error_line <- function(dir, host) {
-  lines <- host_log(dir, host)
-  halted <- utils::tail(which(lines == "Execution halted"), 1)
-  if (length(halted) == 0) return(NULL)
-  start <- utils::tail(which(startsWith(lines[seq_len(halted - 1)], "Error")), 1)
-  if (length(start) == 0) return(NULL)
-  substr(paste(trimws(lines[start:(halted - 1)]), collapse = " "), 1, 1024)
-}
 
-# Once every host succeeded (or, `failed`, a host was lost: then Continuous
-# outputs only), the outputs go to their destinations, exactly once even if
-# several R sessions look.
-deliver_local_outputs <- function(job, failed = FALSE) {
-  marker <- file.path(job$dir, "outputs-delivered")
-  if (file.exists(marker)) return(invisible())
-  lock <- file.path(job$dir, "outputs-delivering")
-  if (!dir.create(lock, showWarnings = FALSE)) {
-    abort("another R session is delivering this job's outputs right now; try again",
-          class = "sagesim_local_job_error")
-  }
-  on.exit(unlink(lock, recursive = TRUE), add = TRUE)
-  needs_s3 <- any(vapply(job$outputs, function(o) is_s3_uri(o$destination), logical(1)))
-  if (needs_s3) job$session <- default_session(job$session)
-  deliver_outputs(record_job_config(job$record), job$dir, job$hosts, job$session,
-                  kms_key = job$record$upload_kms_key, failed = failed)
-  file.create(marker)
-  invisible()
-}
 
 #' @export
 job_status.sagesim_local_job <- function(job, ...) local_status(job)
@@ -262,6 +179,7 @@ stop_job.sagesim_local_job <- function(job) {
   }
   # The job ended now: its end time is the marker's.
   Sys.setFileTime(stopped, Sys.time())
+  await_delivery(job)
   local_status(job)
   message(sprintf("Stopped local job %s.", job$name))
   invisible(job)
