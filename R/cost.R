@@ -24,6 +24,8 @@
 #' @param now The time a run still going is costed to.
 #' @param billable_seconds What SageMaker billed each instance of a Training
 #'   job (`BillableTimeInSeconds`: less than its run with Spot), once known.
+#' @param training A Training job (Spot or a warm pool): priced at the
+#'   table's Processing price, which the price source then says.
 #' @return A `sagesim_job_cost` data.frame of one row: `job_name`, `status`,
 #'   `instance_type`, `region`, `hosts`, `seconds` (billed per host),
 #'   `instance_hours`, `usd_per_hour`, `usd` (`NA` when the price is unknown;
@@ -34,7 +36,7 @@
 #' @noRd
 run_cost <- function(name, status, instance_type, instance_count, region, start_time,
                      end_time, prices = sagemaker_prices(), now = Sys.time(),
-                     billable_seconds = NULL) {
+                     billable_seconds = NULL, training = FALSE) {
   local <- identical(instance_type, "local")
   hosts <- as.numeric(instance_count %||% NA_real_)
   start <- as.numeric(start_time %||% NA_real_)
@@ -43,6 +45,11 @@ run_cost <- function(name, status, instance_type, instance_count, region, start_
   run_seconds <- if (is.na(start)) 0 else max(0, end - start)
   seconds <- if (!running && !is.null(billable_seconds)) as.numeric(billable_seconds) else run_seconds
   price <- if (local) NULL else price_of(instance_type %||% NA_character_, region, prices)
+  if (training && isTRUE(price$known)) {
+    # Every source found prices CPU instances the same for Training and
+    # Processing within a region; the table has Processing's.
+    price$source <- paste(price$source, "(a Training job, at the Processing price: the same for CPU instances in every source found; inferred)")
+  }
   usd_per_hour <- if (local) 0 else price$usd_per_hour
   hours <- hosts * seconds / 3600
   structure(data.frame(
@@ -70,7 +77,8 @@ described_cost <- function(description, region, instance_type = NULL, instance_c
            cluster$InstanceCount %||% instance_count, region,
            start_time = status$start_time,
            end_time = if (ended) status$end_time %||% status$start_time,
-           prices = prices, now = now, billable_seconds = status$billable_seconds)
+           prices = prices, now = now, billable_seconds = status$billable_seconds,
+           training = identical(kind, "training"))
 }
 
 # The cost of the run a job handle describes, from its last status.
@@ -81,7 +89,8 @@ handle_cost <- function(job, prices = sagemaker_prices()) {
            start_time = status$start_time,
            end_time = if (!is.null(status$status) && status$status %in% c("Completed", "Failed", "Stopped"))
              status$end_time %||% status$start_time,
-           prices = prices, billable_seconds = status$billable_seconds)
+           prices = prices, billable_seconds = status$billable_seconds,
+           training = !is.null(job$record$plan$training) && !inherits(job, "sagesim_local_job"))
 }
 
 # What a job has cost over all its runs: each earlier attempt its record

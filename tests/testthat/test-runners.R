@@ -58,7 +58,9 @@ test_that("with an AWS session a local host gets its credentials and region, as 
   expect_null(env$SESSION_ONLY)
   # The file that carried them is gone, and was never in the job's record.
   expect_false(file.exists(file.path(job$dir, "hosts", "algo-1", "credentials")))
-  expect_false(any(grepl("testing-secret-key", readLines(file.path(job$dir, "job.json")),
+  # So is the supervisor's (which delivers outputs to S3 with them).
+  expect_false(file.exists(file.path(job$dir, "supervisor", "credentials")))
+  expect_false(any(grepl("testing-secret-key", readLines(file.path(job$dir, "job.json"), warn = FALSE),
                          fixed = TRUE)))
   expect_false(any(grepl("testing-secret-key", readLines(file.path(job$dir, "hosts", "algo-1", "run.sh")),
                          fixed = TRUE)))
