@@ -20,9 +20,6 @@ host_opt_ml <- function(dir, host) file.path(host_dir(dir, host), "opt", "ml")
 # a moment before, its pid not yet recorded, so not signalled) ends at once.
 stop_marker <- function(dir) file.path(dir, "stopped")
 
-# /opt/ml/processing/x inside the container is {root}/processing/x here.
-local_container_path <- function(root, path) file.path(root, sub("^/opt/ml/?", "", path))
-
 # How the hosts of a job will run: in `image_uri` with a container engine,
 # else in a mount namespace when one can be made, else as plain processes
 # (saying so: see warn_no_namespace()). Network isolation needs a namespace.
