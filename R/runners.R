@@ -360,7 +360,9 @@ restart_interrupted_host <- function(dir, host, root, run, log, before = NULL) {
             log)
   }
   c(sprintf("if [ -f %s ]; then", marker),
-    sprintf("  rm -f %s", marker),
+    # A new instance would start without them.
+    sprintf("  rm -f %s %s %s", marker, q(file.path(root, "output", "failure")),
+            q(file.path(root, "output", "message"))),
     sprintf("  echo \"$(date -u +%%Y-%%m-%%dT%%H:%%M:%%S) sagesim: host %s was interrupted (Spot); restarted from its checkpoints\" >> %s",
             host, log),
     paste0("  ", runtime("checkpoint")),

@@ -63,7 +63,9 @@ training_host <- function(args = commandArgs(trailingOnly = TRUE), exit = !inter
     if (!exit) stop(e)
     1L
   })
-  if (status != 0) {
+  # A rehearsed Spot interruption is no failure: the job starts again.
+  interrupted <- file.exists(file.path(opt_ml_root(), interrupted_marker))
+  if (status != 0 && !interrupted) {
     # The command's own message (a sagesim worker writes one) is kept.
     failure <- file.path(opt_ml_root(), "output", "failure")
     if (!file.exists(failure)) {

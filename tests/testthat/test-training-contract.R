@@ -135,6 +135,8 @@ test_that("a 2-host map run as a Training job, one host interrupted, gives the u
   expect_match(log, "restarted on [0-9]+ results files? of its own", all = FALSE)
   expect_false(any(grepl("interrupted", host_log(training, "algo-2"))))
   expect_false(file.exists(file.path(training, "hosts", "algo-1", "opt", "ml", "interrupted")))
+  # An interruption is no failure.
+  expect_false(file.exists(file.path(training, "hosts", "algo-1", "opt", "ml", "output", "failure")))
   expect_identical(sort(as.integer(readLines(runs))), 1:10)
   unlink(runs)
 
@@ -291,4 +293,74 @@ test_that("a failing command writes output/failure and training_host() exits non
   withr::local_envvar(SAGESIM_OPT_ML = file.path(root, "nowhere"))
   expect_error(capture.output(training_host(c("true"), exit = FALSE), type = "message"),
                class = "sagesim_training_error")
+})
+
+test_that("checkpoints go to S3 as they change and come back on restore", {
+  local_moto()
+  session <- sagesim:::default_session()
+  bucket <- sagesim:::ensure_bucket(session)
+  root <- withr::local_tempdir("sagesim-training-")
+  code <- file.path(root, "code")
+  dir.create(code)
+  writeLines(c(
+    "out <- sagesim::processing_path('output', 'result')",
+    "writeLines(sagesim::processing_config()$current_host,",
+    "           file.path(out, paste0(sagesim::processing_config()$current_host, '.txt')))"
+  ), file.path(code, "script.R"))
+  training <- file.path(root, "training")
+  config <- stage_job(training_request(
+    c("Rscript", "/opt/ml/processing/input/code/script.R"),
+    sprintf("s3://%s/training-test/checkpoints", bucket),
+    inputs = list(code = code), destinations = list(code = "/opt/ml/processing/input/code"),
+    outputs = list(result = "/opt/ml/processing/output/result")), training)
+  expect_identical(run_job(config, training), c(`algo-1` = 0L, `algo-2` = 0L))
+  listed <- sagesim:::aws_request(session, "s3:ListObjects",
+                                  list(Bucket = bucket, Prefix = "training-test/checkpoints/"))
+  expect_identical(sort(vapply(listed$Objects, `[[`, "", "Key")),
+                   c("training-test/checkpoints/result/algo-1.txt",
+                     "training-test/checkpoints/result/algo-2.txt"))
+  request <- jsonlite::fromJSON(config, simplifyVector = FALSE)
+  expect_length(sagesim:::save_checkpoints(request, training, "algo-1"), 0)
+  folder <- file.path(training, "hosts", "algo-1", "opt", "ml", "checkpoints")
+  writeLines("changed", file.path(folder, "result", "algo-1.txt"))
+  expect_identical(sagesim:::save_checkpoints(request, training, "algo-1"), "result/algo-1.txt")
+  # Restored: the host's folder emptied and filled with every host's files.
+  writeLines("not in S3", file.path(folder, "stale.txt"))
+  processing_runtime(c("restore", config, training, "algo-1"))
+  expect_identical(sort(list.files(folder, recursive = TRUE)),
+                   c("result/algo-1.txt", "result/algo-2.txt"))
+  expect_identical(readLines(file.path(folder, "result", "algo-1.txt")), "changed")
+  expect_error(processing_runtime(c("restore", config, training)),
+               class = "sagesim_invalid_argument")
+})
+
+test_that("a map worker started again redoes a results file restored without its signature", {
+  root <- withr::local_tempdir("sagesim-resume-")
+  key <- sagesim:::unwrap(sagesim:::integrity_key())
+  input <- file.path(root, "input")
+  dir.create(input)
+  payload <- sagesim:::new_map_payload(as.list(1:6), function(i) stats::runif(1) + i,
+                                       list(), character(), 3L)
+  sagesim:::write_map_payload(payload, file.path(input, "payload.rds"))
+  output <- file.path(root, "out")
+  args <- c("--map", file.path(input, "payload.rds"),
+            "--map-sha256", sagesim:::payload_sha256(file.path(input, "payload.rds")),
+            "--seed", "3", "--output-dir", output)
+  fake_opt_ml(file.path(root, "opt-ml"), "algo-1", "algo-1")
+  withr::local_envvar(SAGESIM_CHECKPOINT_EVERY = "0")
+  run <- function() {
+    withr::local_envvar(SAGESIM_RESULTS_KEY = key)
+    capture.output(run_worker(args, exit_on_error = FALSE))
+  }
+  job <- list(name = "resume-test", results_key = sagesim:::new_secret(key), outputs = list())
+  run()
+  whole <- sagesim:::read_map_results(job, output, errors = "stop")
+  files <- sort(list.files(output, "^map-results-algo-1-.*[.]rds$", full.names = TRUE))
+  expect_gt(length(files), 2)
+  unlink(utils::tail(files, 1))
+  unlink(paste0(files[[length(files) - 1]], ".hmac"))
+  log <- run()
+  expect_match(log, "restarted on [0-9]+ results files? of its own: .*; 1 unverified file removed",
+               all = FALSE)
+  expect_identical(sagesim:::read_map_results(job, output, errors = "stop"), whole)
 })
