@@ -364,3 +364,27 @@ test_that("a map worker started again redoes a results file restored without its
                all = FALSE)
   expect_identical(sagesim:::read_map_results(job, output, errors = "stop"), whole)
 })
+
+test_that("a sweep's host started again finishes each cell as one run would", {
+  root <- withr::local_tempdir("sagesim-resume-")
+  output <- file.path(root, "out")
+  args <- c("--x-length", "60,90", "--y-length", "60", "--num-people", "20,30",
+            "--max-iterations", "1500", "--seed", "9", "--sweep", "true", "--output-dir", output)
+  fake_opt_ml(file.path(root, "opt-ml"), "algo-2", c("algo-1", "algo-2"))
+  withr::local_envvar(SAGESIM_CHECKPOINT_EVERY = "0")
+  parts <- function() {
+    files <- list.files(output, "^sagesim-result-.*[.]json$", full.names = TRUE)
+    collected <- sagesim:::unwrap(sagesim:::results_collect(files, TRUE))
+    lapply(collected$parts, function(p) {
+      p[setdiff(names(p), c("elapsed_seconds", "threads"))]
+    })
+  }
+  capture.output(run_worker(args, exit_on_error = FALSE))
+  whole <- parts()
+  files <- sort(list.files(output, "^sagesim-result-algo-2-.*[.]json$", full.names = TRUE))
+  expect_gt(length(files), 3)
+  unlink(utils::tail(files, ceiling(length(files) / 2)))
+  log <- capture.output(run_worker(args, exit_on_error = FALSE))
+  expect_match(log, "restarted on [0-9]+ result files? of its own", all = FALSE)
+  expect_identical(parts(), whole)
+})
