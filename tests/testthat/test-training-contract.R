@@ -63,13 +63,13 @@ processing_request <- function(command, inputs = list(), destinations = list(),
 
 # Stages `request` in `dir` through the runtime's command line, hosts as
 # plain processes; `interrupt`: host = SAGESIM_INTERRUPT_AFTER for it.
-stage_job <- function(request, dir, interrupt = list()) {
+stage_job <- function(request, dir, interrupt = list(), runner = list(mode = "process")) {
   config <- file.path(dirname(dir), paste0(basename(dir), ".json"))
   writeLines(jsonlite::toJSON(request, auto_unbox = TRUE, null = "null", digits = NA), config)
-  processing_runtime(c("stage", config, dir, '{"mode": "process"}'))
+  processing_runtime(c("stage", config, dir, jsonlite::toJSON(runner, auto_unbox = TRUE)))
   for (host in names(interrupt)) {
     sagesim:::write_host_script(jsonlite::fromJSON(config, simplifyVector = FALSE), dir, host,
-                                list(mode = "process"),
+                                runner,
                                 extra_env = c(SAGESIM_INTERRUPT_AFTER = interrupt[[host]]))
   }
   config
@@ -387,4 +387,28 @@ test_that("a sweep's host started again finishes each cell as one run would", {
   log <- capture.output(run_worker(args, exit_on_error = FALSE))
   expect_match(log, "restarted on [0-9]+ result files? of its own", all = FALSE)
   expect_identical(parts(), whole)
+})
+
+test_that("an interrupted Training host restarts in a mount namespace, where it sees /opt/ml", {
+  tool <- skip_without_mount_namespace()
+  runner <- sagesim:::local_runner()
+  root <- withr::local_tempdir("sagesim-training-")
+  command <- c("Rscript", "-e", "sagesim::run_worker()", "--x-length", "100", "--y-length", "100",
+               "--num-people", "40", "--max-iterations", "3000", "--seed", "12",
+               "--output-dir", "/opt/ml/processing/output/simulation")
+  env <- list(SAGESIM_CHECKPOINT_EVERY = "0")
+  outputs <- list(simulation = "/opt/ml/processing/output/simulation")
+  checkpoints <- file.path(root, "checkpoints")
+  training <- file.path(root, "training")
+  config <- stage_job(training_request(command, checkpoints, outputs = outputs, env = env),
+                      training, interrupt = list(`algo-1` = "2"), runner = runner)
+  expect_identical(run_job(config, training), c(`algo-1` = 0L, `algo-2` = 0L))
+  expect_match(host_log(training, "algo-1"), "host algo-1 was interrupted", all = FALSE)
+  plain <- file.path(root, "processing")
+  delivered <- file.path(root, "delivered")
+  config <- stage_job(processing_request(command, outputs = outputs, output_dir = delivered,
+                                         env = env), plain, runner = runner)
+  expect_identical(run_job(config, plain), c(`algo-1` = 0L, `algo-2` = 0L))
+  expect_identical(without_timing(read_simulation_results(file.path(checkpoints, "simulation"))),
+                   without_timing(read_simulation_results(file.path(delivered, "simulation"))))
 })
