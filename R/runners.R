@@ -359,7 +359,8 @@ restart_interrupted_host <- function(dir, host, root, run, log, before = NULL) {
             command, q(normalizePath(training_request_file(dir))), q(normalizePath(dir)), q(host),
             log)
   }
-  c(sprintf("if [ -f %s ]; then", marker),
+  # (Not once the job is stopped: job_stop() ends it.)
+  c(sprintf("if [ -f %s ] && [ ! -f %s ]; then", marker, q(stop_marker(normalizePath(dir)))),
     # A new instance would start without them.
     sprintf("  rm -f %s %s %s", marker, q(file.path(root, "output", "failure")),
             q(file.path(root, "output", "message"))),
