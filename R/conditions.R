@@ -58,6 +58,11 @@
 #' * `sagesim_engine_error`: no container engine, or docker, podman or
 #'   buildah failed while building, pushing or starting a local job's
 #'   container; a failed build names the package it could not install.
+#' * `sagesim_training_error`: [training_host()] was run outside a
+#'   Training job's `/opt/ml`, given no command, or could not link a
+#'   Processing path to its channel or checkpoint folder.
+#' * `sagesim_cancelled`: a run in the Rust core was cancelled (a
+#'   rehearsed Spot interruption, `SAGESIM_INTERRUPT_AFTER`).
 #' * `sagesim_internal_error`: a bug in sagesim; please report it.
 #'
 #' @examples

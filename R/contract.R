@@ -41,15 +41,20 @@ checkpoint_due <- function(last_save, started) {
 }
 
 # The exit message of a failed host, written only inside a job (where the
-# runtime laid out /opt/ml/config): run outside one, nothing is written.
+# runtime laid out /opt/ml/config, or a Training job's /opt/ml/input/config):
+# run outside one, nothing is written. A Training job reads its failure
+# from output/failure, a Processing job from output/message.
 write_failure_message <- function(message) {
   root <- opt_ml_root()
-  if (!file.exists(file.path(root, "config", "resourceconfig.json"))) return(invisible())
-  path <- file.path(root, "output", "message")
+  training <- file.exists(file.path(root, "input", "config", "resourceconfig.json"))
+  if (!training && !file.exists(file.path(root, "config", "resourceconfig.json"))) {
+    return(invisible())
+  }
+  names <- c("message", if (training) "failure")
   try({
-    dir.create(dirname(path), recursive = TRUE, showWarnings = FALSE)
-    # SageMaker shows the first 1 KB as the job's ExitMessage.
-    writeLines(substr(message, 1, 1024), path)
+    dir.create(file.path(root, "output"), recursive = TRUE, showWarnings = FALSE)
+    # SageMaker shows the first 1 KB as the job's ExitMessage (FailureReason).
+    for (name in names) writeLines(substr(message, 1, 1024), file.path(root, "output", name))
   }, silent = TRUE)
 }
 
@@ -63,7 +68,8 @@ write_failure_message <- function(message) {
 #' * `processing_path("input", "data")` is `/opt/ml/processing/input/data`.
 #' * `processing_config()` reads `resourceconfig.json` (`current_host`,
 #'   `hosts`; a single `algo-1` when absent) and `processingjobconfig.json`
-#'   (`job`, the job's own description, or `NULL`).
+#'   (`job`, the job's own description, or `NULL`: in a job run as a
+#'   SageMaker Training job, see [training_host()], `job` is always `NULL`).
 #'
 #' @param ... Path components below `/opt/ml/processing`.
 #' @return `processing_path()`: a path. `processing_config()`: a list with
@@ -93,6 +99,16 @@ processing_config <- function() {
        job = if (file.exists(job_file)) jsonlite::fromJSON(job_file, simplifyVector = FALSE),
        root = root)
 }
+
+# /opt/ml/processing/x inside the container is {root}/processing/x here.
+local_container_path <- function(root, path) file.path(root, sub("^/opt/ml/?", "", path))
+
+# The variable that rehearses a Spot interruption: a worker that has saved
+# this many results (map elements, or simulation result files) since it
+# started kills itself, as a reclaimed Spot instance ends, having written
+# the marker {root}/interrupted (R/training-contract.R, R/runners.R).
+interrupt_variable <- "SAGESIM_INTERRUPT_AFTER"
+interrupted_marker <- "interrupted"
 
 opt_ml_root <- function() {
   root <- Sys.getenv("SAGESIM_OPT_ML")

@@ -15,8 +15,13 @@ split_range <- function(n, instance_count, index) .Call(wrap__split_range, n, in
 host_share <- function(plan, todo, instance_count, index) {
   .Call(wrap__host_share, plan, todo, instance_count, index)
 }
-host_start <- function(plan, todo, host, hosts, threads, dir, version, every, key = "") {
-  .Call(wrap__host_start, plan, todo, host, hosts, threads, dir, version, every, key)
+host_start <- function(plan, todo, host, hosts, threads, dir, version, every, key = "",
+                       resume = FALSE, interrupt_after = 0) {
+  .Call(wrap__host_start, plan, todo, host, hosts, threads, dir, version, every, key, resume,
+        interrupt_after)
+}
+host_resume <- function(plan, todo, host, hosts, dir, key = "") {
+  .Call(wrap__host_resume, plan, todo, host, hosts, dir, key)
 }
 results_collect <- function(paths, partial, keys = NULL) {
   .Call(wrap__results_collect, paths, partial, keys)
@@ -66,6 +71,7 @@ unwrap <- function(x) {
     io = ,
     format = abort(x$message, class = "sagesim_results_error"),
     record = abort(x$message, class = "sagesim_record_error"),
+    cancelled = abort(x$message, class = "sagesim_cancelled"),
     integrity = abort(x$message, class = "sagesim_integrity_error", file = x$details$file,
                       reason = x$details$reason),
     abort(x$message, class = "sagesim_internal_error")

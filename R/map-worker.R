@@ -44,11 +44,37 @@ map_worker_main <- function(options, config) {
                               quote = TRUE)
   })
   dir.create(options$output_dir, recursive = TRUE, showWarnings = FALSE)
+  # A host started again on its restored checkpoints (a Training job's Spot
+  # interruption) runs only the elements its own verified files lack.
+  restored <- restored_map_chunks(options$output_dir, host, hosts, payload$n,
+                                  options$results_key %||% "")
+  if (restored$files > 0 || length(restored$unverified) > 0) {
+    log_line(sprintf("%s: restarted on %d results file%s of its own: %s of %s elements done%s",
+                     host, restored$files, if (restored$files == 1) "" else "s",
+                     format_count(sum(indices %in% restored$done)), format_count(total),
+                     if (length(restored$unverified) > 0) {
+                       sprintf("; %d unverified file%s removed", length(restored$unverified),
+                               if (length(restored$unverified) == 1) "" else "s")
+                     } else ""))
+  }
+  if (restored$final) {
+    report_progress(host, "elements", total, total, 0)
+    log_line(sprintf("%s: had finished; wrote %s", host, options$output_dir))
+    return(invisible(options$output_dir))
+  }
+  before <- sum(indices %in% restored$done)
+  todo <- !indices %in% restored$done
+  positions <- positions[todo]
+  indices <- indices[todo]
+  seeds <- seeds[todo]
+  remaining <- length(positions)
   # Results are written as they come, a file per report: a host that dies
   # keeps what it finished (the job's map output is uploaded continuously).
   done <- list(indices = integer(), values = list(), failures = list(), conditions = list())
-  chunk <- 0L
+  chunk <- restored$next_chunk
   failed <- 0L
+  saved <- 0L
+  stop_after <- interrupt_threshold()
   write_chunk <- function(final) {
     first <- index == 1 && chunk == 0L
     result <- c(list(format = map_format, host = host, hosts = hosts, n = payload$n,
@@ -68,8 +94,8 @@ map_worker_main <- function(options, config) {
   started <- Sys.time()
   last_report <- started
   last_save <- started
-  report_progress(host, "elements", 0, total, 0)
-  for (k in seq_len(total)) {
+  report_progress(host, "elements", before, total, 0)
+  for (k in seq_len(remaining)) {
     outcome <- run_element(runner, payload$x[[positions[[k]]]], seeds[[k]])
     if (length(outcome$conditions) > 0) {
       done$conditions[[as.character(indices[[k]])]] <- outcome$conditions
@@ -81,19 +107,61 @@ map_worker_main <- function(options, config) {
       failed <- failed + 1L
       done$failures[[length(done$failures) + 1]] <- c(list(index = indices[[k]]), outcome$failure)
     }
-    if (k == total) next
+    if (k == remaining) next
     report <- as.numeric(difftime(Sys.time(), last_report, units = "secs")) >= progress_every()
     if (report || checkpoint_due(last_save, started)) {
       last_save <- Sys.time()
+      saved <- saved + length(done$indices) + length(done$failures)
       write_chunk(final = FALSE)
+      if (stop_after > 0 && saved >= stop_after) interrupt_host(saved, "elements")
     }
     if (report) {
       last_report <- Sys.time()
-      report_progress(host, "elements", k, total, failed)
+      report_progress(host, "elements", before + k, total, failed)
     }
   }
   path <- write_chunk(final = TRUE)
   report_progress(host, "elements", total, total, failed)
   log_line(sprintf("%s: wrote %s", host, dirname(path)))
   invisible(path)
+}
+
+# What this host's own results files in `dir` hold (restored checkpoints;
+# other hosts' files are never read or touched): the elements done, whether
+# one is final, and the number its next file takes. Only a file whose
+# signature matches `key` (any file, without a key) counts; one that does
+# not (restored without its signature) is removed, its number taken again.
+restored_map_chunks <- function(dir, host, hosts, n, key) {
+  prefix <- sprintf("map-results-%s-", host)
+  names <- list.files(dir, pattern = map_results_pattern)
+  # algo-1's files, not algo-10's: the rest of the name is the number.
+  rest <- substring(names, nchar(prefix) + 1)
+  names <- names[startsWith(names, prefix) & grepl("^[0-9]+[.]rds$", rest)]
+  files <- file.path(dir, names)
+  numbers <- as.integer(sub("[.]rds$", "", substring(names, nchar(prefix) + 1)))
+  found <- list(files = 0L, done = integer(), final = FALSE, next_chunk = 0L,
+                unverified = character())
+  for (k in order(numbers)) {
+    file <- files[[k]]
+    part <- tryCatch({
+      if (nzchar(key)) unwrap(integrity_verify(file, key))
+      readRDS(file)
+    }, error = function(e) NULL)
+    if (is.null(part)) {
+      unlink(c(file, paste0(file, ".hmac")))
+      found$unverified <- c(found$unverified, file)
+      next
+    }
+    if (!identical(part$format, map_format) || !identical(part$host, host) ||
+        !identical(part$hosts, hosts) || !identical(part$n, n)) {
+      abort(sprintf("%s holds results of another job (its hosts or elements differ from this one's).",
+                    file), class = "sagesim_results_error")
+    }
+    found$files <- found$files + 1L
+    found$done <- c(found$done, part$indices,
+                    vapply(part$failures, function(f) as.integer(f$index), integer(1)))
+    found$final <- found$final || isTRUE(part$final)
+    found$next_chunk <- max(found$next_chunk, numbers[[k]] + 1L)
+  }
+  found
 }

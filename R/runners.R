@@ -16,12 +16,13 @@ host_dir <- function(dir, host) file.path(dir, "hosts", host)
 
 host_opt_ml <- function(dir, host) file.path(host_dir(dir, host), "opt", "ml")
 
+# A Training job's request, kept in the job's folder by its staging
+# (R/runtime-training.R) for its hosts' run.sh to checkpoint and restore with.
+training_request_file <- function(dir) file.path(dir, "training-request.json")
+
 # Present once job_stop() was called. A host that starts after it (launched
 # a moment before, its pid not yet recorded, so not signalled) ends at once.
 stop_marker <- function(dir) file.path(dir, "stopped")
-
-# /opt/ml/processing/x inside the container is {root}/processing/x here.
-local_container_path <- function(root, path) file.path(root, sub("^/opt/ml/?", "", path))
 
 # How the hosts of a job will run: in `image_uri` with a container engine,
 # else in a mount namespace when one can be made, else as plain processes
@@ -234,20 +235,27 @@ host_credential_variables <- c("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT
                                "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 
 # Writes hosts/{host}/run.sh, which runs the host's command (the request's
-# ContainerEntrypoint and ContainerArguments) with the request's Environment
+# ContainerEntrypoint and ContainerArguments: AppSpecification's, or a
+# Training job's AlgorithmSpecification's) with the request's Environment
 # plus `extra_env` and the contract's variables, and nothing else of the R
 # session: the script first starts itself again with an empty environment.
+# A Training host whose command left the interruption marker (a rehearsed
+# Spot reclaim, R/training-contract.R) is checkpointed, restored and run
+# again, once, as SageMaker restarts an interrupted job.
 write_host_script <- function(request, dir, host, runner, extra_env = NULL) {
   root <- normalizePath(host_opt_ml(dir, host))
   here <- normalizePath(host_dir(dir, host))
   q <- shQuote
   log <- q(file.path(here, "log"))
-  app <- request$AppSpecification
+  training <- !is.null(request$TrainingJobName)
+  job_name <- request$TrainingJobName %||% request$ProcessingJobName
+  app <- if (training) request$AlgorithmSpecification else request$AppSpecification
   entrypoint <- as.character(unlist(app$ContainerEntrypoint))
   arguments <- as.character(unlist(app$ContainerArguments))
   command <- c(entrypoint, arguments)
   env <- c(unlist(request$Environment), extra_env)
-  no_network <- isTRUE(request$NetworkConfig$EnableNetworkIsolation)
+  no_network <- isTRUE(request$NetworkConfig$EnableNetworkIsolation) ||
+    isTRUE(request$EnableNetworkIsolation)
   credentials <- q(file.path(here, "credentials"))
   # max_runtime, as SageMaker enforces it. --foreground keeps the command in
   # the host's process group, which job_stop() signals.
@@ -264,24 +272,25 @@ write_host_script <- function(request, dir, host, runner, extra_env = NULL) {
   if (runner$mode == "container") {
     # The engine keeps this session's environment (its storage lives under
     # HOME); the container gets the job's variables and credentials only.
-    container <- container_name(request$ProcessingJobName, host)
+    container <- container_name(job_name, host)
     engine <- q(runner$engine_path)
     remove <- if (runner$engine == "buildah") "rm" else "rm -f"
     passed <- c(names(env), host_credential_variables)
+    # The variables set, as the engine's arguments: docker and podman
+    # take a name's value from their own environment (off the command
+    # line); buildah needs name=value.
+    pass_env <- c("set --",
+                  sprintf("for name in %s; do eval \"[ -n \\\"\\${$name+x}\\\" ]\" && %s; done",
+                          paste(passed, collapse = " "),
+                          if (runner$engine == "buildah") {
+                            "eval \"set -- \\\"\\$@\\\" --env \\\"$name=\\${$name}\\\"\""
+                          } else {
+                            "set -- \"$@\" --env \"$name\""
+                          }))
     setup <- c(exports(env),
                sprintf("if [ -f %s ]; then set -a; . %s; set +a; rm -f %s; fi", credentials,
                        credentials, credentials),
-               # The variables set, as the engine's arguments: docker and podman
-               # take a name's value from their own environment (off the
-               # command line); buildah needs name=value.
-               "set --",
-               sprintf("for name in %s; do eval \"[ -n \\\"\\${$name+x}\\\" ]\" && %s; done",
-                       paste(passed, collapse = " "),
-                       if (runner$engine == "buildah") {
-                         "eval \"set -- \\\"\\$@\\\" --env \\\"$name=\\${$name}\\\"\""
-                       } else {
-                         "set -- \"$@\" --env \"$name\""
-                       }),
+               pass_env,
                # The container outlives a killed `run` client (docker, podman) or is
                # left behind by a killed buildah: it is removed however the host ends.
                sprintf("cleanup() { %s %s %s > /dev/null 2>&1; }", engine, remove, q(container)),
@@ -316,7 +325,7 @@ write_host_script <- function(request, dir, host, runner, extra_env = NULL) {
   }
   script <- c(
     "#!/bin/sh",
-    sprintf("# sagesim: job %s, host %s (%s)", request$ProcessingJobName, host,
+    sprintf("# sagesim: job %s, host %s (%s)", job_name, host,
             describe_runner(runner)),
     restart,
     sprintf("echo $$ > %s", q(file.path(here, "pid"))),
@@ -328,11 +337,43 @@ write_host_script <- function(request, dir, host, runner, extra_env = NULL) {
     sprintf("%s > %s 2>&1 < /dev/null", run, log),
     "status=$?",
     if (runner$mode == "container") "cleanup",
+    if (training) restart_interrupted_host(dir, host, root, run, log,
+                                           if (runner$mode == "container") c(pass_env, "cleanup")),
     sprintf("echo $status > %s && mv %s %s", q(file.path(here, "exit_code.tmp")),
             q(file.path(here, "exit_code.tmp")), q(file.path(here, "exit_code")))
   )
   # It may export the job's results key.
   write_private_lines(script, file.path(here, "run.sh"))
+}
+
+# The lines of a Training host's run.sh that play SageMaker's restart of an
+# interrupted Spot job, once: the host's checkpoints saved and restored
+# (through processing_runtime(), by this R), and its command run again
+# without the rehearsal's variable. `before`: what a container host redoes.
+restart_interrupted_host <- function(dir, host, root, run, log, before = NULL) {
+  q <- shQuote
+  marker <- q(file.path(root, interrupted_marker))
+  runtime <- function(command) {
+    sprintf("R_LIBS=%s %s -e 'sagesim::processing_runtime()' %s %s %s %s >> %s 2>&1",
+            q(paste(.libPaths(), collapse = ":")), q(file.path(R.home("bin"), "Rscript")),
+            command, q(normalizePath(training_request_file(dir))), q(normalizePath(dir)), q(host),
+            log)
+  }
+  # (Not once the job is stopped: job_stop() ends it.)
+  c(sprintf("if [ -f %s ] && [ ! -f %s ]; then", marker, q(stop_marker(normalizePath(dir)))),
+    # A new instance would start without them.
+    sprintf("  rm -f %s %s %s", marker, q(file.path(root, "output", "failure")),
+            q(file.path(root, "output", "message"))),
+    sprintf("  echo \"$(date -u +%%Y-%%m-%%dT%%H:%%M:%%S) sagesim: host %s was interrupted (Spot); restarted from its checkpoints\" >> %s",
+            host, log),
+    paste0("  ", runtime("checkpoint")),
+    paste0("  ", runtime("restore")),
+    sprintf("  unset %s", interrupt_variable),
+    if (length(before) > 0) paste0("  ", setdiff(before, "cleanup")),
+    sprintf("  %s >> %s 2>&1 < /dev/null", run, log),
+    "  status=$?",
+    if ("cleanup" %in% before) "  cleanup",
+    "fi")
 }
 
 describe_runner <- function(runner) {

@@ -3,7 +3,8 @@
 # output folders) from the job's request, and delivers the outputs at the
 # end. Local jobs use it (R/job-local.R); so do the tests' played cloud
 # hosts (tests/testthat/fixtures/moto_launcher.py) and the container check
-# (tools/container/check.sh), through processing_runtime().
+# (tools/container/check.sh), through processing_runtime() (R/runtime-command.R).
+# A Training job's hosts: R/runtime-training.R.
 #
 # A job's folder:
 #   {dir}/job.json                the job record (local jobs)
@@ -140,47 +141,4 @@ warn_overwritten_outputs <- function(output, sources) {
                              "Give each host's file its own name (e.g. with its host name)."),
                       output, paste(text, collapse = "; ")),
     call = NULL, output = output, files = names(shared), hosts = shared)))
-}
-
-#' The Processing runtime stand-in, for tests and the container check
-#'
-#' Local mode lays out each host's `/opt/ml` and delivers its outputs with
-#' this code; the played cloud hosts of sagesim's tests and its container
-#' check run the same code through this command line, so the runtime is
-#' emulated once.
-#'
-#' * `stage <config.json> <dir> [<runner.json>] [<env.json>]`: lays out
-#'   `<dir>/hosts/algo-N/opt/ml` from a request in the form of
-#'   `processingjobconfig.json` and writes each host's `run.sh` (runner:
-#'   `{"mode": "namespace"}` by default, or a container runner; `env.json`:
-#'   variables added to the request's Environment).
-#' * `deliver <config.json> <dir> [failed]`: delivers every output of the
-#'   hosts (of a failed job, its Continuous outputs only).
-#'
-#' @param args The command line.
-#' @return `NULL`, invisibly.
-#' @keywords internal
-#' @export
-processing_runtime <- function(args = commandArgs(trailingOnly = TRUE)) {
-  command <- args[[1]]
-  config <- paste(readLines(args[[2]], warn = FALSE), collapse = "\n")
-  dir <- args[[3]]
-  request <- jsonlite::fromJSON(config, simplifyVector = FALSE)
-  hosts <- host_names(request$ProcessingResources$ClusterConfig$InstanceCount)
-  read_json <- function(k) if (length(args) >= k) jsonlite::fromJSON(args[[k]], simplifyVector = FALSE)
-  if (identical(command, "stage")) {
-    dir.create(dir, recursive = TRUE, showWarnings = FALSE)
-    stage_hosts(config, dir, hosts)
-    runner <- read_json(4) %||% list(mode = "auto")
-    if (identical(runner$mode, "auto")) runner <- local_runner(no_network = FALSE)
-    extra <- unlist(read_json(5))
-    for (host in hosts) {
-      write_host_script(request, dir, host, runner, extra_env = extra)
-    }
-  } else if (identical(command, "deliver")) {
-    deliver_outputs(config, dir, hosts, failed = identical(args[4], "failed"))
-  } else {
-    abort_argument("args", sprintf("Unknown runtime command \"%s\"; known: stage, deliver.", command))
-  }
-  invisible()
 }

@@ -15,7 +15,10 @@
 #'   `SAGESIM_CHECKPOINT_EVERY` seconds apart, default 2, and less often as a
 #'   long run goes on), the last one marked complete; every host writes one,
 #'   also one with no iterations to run. A job that is stopped or loses a
-#'   host keeps what its hosts wrote;
+#'   host keeps what its hosts wrote. A host that finds its own files in
+#'   `--output-dir` when it starts (a Training job's checkpoints, restored
+#'   after a Spot interruption: see [training_host()]) runs only what their
+#'   verified files lack, and numbers its files after theirs;
 #' * `output_result_mean-<host>.txt`, and `output_result_mean.txt` when the
 #'   job has a single host, as the original workflow wrote.
 #'
@@ -112,12 +115,32 @@ run_host_share <- function(simulation, host, hosts, todo, threads, output_dir, k
                      format_count(share$first_iteration[[k]]),
                      format_count(share$first_iteration[[k]] + share$iterations[[k]] - 1)))
   }
+  # A host started again on its restored checkpoints (a Training job's
+  # Spot interruption) finishes only what its own verified files lack.
+  found <- unwrap(host_resume(plan, todo, host, hosts, output_dir, key))
+  left <- sum(found$remaining$iterations)
+  if (found$files > 0 || length(found$unverified) > 0) {
+    log_line(sprintf("%s: restarted on %d result file%s of its own: %s of %s iterations done%s",
+                     host, found$files, if (found$files == 1) "" else "s",
+                     format_count(total - left), format_count(total),
+                     if (length(found$unverified) > 0) {
+                       sprintf("; %d unverified file%s removed", length(found$unverified),
+                               if (length(found$unverified) == 1) "" else "s")
+                     } else ""))
+  }
+  stop_after <- interrupt_threshold()
   # Rust runs the share and writes the host's result file from the run's
   # own numbers (every host writes one, an empty share too).
-  written <- await_task(host_start(plan, todo, host, hosts, threads, output_dir,
-                                   as.character(utils::packageVersion("sagesim")),
-                                   if (progress_every() == 0) 0 else checkpoint_every(), key),
-                        on_poll = progress_logger(host, total))
+  written <- tryCatch(
+    await_task(host_start(plan, todo, host, hosts, threads, output_dir,
+                          as.character(utils::packageVersion("sagesim")),
+                          if (progress_every() == 0) 0 else checkpoint_every(), key,
+                          resume = TRUE, interrupt_after = stop_after),
+               on_poll = progress_logger(host, total, total - left)),
+    # The core stops once it has saved `stop_after` files (the rehearsal).
+    sagesim_cancelled = function(e) {
+      if (stop_after > 0) interrupt_host(stop_after, "result files") else stop(e)
+    })
   report_progress(host, "iterations", total, total)
   if (length(written$parts) > 0) {
     results <- lapply(written$parts, new_simulation)
@@ -138,14 +161,14 @@ run_host_share <- function(simulation, host, hosts, todo, threads, output_dir, k
 }
 
 # Progress for the logs: at the start, then every progress_every() seconds
-# (not every poll), and at the end.
-progress_logger <- function(host, total) {
+# (not every poll), and at the end; `before`: iterations done before a restart.
+progress_logger <- function(host, total, before = 0) {
   last <- Sys.time()
-  report_progress(host, "iterations", 0, total)
+  report_progress(host, "iterations", before, total)
   function(done) {
     if (as.numeric(difftime(Sys.time(), last, units = "secs")) >= progress_every()) {
       last <<- Sys.time()
-      report_progress(host, "iterations", done, total)
+      report_progress(host, "iterations", before + done, total)
     }
   }
 }

@@ -13,6 +13,7 @@ use std::time::Duration;
 use extendr_api::prelude::*;
 use sagesim_core::integrity::{self, Key};
 use sagesim_core::result_file::{self, HostResult, Part};
+use sagesim_core::resume;
 use sagesim_core::{Room, Share};
 
 use convert::{
@@ -203,6 +204,11 @@ fn split_range(n: f64, instance_count: f64, index: f64) -> Robj {
 /// writing its result file into `dir` about every `every` seconds as it
 /// goes and once more, complete, at the end, each signed with the job's
 /// results `key` (hex; "" for none); the task resolves to `list(path, parts)`.
+/// With `resume`, what the host's own verified files in `dir` hold is not
+/// run again (its unverified ones are removed), its files are numbered
+/// after theirs and `parts` is its whole share, theirs included. With
+/// `interrupt_after` > 0 (a rehearsal of a Spot interruption) the run is
+/// cancelled once that many files are saved before the last.
 #[extendr]
 #[allow(clippy::too_many_arguments)]
 fn host_start(
@@ -215,12 +221,15 @@ fn host_start(
     version: &str,
     every: f64,
     key: &str,
+    resume: bool,
+    interrupt_after: f64,
 ) -> Robj {
     let start = || -> RResult<Robj> {
         let plan = plan_from_r(&plan)?;
         let key = optional_key(key)?;
         let todo = todo_from_r(&plan, &todo)?;
         let threads = expect_whole("threads", threads)? as usize;
+        let interrupt_after = expect_whole("interrupt_after", interrupt_after)?;
         let index = hosts.iter().position(|h| h == host).ok_or_else(|| {
             rust_error(
                 "invalid_argument",
@@ -239,21 +248,91 @@ fn host_start(
         let dir = Path::new(dir).to_path_buf();
         spawn(move |control| {
             let shares = sagesim_core::todo_share(&plan, &todo, hosts.len() as u64, index as u64);
-            let mut saves = 0u32;
-            let mut save = |parts: &[Part], complete: bool| {
-                let mut result = HostResult::new(&host, &hosts, &plan, parts.to_vec(), &version);
-                result.complete = complete;
-                saves += 1;
-                let path = dir.join(HostResult::file_name(&host, saves));
-                result_file::write_atomic(&path, &result, key.as_ref())
+            let run = || -> Result<(String, Vec<Part>), sagesim_core::SimError> {
+                let (shares, done, first_file) = if resume {
+                    let found = resume::resume(&plan, &shares, &host, &hosts, &dir, key.as_ref())?;
+                    for path in &found.unverified {
+                        let _ = std::fs::remove_file(path);
+                        let _ = std::fs::remove_file(integrity::signature_path(path));
+                    }
+                    if found.complete {
+                        let parts = resume::joined(&plan, found.done)?;
+                        return Ok((dir.display().to_string(), parts));
+                    }
+                    (found.remaining, found.done, found.next_file)
+                } else {
+                    (shares, Vec::new(), 1)
+                };
+                let mut saves = 0u32;
+                let mut save = |parts: &[Part], complete: bool| {
+                    let mut result =
+                        HostResult::new(&host, &hosts, &plan, parts.to_vec(), &version);
+                    result.complete = complete;
+                    let path = dir.join(HostResult::file_name(&host, first_file + saves));
+                    saves += 1;
+                    result_file::write_atomic(&path, &result, key.as_ref())?;
+                    if interrupt_after > 0 && !complete && u64::from(saves) >= interrupt_after {
+                        control.cancel();
+                    }
+                    Ok(())
+                };
+                let mut parts = sagesim_core::run_shares_saving(
+                    &plan, &shares, threads, control, every, &mut save,
+                )?;
+                if resume {
+                    parts.extend(done);
+                    parts = resume::joined(&plan, parts)?;
+                }
+                Ok((dir.display().to_string(), parts))
             };
-            Outcome::Host(
-                sagesim_core::run_shares_saving(&plan, &shares, threads, control, every, &mut save)
-                    .map(|parts| (dir.display().to_string(), parts)),
-            )
+            Outcome::Host(run())
         })
     };
     start().unwrap_or_else(|error| error)
+}
+
+/// What host `host`'s own files in `dir` hold of its share (see
+/// `host_start()`'s `resume`), for its log: `list(files, next_file,
+/// complete, remaining, unverified)`, `remaining` as `shares_to_r()` gives
+/// pieces.
+#[extendr]
+fn host_resume(
+    plan: Robj,
+    todo: Robj,
+    host: &str,
+    hosts: Vec<String>,
+    dir: &str,
+    key: &str,
+) -> Robj {
+    let found = || -> RResult<Robj> {
+        let plan = plan_from_r(&plan)?;
+        let key = optional_key(key)?;
+        let todo = todo_from_r(&plan, &todo)?;
+        let index = hosts.iter().position(|h| h == host).ok_or_else(|| {
+            rust_error(
+                "invalid_argument",
+                &format!("host {host:?} is not one of the job's hosts"),
+                Some("host"),
+            )
+        })?;
+        let shares = sagesim_core::todo_share(&plan, &todo, hosts.len() as u64, index as u64);
+        let found = resume::resume(&plan, &shares, host, &hosts, Path::new(dir), key.as_ref())
+            .map_err(|e| sim_error(&e))?;
+        let unverified: Vec<String> = found
+            .unverified
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        Ok(list!(
+            files = found.files as f64,
+            next_file = found.next_file as f64,
+            complete = found.complete,
+            remaining = shares_to_r(&found.remaining)?,
+            unverified = unverified
+        )
+        .into())
+    };
+    found().unwrap_or_else(|error| error)
 }
 
 /// Reads the result files of a job's hosts (and of earlier attempts whose
@@ -617,6 +696,7 @@ extendr_module! {
     fn split_range;
     fn host_share;
     fn host_start;
+    fn host_resume;
     fn results_collect;
     fn parts_merge;
     fn integrity_key;

@@ -9,6 +9,7 @@
 //! [`close_pair_probability`] gives the exact expectation to compare with;
 //! [`share`] divides a job's iterations between its hosts, and
 //! [`result_file`] holds the parts of results, their files and their merge;
+//! [`resume`] finds what a restarted host already did;
 //! [`integrity`] checks what travels between a session and its hosts.
 
 mod binomial;
@@ -22,6 +23,7 @@ pub mod integrity;
 mod linked;
 mod pairs;
 pub mod result_file;
+pub mod resume;
 pub mod rng;
 mod room;
 mod run;
