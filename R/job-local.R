@@ -79,7 +79,7 @@ start_local_job <- function(plan, session) {
   key <- write_results_key(plan_results_key(plan), dir)
   config <- record_job_config(record)
   hosts <- record_hosts(record)
-  request <- stage_hosts(config, dir, hosts, session)
+  request <- stage_job_hosts(config, dir, hosts, session) # R/runtime-command.R
   for (host in hosts) {
     write_host_script(request, dir, host, runner,
                       extra_env = c(results_key_environment(key),

@@ -62,7 +62,7 @@ processing_runtime <- function(args = commandArgs(trailingOnly = TRUE)) {
   }
   if (identical(command, "stage")) {
     dir.create(dir, recursive = TRUE, showWarnings = FALSE)
-    if (training) stage_training_hosts(config, dir, hosts) else stage_hosts(config, dir, hosts)
+    stage_job_hosts(config, dir, hosts)
     runner <- read_json(4) %||% list(mode = "auto")
     if (identical(runner$mode, "auto")) runner <- local_runner(no_network = FALSE)
     extra <- unlist(read_json(5))
@@ -70,11 +70,7 @@ processing_runtime <- function(args = commandArgs(trailingOnly = TRUE)) {
       write_host_script(request, dir, host, runner, extra_env = extra)
     }
   } else if (identical(command, "deliver")) {
-    if (training) {
-      for (host in hosts) save_checkpoints(request, dir, host)
-    } else {
-      deliver_outputs(config, dir, hosts, failed = identical(args[4], "failed"))
-    }
+    deliver_job_outputs(config, dir, hosts, failed = identical(args[4], "failed"))
   } else if (identical(command, "checkpoint")) {
     training_only()
     for (host in named_hosts(required = FALSE)) save_checkpoints(request, dir, host)
@@ -84,6 +80,30 @@ processing_runtime <- function(args = commandArgs(trailingOnly = TRUE)) {
   } else {
     abort_argument("args", sprintf(
       "Unknown runtime command \"%s\"; known: stage, deliver, checkpoint, restore.", command))
+  }
+  invisible()
+}
+
+# Lays out every host of a job from its request (`config`, JSON text), of
+# either kind; returns the request.
+stage_job_hosts <- function(config, dir, hosts, session = NULL) {
+  request <- jsonlite::fromJSON(config, simplifyVector = FALSE)
+  if (!is.null(request$TrainingJobName)) {
+    stage_training_hosts(config, dir, hosts, session)
+  } else {
+    stage_hosts(config, dir, hosts, session)
+  }
+}
+
+# What the runtime does when a job's hosts end: a Processing job's outputs
+# go to their destinations (of a failed job, its Continuous ones), a
+# Training job's checkpoints (every host's, its outputs) to their place.
+deliver_job_outputs <- function(config, dir, hosts, session = NULL, kms_key = NULL, failed = FALSE) {
+  request <- jsonlite::fromJSON(config, simplifyVector = FALSE)
+  if (!is.null(request$TrainingJobName)) {
+    for (host in hosts) save_checkpoints(request, dir, host, session)
+  } else {
+    deliver_outputs(config, dir, hosts, session, kms_key = kms_key, failed = failed)
   }
   invisible()
 }

@@ -139,7 +139,7 @@ deliver_local_outputs <- function(job, failed = FALSE) {
   if (needs_s3) job$session <- default_session(job$session)
   warned <- list()
   withCallingHandlers(
-    deliver_outputs(record_job_config(job$record), job$dir, job$hosts, job$session,
+    deliver_job_outputs(record_job_config(job$record), job$dir, job$hosts, job$session,
                     kms_key = job$record$upload_kms_key, failed = failed),
     warning = function(w) {
       warned[[length(warned) + 1]] <<- w
