@@ -412,7 +412,9 @@ mod tests {
             assert_eq!(again, parsed);
             assert_eq!(
                 again.plan.training.as_ref().unwrap().max_wait,
-                value["plan"]["training"]["max_wait"].as_i64().map(|v| v as i32)
+                value["plan"]["training"]["max_wait"]
+                    .as_i64()
+                    .map(|v| v as i32)
             );
         }
         let parsed = JobRecord::from_value(training(true, Some(90), None)).unwrap();
@@ -429,10 +431,16 @@ mod tests {
             let err = JobRecord::from_value(value).unwrap_err();
             assert!(err.message.contains(words), "{}", err.message);
         };
-        refused(training(true, Some(120), Some(60)), "cannot keep a warm pool");
+        refused(
+            training(true, Some(120), Some(60)),
+            "cannot keep a warm pool",
+        );
         refused(training(false, Some(120), None), "only for Spot");
         // max_runtime is 60.
-        refused(training(true, Some(59), None), "shorter than max_runtime (60 s)");
+        refused(
+            training(true, Some(59), None),
+            "shorter than max_runtime (60 s)",
+        );
         assert!(JobRecord::from_value(training(true, Some(60), None)).is_ok());
         refused(training(false, None, Some(0)), "within 1 and 3600");
         refused(training(false, None, Some(3601)), "within 1 and 3600");
