@@ -58,6 +58,13 @@ user_actions <- action_rows(
   "sagemaker:DescribeProcessingJob", "DescribeProcessingJob", "sagemaker:DescribeProcessingJob", "jobs", "always", "sagesim", "",
   "sagemaker:StopProcessingJob", "StopProcessingJob", "sagemaker:StopProcessingJob", "jobs", "always", "sagesim", "",
   "sagemaker:ListProcessingJobs", "ListProcessingJobs", "sagemaker:ListProcessingJobs", "any", "always", "sagesim", "",
+  # (Spot and warm-pool jobs are Training jobs: R/job-kinds.R.)
+  "sagemaker:CreateTrainingJob", "CreateTrainingJob", "sagemaker:CreateTrainingJob", "jobs", "always", "sagesim", "",
+  "sagemaker:CreateTrainingJob", "CreateTrainingJob", "sagemaker:AddTags", "jobs", "always", "sagesim", "",
+  "sagemaker:CreateTrainingJob", "CreateTrainingJob", "iam:PassRole", "role", "always", "sagesim", "passed_to_sagemaker",
+  "sagemaker:DescribeTrainingJob", "DescribeTrainingJob", "sagemaker:DescribeTrainingJob", "jobs", "always", "sagesim", "",
+  "sagemaker:StopTrainingJob", "StopTrainingJob", "sagemaker:StopTrainingJob", "jobs", "always", "sagesim", "",
+  "sagemaker:ListTrainingJobs", "ListTrainingJobs", "sagemaker:ListTrainingJobs", "any", "always", "sagesim", "",
   "logs:DescribeLogStreams", "DescribeLogStreams", "logs:DescribeLogStreams", "log_group", "always", "sagesim", "",
   "logs:GetLogEvents", "GetLogEvents", "logs:GetLogEvents", "log_streams", "always", "sagesim", "",
   "ecr:EnsureRepository", "DescribeRepositories", "ecr:DescribeRepositories", "repository", "images", "sagesim", "",
@@ -105,8 +112,8 @@ role_actions <- action_rows(
   "ec2:DescribeSecurityGroups", "any", "vpc", ""
 )
 
-# The log group every Processing job writes to.
-processing_log_group <- "/aws/sagemaker/ProcessingJobs"
+# The log groups SageMaker's Processing and Training jobs write to.
+job_log_groups <- c("/aws/sagemaker/ProcessingJobs", "/aws/sagemaker/TrainingJobs")
 
 # An operation the tables do not know is a bug: its permissions would be
 # missing from sagesim_iam_policy().

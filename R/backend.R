@@ -35,10 +35,13 @@ handle_backend <- function(job) sub("^sagesim_(.*)_job$", "\\1", class(job)[[1]]
 
 #' @rdname jobs
 #' @export
-job_status <- function(job) UseMethod("job_status")
+job_status <- function(job, ...) {
+  check_unknown_arguments("job_status", ...)
+  UseMethod("job_status")
+}
 
 #' @export
-job_status.default <- function(job) {
+job_status.default <- function(job, ...) {
   if (inherits(job, "sagesim_job")) backend_unimplemented(handle_backend(job), "job_status")
   not_a_job(job) # R/handle.R
 }

@@ -22,20 +22,26 @@
 #'   costed to `now`).
 #' @param prices A price table (see [sagemaker_prices()]).
 #' @param now The time a run still going is costed to.
+#' @param billable_seconds What SageMaker billed each instance of a Training
+#'   job (`BillableTimeInSeconds`: less than its run with Spot), once known.
 #' @return A `sagesim_job_cost` data.frame of one row: `job_name`, `status`,
 #'   `instance_type`, `region`, `hosts`, `seconds` (billed per host),
 #'   `instance_hours`, `usd_per_hour`, `usd` (`NA` when the price is unknown;
-#'   0 for a local run), `price_source`, `price_date`, `running`.
+#'   0 for a local run), `run_seconds` (how long it ran per host),
+#'   `on_demand_usd` (what the run costs at the on-demand price: more than
+#'   `usd` when Spot billed less), `price_source`, `price_date`, `running`.
 #' @keywords internal
 #' @noRd
 run_cost <- function(name, status, instance_type, instance_count, region, start_time,
-                     end_time, prices = sagemaker_prices(), now = Sys.time()) {
+                     end_time, prices = sagemaker_prices(), now = Sys.time(),
+                     billable_seconds = NULL) {
   local <- identical(instance_type, "local")
   hosts <- as.numeric(instance_count %||% NA_real_)
   start <- as.numeric(start_time %||% NA_real_)
   running <- !is.na(start) && is.null(end_time)
   end <- if (running) as.numeric(now) else as.numeric(end_time %||% NA_real_)
-  seconds <- if (is.na(start)) 0 else max(0, end - start)
+  run_seconds <- if (is.na(start)) 0 else max(0, end - start)
+  seconds <- if (!running && !is.null(billable_seconds)) as.numeric(billable_seconds) else run_seconds
   price <- if (local) NULL else price_of(instance_type %||% NA_character_, region, prices)
   usd_per_hour <- if (local) 0 else price$usd_per_hour
   hours <- hosts * seconds / 3600
@@ -43,7 +49,8 @@ run_cost <- function(name, status, instance_type, instance_count, region, start_
     job_name = name, status = status %||% NA_character_,
     instance_type = instance_type %||% NA_character_, region = region %||% NA_character_,
     hosts = hosts, seconds = seconds, instance_hours = hours, usd_per_hour = usd_per_hour,
-    usd = hours * usd_per_hour,
+    usd = hours * usd_per_hour, run_seconds = run_seconds,
+    on_demand_usd = hosts * run_seconds / 3600 * usd_per_hour,
     price_source = if (local) "local: this machine, no AWS charge" else price$source,
     price_date = if (local) NA_character_ else price$date,
     running = running, stringsAsFactors = FALSE),
@@ -55,15 +62,15 @@ run_cost <- function(name, status, instance_type, instance_count, region, start_
 # job. What the description lacks (moto leaves out ProcessingResources) comes
 # from `instance_type` and `instance_count`.
 described_cost <- function(description, region, instance_type = NULL, instance_count = NULL,
-                           prices = sagemaker_prices(), now = Sys.time()) {
-  cluster <- description$ProcessingResources$ClusterConfig
-  status <- description$ProcessingJobStatus
-  ended <- isTRUE(status %in% c("Completed", "Failed", "Stopped"))
-  run_cost(description$ProcessingJobName, status, cluster$InstanceType %||% instance_type,
+                           prices = sagemaker_prices(), now = Sys.time(), kind = "processing") {
+  cluster <- described_cluster(kind, description) # R/job-kinds.R
+  status <- described_status(kind, description[[sagemaker_kinds[[kind]]$name]], description)
+  ended <- isTRUE(status$status %in% c("Completed", "Failed", "Stopped"))
+  run_cost(status$name, status$status, cluster$InstanceType %||% instance_type,
            cluster$InstanceCount %||% instance_count, region,
-           start_time = description$ProcessingStartTime,
-           end_time = if (ended) description$ProcessingEndTime %||% description$ProcessingStartTime,
-           prices = prices, now = now)
+           start_time = status$start_time,
+           end_time = if (ended) status$end_time %||% status$start_time,
+           prices = prices, now = now, billable_seconds = status$billable_seconds)
 }
 
 # The cost of the run a job handle describes, from its last status.
@@ -74,7 +81,7 @@ handle_cost <- function(job, prices = sagemaker_prices()) {
            start_time = status$start_time,
            end_time = if (!is.null(status$status) && status$status %in% c("Completed", "Failed", "Stopped"))
              status$end_time %||% status$start_time,
-           prices = prices)
+           prices = prices, billable_seconds = status$billable_seconds)
 }
 
 # What a job has cost over all its runs: each earlier attempt its record
@@ -94,18 +101,19 @@ attempt_cost <- function(attempt, job, prices) {
     handle <- attach_local_job(attempt$name)
     if (!is.null(handle)) return(handle_cost(handle, prices))
   } else {
+    kind <- cloud_job_kind(job)
     description <- tryCatch(
-      aws_request(job$session, "sagemaker:DescribeProcessingJob",
-                  list(ProcessingJobName = attempt$name)),
+      aws_request(job$session, sagemaker_kinds[[kind]]$describe,
+                  job_name_parameter(kind, attempt$name)),
       sagesim_aws_error = function(e) NULL)
     if (!is.null(description)) {
       return(described_cost(description, job$session$region, job$instance_type,
-                            attempt$instance_count, prices))
+                            attempt$instance_count, prices, kind = kind))
     }
   }
   row <- run_cost(attempt$name, attempt$status, job$instance_type, attempt$instance_count,
                   if (!local) job$session$region, NULL, NULL, prices)
-  row[c("seconds", "instance_hours", "usd")] <- NA_real_
+  row[c("seconds", "instance_hours", "usd", "run_seconds", "on_demand_usd")] <- NA_real_
   row
 }
 
@@ -153,8 +161,13 @@ describe_run_cost <- function(row) {
     price <- list(instance_type = row$instance_type, region = row$region)
     return(sprintf("%s; %s", usage, price_unknown_reason(price)))
   }
-  sprintf("%s x %s/h (%s, %s) = %s", usage, format_usd(row$usd_per_hour), row$instance_type,
-          row$region, format_usd(row$usd))
+  spot <- if (isTRUE(row$seconds < row$run_seconds)) {
+    sprintf("; Spot billed %s of the %s it ran, saving %.0f%% of the on-demand %s",
+            format_seconds(row$seconds), format_seconds(row$run_seconds),
+            100 * (1 - row$seconds / row$run_seconds), format_usd(row$on_demand_usd))
+  } else ""
+  sprintf("%s x %s/h (%s, %s) = %s%s", usage, format_usd(row$usd_per_hour), row$instance_type,
+          row$region, format_usd(row$usd), spot)
 }
 
 # The line print(job) shows: what the job has cost so far, or NULL before

@@ -93,7 +93,7 @@ estimate_plan <- function(plan, session = NULL, payload = NULL) {
     price_source = if (!local) price$source, price_date = if (!local) price$date,
     price_note = if (!local && !price$known) price_unknown_reason(price),
     compute_seconds = work$compute_seconds, write_seconds = work$write_seconds,
-    work = work$lines, local = local, budget = NULL
+    work = work$lines, local = local, budget = NULL, spot = isTRUE(settings$spot)
   ), class = "sagesim_estimate")
 }
 
@@ -266,6 +266,9 @@ print.sagesim_estimate <- function(x, ...) {
     cat(sprintf("  cost:      %s%s at %s/h\n", if (x$upper_bound) "at most " else "about ",
                 format_usd(x$usd), format_usd(x$usd_per_hour)))
     cat(sprintf("  prices:    %s (%s)\n", x$price_source, x$price_date))
+  }
+  if (isTRUE(x$spot)) {
+    cat("  spot:      the cost is at the on-demand price, an upper bound: Spot's discount is not known in advance (job_cost() shows what was billed)\n")
   }
   if (!is.null(x$budget)) {
     cat(sprintf("  budget:    %s (%s)\n", format_usd(x$budget),

@@ -39,6 +39,7 @@
 #' @param ... Settings of each loop's job, named, as [submit_map()] takes them:
 #'   `image_uri`, `role`, `env`, `network`, `volume_kms_key`,
 #'   `output_kms_key`, `kms_key`, `volume_size_gb`, `max_runtime`,
+#'   `spot`, `max_wait`, `keep_alive` (see [spot_and_warm_pools]),
 #'   `base_job_name`, `tags`, `logs` (stream the hosts' logs; default
 #'   `FALSE`) and `session`.
 #' @param seed `NULL` (draw each loop's seed from R's generator) or a whole
@@ -96,7 +97,7 @@ registerDoSageMaker <- function(instance_count = 1,
 
 dopar_setting_names <- c("image_uri", "role", "env", "network", "volume_kms_key", "output_kms_key",
                          "kms_key", "volume_size_gb", "max_runtime", "base_job_name", "tags",
-                         "logs", "session")
+                         "spot", "max_wait", "keep_alive", "logs", "session")
 
 dopar_info <- function(data, item) {
   switch(item,
@@ -114,8 +115,13 @@ dopar_state <- new.env(parent = emptyenv())
 #'   (its `seed`, `name`, [job_logs()]), or `NULL`.
 #' @examples
 #' last_dopar_job()
+#' @param ... Not used: an argument these do not take is refused
+#'   (`sagesim_unknown_argument`), naming the one meant.
 #' @export
-last_dopar_job <- function() dopar_state$job
+last_dopar_job <- function(...) {
+  check_unknown_arguments("last_dopar_job", ...)
+  dopar_state$job
+}
 
 #' @export
 print.sagesim_dopar <- function(x, ...) {

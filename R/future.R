@@ -74,13 +74,15 @@ sagemaker <- function(expr, envir = parent.frame(), substitute = TRUE, lazy = FA
                       instance_type = getOption("sagesim.instance_type", "local"),
                       volume_size_gb = 30, max_runtime = 86400, base_job_name = NULL,
                       env = NULL, tags = NULL, network = NULL, volume_kms_key = NULL,
-                      output_kms_key = NULL, kms_key = NULL, session = NULL, ...) {
+                      output_kms_key = NULL, kms_key = NULL, spot = FALSE, max_wait = NULL,
+                      keep_alive = NULL, session = NULL, ...) {
   if (substitute) expr <- substitute(expr)
   settings <- list(instance_type = instance_type, image_uri = image_uri, role = role,
                    volume_size_gb = volume_size_gb, max_runtime = max_runtime,
                    base_job_name = base_job_name, env = env, tags = tags, network = network,
                    volume_kms_key = volume_kms_key, output_kms_key = output_kms_key,
-                   kms_key = kms_key, session = session)
+                   kms_key = kms_key, spot = spot, max_wait = max_wait, keep_alive = keep_alive,
+                   session = session)
   check_future_settings(c(settings, list(workers = workers)))
   workers <- future_workers(workers)
   found <- future::getGlobalsAndPackages(expr, envir = envir, globals = globals)
@@ -101,7 +103,8 @@ class(sagemaker) <- c("sagemaker", "multiprocess", "future", "function")
 # Settings of a job that plan(sagesim::sagemaker, ...) takes, besides `workers`.
 future_setting_names <- c("instance_type", "image_uri", "role", "volume_size_gb", "max_runtime",
                           "base_job_name", "env", "tags", "network", "volume_kms_key",
-                          "output_kms_key", "kms_key", "session")
+                          "output_kms_key", "kms_key", "spot", "max_wait", "keep_alive",
+                          "session")
 
 # plan(sagesim::sagemaker, ...) checks what it is given before it becomes
 # the plan: a wrong setting is refused there, not by the first future.
@@ -160,6 +163,10 @@ check_future_settings <- function(settings) {
   for (name in setdiff(intersect(names(settings), job_setting_names), "instance_type")) {
     job_settings[[name]]$check(settings[[name]], local || name == "image_uri")
   }
+  # (Spot and warm pools exclude each other: refused here, not by a future.)
+  capacity <- names(settings)[names(settings) %in% c("spot", "max_wait", "keep_alive", "max_runtime")]
+  check_capacity_settings(utils::modifyList(job_setting_defaults()[c("spot", "max_runtime")],
+                                            Filter(Negate(is.null), settings[capacity])))
   if (has("base_job_name")) check_name(settings$base_job_name, "base_job_name", base_name_pattern, null_ok = TRUE)
   if (!is.null(settings$session)) {
     check_class(settings$session, "sagesim_session", "session", "aws_session()")

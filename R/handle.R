@@ -46,12 +46,15 @@ not_a_job <- function(job) {
                                 describe_type(job)))
 }
 
+# `...`: what a kind of job tells besides (a Training job's secondary
+# status, billing and warm pool: R/job-kinds.R).
 new_job_status <- function(name, status, failure_reason = NULL, exit_message = NULL,
                            creation_time = NULL, start_time = NULL, end_time = NULL,
-                           hosts = NULL) {
-  structure(list(name = name, status = status, failure_reason = failure_reason,
-                 exit_message = exit_message, creation_time = creation_time,
-                 start_time = start_time, end_time = end_time, hosts = hosts),
+                           hosts = NULL, ...) {
+  structure(c(list(name = name, status = status, failure_reason = failure_reason,
+                   exit_message = exit_message, creation_time = creation_time,
+                   start_time = start_time, end_time = end_time, hosts = hosts),
+              Filter(Negate(is.null), list(...))),
             class = "sagesim_job_status")
 }
 

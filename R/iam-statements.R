@@ -14,7 +14,7 @@ policy_resources <- function(kind, where) {
   arn <- function(service, resource) {
     sprintf("arn:%s:%s:%s:%s:%s", where$partition, service, where$region, where$account, resource)
   }
-  group <- arn("logs", paste0("log-group:", processing_log_group))
+  groups <- arn("logs", paste0("log-group:", job_log_groups))
   switch(kind,
     any = "*",
     bucket = sprintf("arn:%s:s3:::%s", where$partition, where$buckets),
@@ -22,11 +22,12 @@ policy_resources <- function(kind, where) {
       sprintf("arn:%s:s3:::%s/%s", where$partition, b, o)
     })),
     # (SageMaker's ARNs hold job names in lower case.)
-    jobs = arn("sagemaker", paste0("processing-job/", tolower(where$jobs))),
+    jobs = arn("sagemaker", paste0(rep(c("processing-job/", "training-job/"), each = length(where$jobs)),
+                                   tolower(where$jobs))),
     role = where$roles,
     # (Log group ARNs are written with and without a trailing ":*".)
-    log_group = c(group, paste0(group, ":*")),
-    log_streams = paste0(group, ":log-stream:", where$streams),
+    log_group = c(groups, paste0(groups, ":*")),
+    log_streams = as.vector(outer(groups, where$streams, function(g, s) paste0(g, ":log-stream:", s))),
     repository = arn("ecr", paste0("repository/", where$repository)),
     image_repository = where$image_repositories,
     kms_key = where$kms_keys
@@ -55,7 +56,7 @@ policy_statement <- function(actions, resources, condition = NULL, sid = NULL) {
 # The statements allowing the rows of an actions table: one per kind of
 # resource and condition, in the order the rows first name them.
 policy_statements <- function(rows, where) {
-  sids <- c(any = "NoResourceLevel", bucket = "Bucket", objects = "Objects", jobs = "ProcessingJobs",
+  sids <- c(any = "NoResourceLevel", bucket = "Bucket", objects = "Objects", jobs = "Jobs",
             role = "ExecutionRole", log_group = "LogGroup", log_streams = "LogStreams",
             repository = "Repository", image_repository = "PullImage", kms_key = "KmsKey")
   condition <- ifelse(is.na(rows$condition), "", rows$condition)

@@ -64,10 +64,13 @@
 #' # From the source folder, compiling sagesim in the image:
 #' build_image("~/src/sagesim", packages = "doParallel")
 #' }
+#' @param ... Not used: an argument these do not take is refused
+#'   (`sagesim_unknown_argument`), naming the one meant.
 #' @export
 build_image <- function(context = NULL, packages = NULL, system_packages = NULL,
                         repos = getOption("repos"), build_args = NULL, tag = "sagesim:latest",
-                        engine = NULL) {
+                        engine = NULL, ...) {
+  check_unknown_arguments("build_image", ...)
   former <- former_positions(sys.call(), keep = 3, "build_image",
                              c("context", "packages", "system_packages", "tag", "engine", "repos",
                                "build_args"))
@@ -208,10 +211,13 @@ package_build_args <- function(packages, system_packages, repos) {
 #' uri <- publish_image(packages = "doParallel")
 #' job <- submit_processing(code = "workshop.R", image_uri = uri, instance_count = 2)
 #' }
+#' @param ... Not used: an argument these do not take is refused
+#'   (`sagesim_unknown_argument`), naming the one meant.
 #' @export
 publish_image <- function(context = NULL, packages = NULL, system_packages = NULL,
                           repos = getOption("repos"), build_args = NULL, repository = "sagesim",
-                          tag = "latest", engine = NULL, build = TRUE, session = NULL) {
+                          tag = "latest", engine = NULL, build = TRUE, session = NULL, ...) {
+  check_unknown_arguments("publish_image", ...)
   former <- former_positions(sys.call(), keep = 1, "publish_image",
                              c("context", "repository", "tag", "engine", "build", "packages",
                                "system_packages", "repos", "build_args", "session"))

@@ -29,14 +29,16 @@ start_cloud_job <- function(plan, session) {
   kms_key <- settings$kms_key %||% session$kms_key
   settings$kms_key <- kms_key
   plan$settings <- settings
-  if (job_exists(session, plan$name)) {
-    abort(sprintf("A processing job named %s already exists in %s; choose another `job_name`.",
+  if (!is.null(describe_any_job(session, plan$name))) {
+    abort(sprintf("A SageMaker job named %s already exists in %s; choose another `job_name`.",
                   plan$name, session$region),
           class = c("sagesim_job_exists", "sagesim_invalid_argument"), argument = "job_name",
           job_name = plan$name)
   }
   bucket <- ensure_bucket(session)
   job_prefix <- sprintf("s3://%s/%s", bucket, plan$name)
+  plan$training <- training_plan(settings, job_prefix) # R/job-kinds.R
+  kind <- if (is.null(plan$training)) "processing" else "training"
   uploading <- FALSE
   created <- FALSE
   record <- NULL
@@ -65,7 +67,11 @@ start_cloud_job <- function(plan, session) {
   })
   defaulted <- vapply(Filter(function(o) is.null(o$destination), plan$outputs), `[[`, "", "name")
   outputs <- lapply(plan$outputs, function(output) {
-    output$destination <- output$destination %||% sprintf("%s/output/%s", job_prefix, output$name)
+    output$destination <- output$destination %||% if (!is.null(plan$training)) {
+      training_output_destination(plan$training, output$name)
+    } else {
+      sprintf("%s/output/%s", job_prefix, output$name)
+    }
     output
   })
   record <- new_job_record(plan, role, inputs, outputs, defaulted)
@@ -77,11 +83,17 @@ start_cloud_job <- function(plan, session) {
   repeat {
     created <- NA # from here the job may exist even if the call does not return
     refused <- tryCatch({
-      aws_request(session, "sagemaker:CreateProcessingJob", with_results_key(record$json, key),
+      aws_request(session, sagemaker_kinds[[kind]]$create, with_results_key(record$json, key),
                   json = TRUE)
       NULL
     },
-    sagesim_aws_ResourceLimitExceeded = function(e) e,
+    sagesim_aws_ResourceLimitExceeded = function(e) {
+      if (!is.null(plan$training$keep_alive) && grepl("warm pool", e$aws_message %||% "")) {
+        created <<- FALSE
+        abort_warm_pool_quota(plan, e)
+      }
+      e
+    },
     sagesim_aws_error = function(e) {
       # The service refused the request (4xx): no job to clean up. But "name
       # in use" can answer a retry whose first attempt created the job (its
@@ -91,7 +103,7 @@ start_cloud_job <- function(plan, session) {
         !identical(e$code, "ResourceInUse")
       if (refused) {
         created <<- FALSE
-      } else if (created_by_request(session, plan$name, record)) {
+      } else if (created_by_request(session, plan$name, record, kind)) {
         # The job exists and is this very request's: the reply was lost, not
         # the job. It is this submission's; a second is never made.
         message(sprintf("The reply to the creation of %s was lost; the job it created is used.",
@@ -109,7 +121,7 @@ start_cloud_job <- function(plan, session) {
   }
   created <- TRUE
   job <- new_job(plan$name, "cloud", record, session = session, results_key = key,
-                 request_arguments = record$plan$arguments)
+                 request_arguments = record$plan$arguments, sagemaker_kind = kind)
   # What SageMaker reports for a job just created, so the handle prints it.
   job$last_status <- new_job_status(plan$name, "InProgress", creation_time = as.numeric(Sys.time()))
   job
@@ -158,7 +170,9 @@ upload_record <- function(session, bucket, record, kms_key) {
 # one of its inputs or outputs; NULL for a job sagesim did not make.
 find_cloud_record <- function(session, name, description) {
   uris <- c(vapply(description$ProcessingInputs, function(i) i$S3Input$S3Uri %||% "", ""),
-            vapply(description$ProcessingOutputConfig$Outputs, function(o) o$S3Output$S3Uri %||% "", ""))
+            vapply(description$ProcessingOutputConfig$Outputs, function(o) o$S3Output$S3Uri %||% "", ""),
+            vapply(description$InputDataConfig, function(i) i$DataSource$S3DataSource$S3Uri %||% "", ""),
+            description$CheckpointConfig$S3Uri %||% character())
   buckets <- unique(c(session$bucket, vapply(uris[is_s3_uri(uris)], function(u) parse_s3_uri(u)$bucket, "")))
   key <- job_record_key(name)
   for (bucket in buckets) {
@@ -173,13 +187,6 @@ find_cloud_record <- function(session, name, description) {
     if (length(paths) > 0) return(read_record_file(paths[[1]]))
   }
   NULL
-}
-job_exists <- function(session, name) {
-  tryCatch({
-    aws_request(session, "sagemaker:DescribeProcessingJob", list(ProcessingJobName = name))
-    TRUE
-  }, sagesim_aws_ValidationException = function(e) FALSE,
-  sagesim_aws_ResourceNotFound = function(e) FALSE)
 }
 
 upload_local <- function(session, bucket, prefix, path, kms_key = NULL) {
@@ -204,11 +211,12 @@ abandon_submission <- function(session, name, bucket, uploading, maybe_created =
                     conditionMessage(e)), call. = FALSE)
   })
   if (!is.null(maybe_created)) cleanup({
+    kind <- if (!is.null(maybe_created$TrainingJobName)) "training" else "processing"
     found <- tryCatch(
-      aws_request(session, "sagemaker:DescribeProcessingJob", list(ProcessingJobName = name)),
+      aws_request(session, sagemaker_kinds[[kind]]$describe, job_name_parameter(kind, name)),
       sagesim_aws_error = function(e) NULL)
-    if (!is.null(found) && is_job_of_request(found, maybe_created)) {
-      aws_request(session, "sagemaker:StopProcessingJob", list(ProcessingJobName = name))
+    if (!is.null(found) && is_job_of_request(found, maybe_created, kind)) {
+      aws_request(session, sagemaker_kinds[[kind]]$stop, job_name_parameter(kind, name))
       message(sprintf("Submission of %s failed after the job was created; the job was stopped.", name))
     } else if (!is.null(found)) {
       message(sprintf("A job named %s exists but is not this submission's; it was left alone.", name))
@@ -224,65 +232,71 @@ abandon_submission <- function(session, name, bucket, uploading, maybe_created =
 }
 
 # Whether job `name` exists and is the one the request of `record` makes.
-created_by_request <- function(session, name, record) {
+created_by_request <- function(session, name, record, kind) {
   found <- tryCatch(
-    aws_request(session, "sagemaker:DescribeProcessingJob", list(ProcessingJobName = name)),
+    aws_request(session, sagemaker_kinds[[kind]]$describe, job_name_parameter(kind, name)),
     sagesim_aws_error = function(e) NULL)
   !is.null(found) &&
-    is_job_of_request(found, jsonlite::fromJSON(record_job_config(record), simplifyVector = FALSE))
+    is_job_of_request(found, jsonlite::fromJSON(record_job_config(record), simplifyVector = FALSE),
+                      kind)
 }
 
 # Whether a described job is the one a request made: same role, image,
 # entrypoint and arguments (with a name unique to the millisecond, a job
 # that matches is ours; one that does not must never be stopped). Both are
 # rendered by the same Rust code, so they compare field for field.
-is_job_of_request <- function(described, config) {
+is_job_of_request <- function(described, config, kind) {
   same <- function(a, b) identical(as.character(unlist(a)), as.character(unlist(b)))
-  fields <- c("ImageUri", "ContainerEntrypoint", "ContainerArguments")
+  app <- sagemaker_kinds[[kind]]$app
+  fields <- c(sagemaker_kinds[[kind]]$image, "ContainerEntrypoint", "ContainerArguments")
   same(described$RoleArn, config$RoleArn) &&
-    all(vapply(fields, function(f) {
-      same(described$AppSpecification[[f]], config$AppSpecification[[f]])
-    }, logical(1)))
+    all(vapply(fields, function(f) same(described[[app]][[f]], config[[app]][[f]]), logical(1)))
 }
 
 # A SageMaker job's handle, or NULL when SageMaker has no job of that name.
 attach_cloud_job <- function(name, session) {
-  description <- tryCatch(
-    aws_request(session, "sagemaker:DescribeProcessingJob", list(ProcessingJobName = name)),
-    sagesim_aws_ValidationException = function(e) NULL,
-    sagesim_aws_ResourceNotFound = function(e) NULL,
+  found <- tryCatch(describe_any_job(session, name),
     sagesim_no_credentials = function(e) backend_unavailable(sprintf(
       "SageMaker cannot be asked (%s)", conditionMessage(e)[[1]])))
-  if (is.null(description)) return(NULL)
+  if (is.null(found)) return(NULL)
+  description <- found$description
+  kind <- found$kind
   record <- find_cloud_record(session, name, description)
   job <- if (!is.null(record)) {
     # What the hosts were given comes from SageMaker's description of the
     # request, not from the record, which is in S3.
     new_job(name, "cloud", record, session = session,
             results_key = secret_or_null(description$Environment[[results_key_variable]]),
-            request_arguments = description$AppSpecification$ContainerArguments)
+            request_arguments = description[[sagemaker_kinds[[kind]]$app]]$ContainerArguments,
+            sagemaker_kind = kind)
   } else {
     # Not made by sagesim: a script job, as far as its description tells.
     outputs <- lapply(description$ProcessingOutputConfig$Outputs, function(output) {
       list(name = output$OutputName, destination = output$S3Output$S3Uri,
            source = output$S3Output$LocalPath)
     })
-    new_job(name, "cloud", NULL, session = session, outputs = outputs)
+    new_job(name, "cloud", NULL, session = session, outputs = outputs, sagemaker_kind = kind)
   }
   update_cloud_status(job, description)
   job
 }
 
+# The `n` latest jobs of both kinds.
 list_cloud_jobs <- function(session, n, name_contains, status, details = FALSE) {
-  reply <- tryCatch(
-    aws_request(session, "sagemaker:ListProcessingJobs", list(
-      MaxResults = n, SortBy = "CreationTime", SortOrder = "Descending",
-      NameContains = name_contains, StatusEquals = status)),
-    sagesim_no_credentials = function(e) backend_unavailable(sprintf(
-      "SageMaker cannot be asked (%s)", conditionMessage(e)[[1]])))
-  statuses <- lapply(reply$ProcessingJobSummaries, function(s) new_job_status(
-    s$ProcessingJobName, s$ProcessingJobStatus, s$FailureReason, s$ExitMessage,
-    creation_time = s$CreationTime, end_time = s$ProcessingEndTime))
+  statuses <- list()
+  for (kind in names(sagemaker_kinds)) {
+    reply <- tryCatch(
+      aws_request(session, sagemaker_kinds[[kind]]$list, list(
+        MaxResults = n, SortBy = "CreationTime", SortOrder = "Descending",
+        NameContains = name_contains, StatusEquals = status)),
+      sagesim_no_credentials = function(e) backend_unavailable(sprintf(
+        "SageMaker cannot be asked (%s)", conditionMessage(e)[[1]])))
+    statuses <- c(statuses, lapply(reply[[sagemaker_kinds[[kind]]$summaries]], function(s) {
+      described_status(kind, s[[sagemaker_kinds[[kind]]$name]], s)
+    }))
+  }
+  created <- vapply(statuses, function(s) as.numeric(s$creation_time %||% 0), numeric(1))
+  statuses <- utils::head(statuses[order(created, decreasing = TRUE)], n)
   records <- if (details) lapply(statuses, function(s) attach_cloud_job(s$name, session)$record)
   job_list_frame(statuses, "SageMaker", records)
 }
@@ -290,25 +304,28 @@ list_cloud_jobs <- function(session, n, name_contains, status, details = FALSE) 
 update_cloud_status <- function(job, d) {
   # A job sagesim made knows its hosts from its record; another, from its
   # description (when the service gives them).
-  cluster <- d$ProcessingResources$ClusterConfig
+  kind <- cloud_job_kind(job)
+  cluster <- described_cluster(kind, d)
   job$instance_count <- job$instance_count %||% cluster$InstanceCount
   job$instance_type <- job$instance_type %||% cluster$InstanceType
-  job$last_status <- new_job_status(
-    job$name, d$ProcessingJobStatus, d$FailureReason, d$ExitMessage,
-    creation_time = d$CreationTime, start_time = d$ProcessingStartTime,
-    end_time = d$ProcessingEndTime)
+  job$last_status <- described_status(kind, job$name, d) # R/job-kinds.R
   job$last_status
 }
 
+# A handle made before Training jobs existed has no kind: a Processing job.
+cloud_job_kind <- function(job) job$sagemaker_kind %||% "processing"
+
 #' @export
-job_status.sagesim_cloud_job <- function(job) {
-  description <- aws_request(job$session, "sagemaker:DescribeProcessingJob",
-                             list(ProcessingJobName = job$name))
+job_status.sagesim_cloud_job <- function(job, ...) {
+  kind <- cloud_job_kind(job)
+  description <- aws_request(job$session, sagemaker_kinds[[kind]]$describe,
+                             job_name_parameter(kind, job$name))
   update_cloud_status(job, description)
 }
 
 stop_job.sagesim_cloud_job <- function(job) {
-  aws_request(job$session, "sagemaker:StopProcessingJob", list(ProcessingJobName = job$name))
+  kind <- cloud_job_kind(job)
+  aws_request(job$session, sagemaker_kinds[[kind]]$stop, job_name_parameter(kind, job$name))
   message(sprintf("Asked SageMaker to stop %s.", job$name))
   invisible(job)
 }
@@ -325,8 +342,6 @@ next_poll_delay.sagesim_cloud_job <- function(job, delay, new_lines) {
 #' @export
 final_log_delay.sagesim_cloud_job <- function(job) 5
 
-log_group <- "/aws/sagemaker/ProcessingJobs"
-
 # Streams are named {job}/{host}-{epoch}; the host is what users recognise.
 host_of_stream <- function(stream, job_name) {
   sub("-[0-9]+$", "", substring(stream, nchar(job_name) + 2))
@@ -334,6 +349,7 @@ host_of_stream <- function(stream, job_name) {
 
 cloud_log_lines <- function(job, cursors) {
   # (A log group not there yet is an empty list.)
+  log_group <- sagemaker_kinds[[cloud_job_kind(job)]]$log_group
   streams <- aws_request(job$session, "logs:DescribeLogStreams",
                          list(LogGroupName = log_group, LogStreamNamePrefix = paste0(job$name, "/")))
   lines <- list()

@@ -45,8 +45,15 @@ start_local_job <- function(plan, session) {
   # already made in this R session.
   session <- if (needs_s3) default_session(session) else session %||% session_cache$default
   defaulted <- vapply(Filter(function(o) is.null(o$destination), plan$outputs), `[[`, "", "name")
+  # A Spot or warm-pool job rehearses a Training job: its outputs are its
+  # checkpoints, kept in the job's folder as SageMaker keeps them in S3.
+  plan$training <- training_plan(settings, normalizePath(dir, mustWork = FALSE)) # R/job-kinds.R
   outputs <- lapply(plan$outputs, function(output) {
-    output$destination <- output$destination %||% file.path(dir, "output", output$name)
+    output$destination <- output$destination %||% if (!is.null(plan$training)) {
+      training_output_destination(plan$training, output$name)
+    } else {
+      file.path(dir, "output", output$name)
+    }
     if (!is_s3_uri(output$destination)) {
       output$destination <- normalizePath(output$destination, mustWork = FALSE)
     }
@@ -74,7 +81,9 @@ start_local_job <- function(plan, session) {
   hosts <- record_hosts(record)
   request <- stage_hosts(config, dir, hosts, session)
   for (host in hosts) {
-    write_host_script(request, dir, host, runner, extra_env = results_key_environment(key))
+    write_host_script(request, dir, host, runner,
+                      extra_env = c(results_key_environment(key),
+                                    rehearsed_interruption(plan$training, host)))
     if (!is.null(session)) {
       aws_request(session, "session:WriteHostCredentials",
                   list(Path = file.path(normalizePath(host_dir(dir, host)), "credentials")))
@@ -171,8 +180,10 @@ host_endings <- function(dir, hosts, exit_codes, alive, stopped) {
     code <- exit_codes[[host]]
     if (alive[[host]]) return(list("running", NULL, NULL))
     if (!is.na(code) && code == 0L) return(list("completed", NULL, NULL))
-    message <- read_small_file(file.path(host_opt_ml(dir, host), "output", "message")) %||%
-      r_error_line(dir, host)
+    output <- file.path(host_opt_ml(dir, host), "output")
+    # (A Training host's message is its failure file.)
+    message <- read_small_file(file.path(output, "message")) %||%
+      read_small_file(file.path(output, "failure")) %||% r_error_line(dir, host)
     if (stopped && (is.na(code) || code > 128L || code == 143L)) {
       return(list("stopped", sprintf("%s was stopped", host), NULL))
     }
@@ -235,7 +246,7 @@ deliver_local_outputs <- function(job, failed = FALSE) {
 }
 
 #' @export
-job_status.sagesim_local_job <- function(job) local_status(job)
+job_status.sagesim_local_job <- function(job, ...) local_status(job)
 
 stop_job.sagesim_local_job <- function(job) {
   stopped <- stop_marker(job$dir)

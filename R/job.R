@@ -188,6 +188,8 @@ print.sagesim_job <- function(x, ...) {
     cat(sprintf("  elapsed:   %s\n", format_elapsed(status)))
   }
   cat(sprintf("  instances: %s x %s\n", x$instance_count %||% "?", x$instance_type %||% "?"))
+  capacity <- capacity_line(x) # R/job-kinds.R
+  if (!is.null(capacity)) cat(sprintf("  capacity:  %s\n", capacity))
   cost <- cost_line(x) # R/cost.R
   if (!is.null(cost)) cat(sprintf("  cost:      %s\n", cost))
   if (!is.null(x$seed)) cat(sprintf("  seed:      %s\n", format_number(x$seed)))

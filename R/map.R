@@ -69,7 +69,8 @@ submit_map <- function(x, f, ..., packages = NULL, seed = NULL, image_uri = NULL
                        volume_size_gb = 30, max_runtime = 86400, base_job_name = NULL,
                        job_name = NULL, env = NULL, tags = NULL, network = NULL,
                        volume_kms_key = NULL, output_kms_key = NULL, kms_key = NULL,
-                       retries = getOption("sagesim.retries", 2), wait = TRUE, logs = TRUE,
+                       retries = getOption("sagesim.retries", 2), spot = FALSE,
+                       max_wait = NULL, keep_alive = NULL, wait = TRUE, logs = TRUE,
                        session = NULL, estimate = FALSE, budget = getOption("sagesim.budget")) {
   if (!is.function(f)) {
     abort_argument("f", sprintf("`f` must be a function, not %s.", describe_type(f)))
@@ -89,7 +90,8 @@ submit_map <- function(x, f, ..., packages = NULL, seed = NULL, image_uri = NULL
                    image_uri = image_uri, role = role, env = env, network = network,
                    volume_kms_key = volume_kms_key, output_kms_key = output_kms_key,
                    kms_key = kms_key, volume_size_gb = volume_size_gb, max_runtime = max_runtime,
-                   tags = tags, retries = retries)
+                   tags = tags, retries = retries, spot = spot, max_wait = max_wait,
+                   keep_alive = keep_alive)
   if (identical(instance_type, "local") && is.null(image_uri)) {
     check_local_packages(unique(c(payload$packages, code_packages(f))), "`f`") # R/packages.R
   }

@@ -28,6 +28,7 @@ plan_job <- function(work, settings, base_job_name = NULL, job_name = NULL) {
     }
   }
   if (local) check_local_emulation(inputs, outputs)
+  if (training_settings(checked)) check_training_outputs(outputs) # R/job-kinds.R
   list(
     name = job_name %||% job_name_from_base(base_job_name %||% work$base_default),
     work = work, settings = checked, local = local, inputs = inputs, outputs = outputs

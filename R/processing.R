@@ -83,6 +83,20 @@
 #'   cloud fails it, not its code: no capacity, an internal error, a host
 #'   lost (see `vignette("own-code", package = "sagesim")`); default
 #'   `getOption("sagesim.retries", 2)`.
+#' @param spot `TRUE` runs the job on Spot capacity (a SageMaker Training
+#'   job with managed Spot: often far cheaper, but it may wait for capacity
+#'   and be interrupted). What each host finishes is kept in the job's
+#'   checkpoints as it goes, so an interrupted host goes on where it was and
+#'   the results are the same. See [spot_and_warm_pools].
+#' @param max_wait With `spot`, the seconds the job may take in all,
+#'   waiting for capacity and running (at least `max_runtime`; default twice
+#'   `max_runtime`). A job that gets no capacity in that time is retried
+#'   (`retries`).
+#' @param keep_alive Seconds (1 to 3600) to keep the job's instances after
+#'   it ends as a warm pool, which the next job with the same settings
+#'   reuses, starting in seconds instead of minutes; on demand only (not
+#'   with `spot`), and the account's warm-pool quota must allow it. See
+#'   [spot_and_warm_pools].
 #' @param wait Wait for the job to finish (`FALSE` returns at once; pick the
 #'   job up later with [job_attach()], even from a new R session).
 #' @param logs Stream the job's logs while waiting.
@@ -144,7 +158,7 @@ submit_processing <- function(code = NULL, simulation = NULL, image_uri = NULL, 
                               inputs = NULL, outputs = NULL, env = NULL, tags = NULL,
                               network = NULL, volume_kms_key = NULL, output_kms_key = NULL,
                               kms_key = NULL, retries = getOption("sagesim.retries", 2),
-                              wait = TRUE, logs = TRUE, session = NULL, estimate = FALSE,
+                              spot = FALSE, max_wait = NULL, keep_alive = NULL, wait = TRUE, logs = TRUE, session = NULL, estimate = FALSE,
                               budget = getOption("sagesim.budget"), ...) {
   check_unknown_arguments("submit_processing", ...)
   work <- processing_work(code, simulation, image_uri, command, arguments)
@@ -152,7 +166,8 @@ submit_processing <- function(code = NULL, simulation = NULL, image_uri = NULL, 
                    instance_type = instance_type, volume_size_gb = volume_size_gb,
                    max_runtime = max_runtime, inputs = inputs, outputs = outputs, env = env,
                    tags = tags, network = network, volume_kms_key = volume_kms_key,
-                   output_kms_key = output_kms_key, kms_key = kms_key, retries = retries)
+                   output_kms_key = output_kms_key, kms_key = kms_key, retries = retries,
+                   spot = spot, max_wait = max_wait, keep_alive = keep_alive)
   if (identical(instance_type, "local") && is.null(image_uri) && !is.null(code) &&
       !is_s3_uri(code) && file.exists(code)) {
     check_local_packages(script_packages(code), sprintf("The script %s", basename(code)))

@@ -36,7 +36,8 @@ new_job_record <- function(plan, role, inputs, outputs, default_destinations, ru
     network = if (!is.null(network)) list(
       subnets = as.list(network$subnets), security_group_ids = as.list(network$security_group_ids),
       enable_network_isolation = network$enable_network_isolation,
-      encrypt_inter_container_traffic = network$encrypt_inter_container_traffic)
+      encrypt_inter_container_traffic = network$encrypt_inter_container_traffic),
+    training = plan$training
   ))
   record <- compact(list(
     format = "sagesim-job/1",
@@ -159,7 +160,10 @@ record_settings <- function(record) {
     volume_kms_key = plan$volume_kms_key,
     output_kms_key = plan$output_kms_key,
     kms_key = record$upload_kms_key,
-    retries = record$retries
+    retries = record$retries,
+    spot = isTRUE(plan$training$spot),
+    max_wait = plan$training$max_wait,
+    keep_alive = plan$training$keep_alive
   )
 }
 

@@ -24,6 +24,10 @@
 #'   asked).
 #' * `sagesim.retries`: how often a job the cloud failed (not its code) is
 #'   run again (default 2).
+#' * `sagesim.spot_interruptions`: hosts of a local Spot job to interrupt
+#'   and restart from their checkpoints, with how many elements (or result
+#'   files) each saves first, e.g. `c("algo-2" = 3)` (default none; see
+#'   [spot_and_warm_pools]).
 #' * `sagesim.budget`: refuse a job whose cost bound exceeds this many US
 #'   dollars (default none; see [submit_processing()], "Costs").
 #'   `sagesim.unknown_price`: what a budget does with a job whose price is not

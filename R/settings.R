@@ -43,6 +43,16 @@ job_settings <- list(
   # How often a job the cloud failed (not its code) is run again.
   retries = list(default = quote(getOption("sagesim.retries", 2)), check = function(x, local) {
     check_count(x %||% getOption("sagesim.retries", 2), "retries", min = 0, max = 10)
+  }),
+  # Spot capacity and warm pools: the job runs as a SageMaker Training job
+  # (R/training.R). `max_wait` counts waiting for capacity and running.
+  spot = list(default = FALSE, check = function(x, local) check_flag(x %||% FALSE, "spot")),
+  max_wait = list(default = NULL, check = function(x, local) {
+    if (!is.null(x)) check_count(x, "max_wait", min = 1, max = 2419200) else x
+  }),
+  # Seconds a warm pool is kept after the job (AWS's older, lower limit: 1 hour).
+  keep_alive = list(default = NULL, check = function(x, local) {
+    if (!is.null(x)) check_count(x, "keep_alive", min = 1, max = 3600) else x
   })
 )
 
@@ -51,10 +61,36 @@ job_setting_names <- names(job_settings)
 # Every setting of the table, as the job takes it, from `settings` (named, a
 # subset of the table; one not given is checked as NULL, i.e. unset).
 check_job_settings <- function(settings, local) {
-  lapply(stats::setNames(nm = job_setting_names), function(name) {
+  checked <- lapply(stats::setNames(nm = job_setting_names), function(name) {
     job_settings[[name]]$check(settings[[name]], local)
   })
+  check_capacity_settings(checked)
 }
+
+# The settings that only hold together: Spot and warm pools exclude each
+# other (AWS's rule), `max_wait` is Spot's and covers `max_runtime`; a Spot
+# job waits at most twice its runtime unless told.
+check_capacity_settings <- function(checked) {
+  if (checked$spot && !is.null(checked$keep_alive)) {
+    abort_argument("keep_alive", "SageMaker keeps no warm pool of Spot instances: give `spot = TRUE` or `keep_alive`, not both.")
+  }
+  if (!checked$spot && !is.null(checked$max_wait)) {
+    abort_argument("max_wait", "`max_wait` is how long a Spot job may wait for capacity and run: give it with `spot = TRUE`.")
+  }
+  if (checked$spot) {
+    checked$max_wait <- checked$max_wait %||% (2 * checked$max_runtime)
+    if (checked$max_wait < checked$max_runtime) {
+      abort_argument("max_wait", sprintf(
+        "`max_wait` (%s s) must be at least `max_runtime` (%s s): it counts the wait for Spot capacity and the run.",
+        format_count(checked$max_wait), format_count(checked$max_runtime)))
+    }
+  }
+  checked
+}
+
+# Whether a job's settings make it a SageMaker Training job (Spot capacity
+# or a warm pool) rather than a Processing job.
+training_settings <- function(settings) isTRUE(settings$spot) || !is.null(settings$keep_alive)
 
 # The default of each setting, as a submit function's argument has it.
 job_setting_defaults <- function() {

@@ -40,13 +40,17 @@ permissions_of <- function(r, roles = role) {
         stop("no permission known for ", r$Operation))
     },
     sagemaker = {
-      job <- if (is.null(body$ProcessingJobName)) "*" else
+      job <- if (!is.null(body$ProcessingJobName)) {
         arn("sagemaker", paste0("processing-job/", tolower(body$ProcessingJobName)))
+      } else if (!is.null(body$TrainingJobName)) {
+        arn("sagemaker", paste0("training-job/", tolower(body$TrainingJobName)))
+      } else "*"
+      creates <- call %in% c("CreateProcessingJob", "CreateTrainingJob")
       c(need(r$Operation, job),
-        if (call == "CreateProcessingJob") {
+        if (creates) {
           need("iam:PassRole", body$RoleArn, list(`iam:PassedToService` = "sagemaker.amazonaws.com"))
         },
-        if (call == "CreateProcessingJob" && length(body$Tags) > 0) need("sagemaker:AddTags", job))
+        if (creates && length(body$Tags) > 0) need("sagemaker:AddTags", job))
     },
     logs = {
       group <- arn("logs", paste0("log-group:", body$logGroupName))

@@ -42,17 +42,21 @@ test_that("sagesim_iam_policy() scopes each action to its resources", {
   expect_identical(anyDuplicated(sids), 0L)
   expect_identical(unlist(statement(policy$user, "s3:GetObject")$Resource), "arn:aws:s3:::my-bucket/*")
   expect_identical(unlist(statement(policy$user, "s3:ListBucket")$Resource), "arn:aws:s3:::my-bucket")
-  expect_identical(unlist(statement(policy$user, "sagemaker:CreateProcessingJob")$Resource),
-                   "arn:aws:sagemaker:eu-west-1:123456789012:processing-job/*")
+  # Both kinds of job: Processing, and Training (Spot, warm pools).
+  jobs <- c("arn:aws:sagemaker:eu-west-1:123456789012:processing-job/*",
+            "arn:aws:sagemaker:eu-west-1:123456789012:training-job/*")
+  expect_identical(unlist(statement(policy$user, "sagemaker:CreateProcessingJob")$Resource), jobs)
+  expect_identical(unlist(statement(policy$user, "sagemaker:CreateTrainingJob")$Resource), jobs)
   expect_identical(unlist(statement(policy$user, "logs:GetLogEvents")$Resource),
-                   "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/sagemaker/ProcessingJobs:log-stream:*")
+                   sprintf("arn:aws:logs:eu-west-1:123456789012:log-group:/aws/sagemaker/%s:log-stream:*",
+                           c("ProcessingJobs", "TrainingJobs")))
   expect_identical(unlist(statement(policy$user, "ecr:PutImage")$Resource),
                    "arn:aws:ecr:eu-west-1:123456789012:repository/sagesim")
   # "*" only where the action has no resource to scope it to.
   for (s in policy$user$Statement) {
     if ("*" %in% unlist(s$Resource)) {
       expect_setequal(unlist(s$Action), c("sts:GetCallerIdentity", "sagemaker:ListProcessingJobs",
-                                          "ecr:GetAuthorizationToken"))
+                                          "sagemaker:ListTrainingJobs", "ecr:GetAuthorizationToken"))
     }
   }
   expect_false(any(grepl("^kms:|^ec2:", c(granted_actions(policy$user), granted_actions(policy$role)))))

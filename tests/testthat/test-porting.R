@@ -23,7 +23,11 @@ test_that("ScriptProcessor's names and typos are refused with sagesim's name", {
     list(call = quote(expected_violations(10, 10, 5, distanse = 2)), says = "did you mean `distance`?"),
     list(call = quote(job_name_from_base("a", tme = Sys.time())), says = "did you mean `time`?"),
     list(call = quote(read_simulation_results(pth = ".")), says = "did you mean `path`?"),
-    list(call = quote(sagemaker_prices(region = "x")), says = "sagemaker_prices() has no argument `region`"))
+    list(call = quote(sagemaker_prices(region = "x")), says = "sagemaker_prices() has no argument `region`"),
+    list(call = quote(build_image(packages = "x", tga = "a:b")), says = "did you mean `tag`?"),
+    list(call = quote(publish_image(repositry = "x")), says = "did you mean `repository`?"),
+    list(call = quote(last_dopar_job(n = 2)), says = "last_dopar_job() has no argument `n`"),
+    list(call = quote(job_status("x", poll = 1)), says = "job_status() has no argument `poll`"))
   for (case in cases) {
     error <- expect_error(eval(case$call), class = "sagesim_unknown_argument")
     expect_s3_class(error, "sagesim_invalid_argument")
