@@ -40,6 +40,17 @@ expect_valid_requests <- function(operation) {
   invisible(sent)
 }
 
+# A cloud job's record (submitted to moto, not run), whose plan the Training
+# records below are made from.
+submitted_record <- function(session, ...) {
+  job <- submit_processing(simulation = simulation_spec(300, 200, 120, 101, seed = 17),
+                           image_uri = image, instance_count = 2, wait = FALSE, session = session,
+                           env = c(MODE = "full"), tags = c(project = "covid"),
+                           network = network_config(subnets = "subnet-1", security_group_ids = "sg-1"),
+                           volume_kms_key = "vol-key", output_kms_key = "out-key", ...)
+  job$record
+}
+
 # The JSON of `record` (a job's record, job$record) made a Training job's:
 # named `name`, with `training` as the job crate's TrainingPlan (spot,
 # max_wait, keep_alive, checkpoint_uri, output_uri) under

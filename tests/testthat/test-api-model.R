@@ -109,17 +109,6 @@ test_that("the Processing requests of every kind of job pass the API model", {
   }
 })
 
-# A cloud job's record (submitted to moto, not run), whose plan the Training
-# records below are made from.
-submitted_record <- function(session, ...) {
-  job <- submit_processing(simulation = simulation_spec(300, 200, 120, 101, seed = 17),
-                           image_uri = image, instance_count = 2, wait = FALSE, session = session,
-                           env = c(MODE = "full"), tags = c(project = "covid"),
-                           network = network_config(subnets = "subnet-1", security_group_ids = "sg-1"),
-                           volume_kms_key = "vol-key", output_kms_key = "out-key", ...)
-  job$record
-}
-
 test_that("CreateTrainingJob requests of Spot and warm-pool records pass the API model and describe as sent", {
   local_moto()
   session <- aws_session(role = role)
