@@ -93,6 +93,12 @@ test_that("an interrupted Spot host resumes from its checkpoints, and Spot bills
   expect_identical(algo2[[2]][1], "from 2")
   expect_identical(utils::tail(algo2[[2]], 1), "done")
   expect_identical(logs[hosts == "algo-1"][[1]][1], "from 0")
+  # The checkpoints were listed to restore every host at its start, and
+  # algo-2 again after its interruption.
+  restores <- Filter(function(r) identical(r$AccessKeyId, "EXECUTIONROLEKEY") &&
+                       identical(r$Query$prefix, "sagesim-spot-1/checkpoints/"),
+                     sent("s3:ListObjectsV2"))
+  expect_length(restores, 3)
   expect_setequal(bucket_keys(session, "sagesim-spot-1/checkpoints/"),
                   c("sagesim-spot-1/checkpoints/algo-1", "sagesim-spot-1/checkpoints/algo-2"))
   expect_gte(d$TrainingTimeInSeconds, 1L)
@@ -124,13 +130,19 @@ test_that("a host's failure fails the job with its failure text", {
   session <- aws_session(role = role)
   record <- submitted_record(session)
   play_training_with_fake_runtime()
-  script <- "mkdir -p opt/ml/output; echo 'bad input' > opt/ml/output/failure; exit 3"
+  script <- paste("echo \"variables $MODE $PLAYED\"; mkdir -p opt/ml/output",
+                  "echo 'bad input' > opt/ml/output/failure; exit 3", sep = "; ")
   create_training(session, training_record_json(record, "sagesim-fail-1", session$bucket,
                                                  env = c(FAKE_HOST_SCRIPT = script)))
   d <- await_training_job(session, "sagesim-fail-1")
   expect_identical(c(d$TrainingJobStatus, d$SecondaryStatus), c("Failed", "Failed"))
   expect_identical(d$FailureReason, "AlgorithmError: bad input, exit code: 3")
   expect_identical(d$BillableTimeInSeconds, d$TrainingTimeInSeconds)
+  # The hosts had the request's variables (the record's MODE) and the
+  # launcher's (/play-jobs' PLAYED).
+  logs <- training_logs(session, "sagesim-fail-1")
+  expect_length(logs, 2)
+  for (lines in logs) expect_identical(lines, "variables full yes")
 })
 
 test_that("a warm pool is reused by the next job of the same instances, and only by it", {
