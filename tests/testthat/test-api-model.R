@@ -171,7 +171,7 @@ test_that("CreateTrainingJob requests of Spot and warm-pool records pass the API
   expect_length(recorded_sagemaker("CreateTrainingJob"), 2)
 })
 
-test_that("a Spot job submitted with spot = TRUE sends a valid CreateTrainingJob", {
+test_that("Spot and warm-pool jobs submitted with spot = TRUE or keep_alive send valid CreateTrainingJobs", {
   local_moto()
   session <- aws_session(role = role)
   job <- submit_map(1:4, function(i) i + 1, seed = 3, image_uri = image, instance_type = "ml.m5.xlarge",
@@ -180,6 +180,14 @@ test_that("a Spot job submitted with spot = TRUE sends a valid CreateTrainingJob
   expect_identical(sent[[1]]$TrainingJobName, job$name)
   expect_identical(sent[[1]]$StoppingCondition,
                    list(MaxRuntimeInSeconds = 3600L, MaxWaitTimeInSeconds = 7200L))
+  warm <- submit_processing(simulation = simulation_spec(300, 200, 120, 101, seed = 17), image_uri = image,
+                            instance_type = "ml.m5.xlarge", keep_alive = 900, wait = FALSE,
+                            session = session)
+  sent <- expect_valid_requests("CreateTrainingJob")
+  expect_length(sent, 2)
+  expect_identical(sent[[2]]$TrainingJobName, warm$name)
+  expect_identical(sent[[2]]$ResourceConfig$KeepAlivePeriodInSeconds, 900L)
+  expect_false(sent[[2]]$EnableManagedSpotTraining)
   expect_length(recorded_sagemaker("CreateProcessingJob"), 0)
 })
 
