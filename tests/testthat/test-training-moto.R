@@ -200,3 +200,21 @@ test_that("training quotas refuse in SageMaker's words: warm pools, on-demand an
   listed <- sagesim:::aws_request(session, "sagemaker:ListTrainingJobs", list())
   expect_identical(vapply(listed$TrainingJobSummaries, `[[`, "", "TrainingJobName"), "sagesim-quota-4")
 })
+
+test_that("a warm pool past its keep-alive is Terminated, and not reused", {
+  local_moto()
+  session <- aws_session(role = role)
+  record <- submitted_record(session)
+  play_training_with_fake_runtime()
+  create_training(session, training_record_json(record, "sagesim-brief-1", session$bucket, keep_alive = 1))
+  first <- await_training_job(session, "sagesim-brief-1")
+  expect_identical(first$WarmPoolStatus$Status, "Available")
+  Sys.sleep(1.5)
+  expect_mapequal(describe_training(session, "sagesim-brief-1")$WarmPoolStatus,
+                  list(Status = "Terminated", ResourceRetainedBillableTimeInSeconds = 1L))
+  create_training(session, training_record_json(record, "sagesim-brief-2", session$bucket, keep_alive = 1,
+                                                 env = c(FAKE_HOST_SCRIPT = "sleep 1")))
+  running <- await_training_job(session, "sagesim-brief-2", function(d) identical(d$SecondaryStatus, "Training"))
+  expect_null(running$WarmPoolStatus)
+  expect_identical(describe_training(session, "sagesim-brief-1")$WarmPoolStatus$Status, "Terminated")
+})
