@@ -562,12 +562,14 @@ fn aws_session_info(session: ExternalPtr<SessionHandle>) -> Robj {
     .unwrap_or_else(|e| rust_error("internal", &e.to_string(), None))
 }
 
-/// The request a job record's plan makes, as the job's container sees it in
-/// `/opt/ml/config/processingjobconfig.json` (JSON).
+/// The request a job record's plan makes (JSON, without Tags): the
+/// CreateTrainingJob request when the plan has `training`, else the
+/// Processing request as the job's container sees it in
+/// `/opt/ml/config/processingjobconfig.json`.
 #[extendr]
 fn job_config(record_json: &str) -> Robj {
     match sagesim_job::JobRecord::from_json(record_json) {
-        Ok(record) => sagesim_aws::processing_job_config(&record)
+        Ok(record) => sagesim_aws::job_config(&record)
             .to_string()
             .into(),
         Err(e) => record_error(&e),

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use crate::error::AwsError;
 use crate::session::AwsSession;
-use crate::{ecr, iam, logs, s3, sagemaker};
+use crate::{ecr, iam, logs, s3, sagemaker, training};
 
 /// The operation table, written once: it makes both [`OPERATIONS`] and the
 /// dispatch of [`AwsSession::call`].
@@ -41,6 +41,10 @@ operations! {
     "sagemaker:DescribeProcessingJob" => sagemaker::describe_processing_job,
     "sagemaker:StopProcessingJob" => sagemaker::stop_processing_job,
     "sagemaker:ListProcessingJobs" => sagemaker::list_processing_jobs,
+    "sagemaker:CreateTrainingJob" => training::create_training_job,
+    "sagemaker:DescribeTrainingJob" => training::describe_training_job,
+    "sagemaker:StopTrainingJob" => training::stop_training_job,
+    "sagemaker:ListTrainingJobs" => training::list_training_jobs,
     "logs:DescribeLogStreams" => logs::describe_log_streams,
     "logs:GetLogEvents" => logs::get_log_events,
     "ecr:EnsureRepository" => ecr::ensure_repository,

@@ -1,4 +1,4 @@
-//! sagesim's AWS layer: SageMaker Processing, S3, CloudWatch Logs, ECR, STS and IAM
+//! sagesim's AWS layer: SageMaker Processing and Training, S3, CloudWatch Logs, ECR, STS and IAM
 //! through aws-sdk-rust, driven by AWS-shaped JSON so R needs no Python.
 //!
 //! Entry points: [`runtime`] to block on futures from synchronous (R) code,
@@ -14,6 +14,7 @@ mod logs;
 mod s3;
 mod sagemaker;
 mod session;
+mod training;
 
 use std::sync::OnceLock;
 
@@ -22,6 +23,7 @@ pub use error::AwsError;
 pub use s3::{local_path_for_key, MULTIPART_THRESHOLD};
 pub use sagemaker::processing_job_config;
 pub use session::{AwsSession, SessionConfig};
+pub use training::{job_config, training_job_config};
 
 /// The process-wide Tokio runtime (2 worker threads), built on first use.
 /// One runtime keeps connection pools and the SDK's background tasks alive

@@ -1,4 +1,5 @@
-//! SageMaker Processing jobs: create, describe, stop, list.
+//! SageMaker Processing jobs: create, describe, stop, list (Training jobs
+//! are in `training.rs`, which shares this module's helpers).
 //!
 //! A job arrives as a [`JobPlan`], in sagesim's own terms (what R's
 //! `submit_processing()` decided), inside its [`JobRecord`]; this module
@@ -17,9 +18,9 @@ use serde_json::{json, Value};
 use crate::error::AwsError;
 use crate::json::{params, strings, Obj};
 use crate::session::AwsSession;
-use sagesim_job::{JobPlan, JobRecord};
+use sagesim_job::{JobPlan, JobRecord, PlannedNetwork, PlannedTag};
 
-const SVC: &str = "sagemaker";
+pub(crate) const SVC: &str = "sagemaker";
 
 /// The members of a CreateProcessingJob request, built once from a plan.
 struct Request {
@@ -112,21 +113,31 @@ fn request(plan: JobPlan) -> Request {
             t::NetworkConfig::builder()
                 .enable_inter_container_traffic_encryption(n.encrypt_inter_container_traffic)
                 .enable_network_isolation(n.enable_network_isolation)
-                .set_vpc_config((!n.subnets.is_empty()).then(|| {
-                    t::VpcConfig::builder()
-                        .set_security_group_ids(Some(n.security_group_ids))
-                        .set_subnets(Some(n.subnets))
-                        .build()
-                }))
+                .set_vpc_config(vpc_config(&n))
                 .build()
         }),
-        tags: (!plan.tags.is_empty()).then(|| {
-            plan.tags
-                .into_iter()
-                .map(|t| t::Tag::builder().key(t.key).value(t.value).build())
-                .collect()
-        }),
+        tags: tags(plan.tags),
     }
+}
+
+/// The VPC of a planned network: none when it names no subnets.
+pub(crate) fn vpc_config(n: &PlannedNetwork) -> Option<t::VpcConfig> {
+    (!n.subnets.is_empty()).then(|| {
+        t::VpcConfig::builder()
+            .set_security_group_ids(Some(n.security_group_ids.clone()))
+            .set_subnets(Some(n.subnets.clone()))
+            .build()
+    })
+}
+
+/// The plan's tags as the request carries them: none when it has none.
+pub(crate) fn tags(planned: Vec<PlannedTag>) -> Option<Vec<t::Tag>> {
+    (!planned.is_empty()).then(|| {
+        planned
+            .into_iter()
+            .map(|t| t::Tag::builder().key(t.key).value(t.value).build())
+            .collect()
+    })
 }
 
 /// `sagemaker:CreateProcessingJob` of the plan of a [`JobRecord`]. The
@@ -136,7 +147,15 @@ fn request(plan: JobPlan) -> Request {
 pub(crate) async fn create_processing_job(s: &AwsSession, p: Value) -> Result<Value, AwsError> {
     const OP: &str = "CreateProcessingJob";
     let (p, extra) = extra_environment(OP, p)?;
-    let mut r = request(record_plan(OP, p)?);
+    let plan = record_plan(OP, p)?;
+    if plan.training.is_some() {
+        return Err(AwsError::invalid(
+            SVC,
+            OP,
+            "the record plans a Training job (it has `training`): create it with CreateTrainingJob",
+        ));
+    }
+    let mut r = request(plan);
     if !extra.is_empty() {
         r.environment.get_or_insert_with(HashMap::new).extend(extra);
     }
@@ -162,7 +181,7 @@ pub(crate) async fn create_processing_job(s: &AwsSession, p: Value) -> Result<Va
 }
 
 /// The record, and the variables given beside it in `ExtraEnvironment`.
-fn extra_environment(
+pub(crate) fn extra_environment(
     operation: &str,
     mut record: Value,
 ) -> Result<(Value, BTreeMap<String, String>), AwsError> {
@@ -177,7 +196,7 @@ fn extra_environment(
     Ok((record, extra))
 }
 
-fn record_plan(operation: &str, record: Value) -> Result<JobPlan, AwsError> {
+pub(crate) fn record_plan(operation: &str, record: Value) -> Result<JobPlan, AwsError> {
     JobRecord::from_value(record)
         .map(|r| r.plan)
         .map_err(|e| AwsError::invalid(SVC, operation, e.message))
@@ -223,12 +242,12 @@ struct JobName {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
-struct ListArgs {
-    max_results: Option<usize>,
-    name_contains: Option<String>,
-    status_equals: Option<String>,
-    sort_by: Option<String>,
-    sort_order: Option<String>,
+pub(crate) struct ListArgs {
+    pub(crate) max_results: Option<usize>,
+    pub(crate) name_contains: Option<String>,
+    pub(crate) status_equals: Option<String>,
+    pub(crate) sort_by: Option<String>,
+    pub(crate) sort_order: Option<String>,
 }
 
 /// `sagemaker:DescribeProcessingJob`.
@@ -370,13 +389,12 @@ fn network_json(n: &t::NetworkConfig) -> Value {
             n.enable_inter_container_traffic_encryption(),
         )
         .opt("EnableNetworkIsolation", n.enable_network_isolation())
-        .opt(
-            "VpcConfig",
-            n.vpc_config().map(
-                |v| json!({"SecurityGroupIds": v.security_group_ids(), "Subnets": v.subnets()}),
-            ),
-        )
+        .opt("VpcConfig", n.vpc_config().map(vpc_json))
         .build()
+}
+
+pub(crate) fn vpc_json(v: &t::VpcConfig) -> Value {
+    json!({"SecurityGroupIds": v.security_group_ids(), "Subnets": v.subnets()})
 }
 
 /// `sagemaker:StopProcessingJob`.

@@ -11,6 +11,8 @@ mod progress;
 mod record;
 
 pub use error::JobError;
-pub use plan::{JobPlan, PlannedInput, PlannedNetwork, PlannedOutput, PlannedTag};
+pub use plan::{JobPlan, PlannedInput, PlannedNetwork, PlannedOutput, PlannedTag, TrainingPlan};
 pub use progress::{parse_progress_line, progress_line, Progress, PROGRESS_FORMAT};
-pub use record::{record_key, Attempt, Grid, HostRunner, JobRecord, Work, RECORD_FORMAT};
+pub use record::{
+    record_key, Attempt, Grid, HostRunner, JobRecord, Work, MAX_KEEP_ALIVE, RECORD_FORMAT,
+};

@@ -33,6 +33,29 @@ pub struct JobPlan {
     #[serde(default)]
     pub tags: Vec<PlannedTag>,
     pub network: Option<PlannedNetwork>,
+    /// Set for a SageMaker Training job (managed Spot, warm pools); a plan
+    /// without it is a Processing job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub training: Option<TrainingPlan>,
+}
+
+/// What a Training job adds to the plan. The inputs become channels, the
+/// outputs stay where the worker writes them (their container paths reach
+/// the job as hyperparameters).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TrainingPlan {
+    /// Managed Spot: `EnableManagedSpotTraining`.
+    pub spot: bool,
+    /// `StoppingCondition.MaxWaitTimeInSeconds` (Spot only; at least
+    /// `max_runtime`): waiting for capacity plus running.
+    pub max_wait: Option<i32>,
+    /// `ResourceConfig.KeepAlivePeriodInSeconds`: a warm pool (not with Spot).
+    pub keep_alive: Option<i32>,
+    /// `CheckpointConfig.S3Uri`: where `/opt/ml/checkpoints` is kept.
+    pub checkpoint_uri: String,
+    /// `OutputDataConfig.S3OutputPath`.
+    pub output_uri: String,
 }
 
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::error::JobError;
-use crate::plan::JobPlan;
+use crate::plan::{JobPlan, TrainingPlan};
 
 /// The format of this version of the record; readers refuse any other.
 pub const RECORD_FORMAT: &str = "sagesim-job/1";
@@ -155,6 +155,43 @@ pub struct HostRunner {
 
 const RUNNER_MODES: &[&str] = &["process", "namespace", "container"];
 
+/// The longest warm pool sagesim asks for, seconds: the lower of the two
+/// limits AWS has published (the API model allows 21,600; older docs 3,600).
+pub const MAX_KEEP_ALIVE: i32 = 3600;
+
+/// What SageMaker refuses of a Training job's Spot and warm-pool settings,
+/// refused here first with sagesim's words.
+fn check_training(training: &TrainingPlan, max_runtime: i32) -> Result<(), JobError> {
+    let refuse = |message: String| Err(format_error("ReadJobRecord", message));
+    if training.spot && training.keep_alive.is_some() {
+        return refuse(
+            "a Spot training job cannot keep a warm pool (keep_alive is not allowed with spot)"
+                .into(),
+        );
+    }
+    if let Some(max_wait) = training.max_wait {
+        if !training.spot {
+            return refuse(format!(
+                "max_wait ({max_wait} s) is only for Spot training jobs (spot is false)"
+            ));
+        }
+        if max_wait < max_runtime {
+            return refuse(format!(
+                "max_wait ({max_wait} s) is shorter than max_runtime ({max_runtime} s): \
+                 it counts the wait for Spot capacity plus the run"
+            ));
+        }
+    }
+    if let Some(keep_alive) = training.keep_alive {
+        if !(1..=MAX_KEEP_ALIVE).contains(&keep_alive) {
+            return refuse(format!(
+                "keep_alive ({keep_alive} s) must be within 1 and {MAX_KEEP_ALIVE} seconds"
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn format_error(operation: &str, message: impl Into<String>) -> JobError {
     JobError::new(operation, message)
 }
@@ -198,6 +235,9 @@ impl JobRecord {
                 ));
             }
         }
+        if let Some(training) = &self.plan.training {
+            check_training(training, self.plan.max_runtime)?;
+        }
         for name in &self.default_destinations {
             if !self.plan.has_output(name) {
                 return Err(format_error(
@@ -207,6 +247,11 @@ impl JobRecord {
             }
         }
         Ok(())
+    }
+
+    /// Whether the job runs as a SageMaker Training job (else Processing).
+    pub fn is_training(&self) -> bool {
+        self.plan.training.is_some()
     }
 
     pub fn to_json(&self) -> String {
@@ -332,6 +377,84 @@ mod tests {
         let mut value = record();
         value["hosts"] = json!({"mode": "teleport"});
         assert!(JobRecord::from_value(value).is_err());
+    }
+
+    fn training(spot: bool, max_wait: Option<i32>, keep_alive: Option<i32>) -> Value {
+        let mut value = record();
+        value["plan"]["training"] = json!({
+            "spot": spot, "max_wait": max_wait, "keep_alive": keep_alive,
+            "checkpoint_uri": "s3://b/j/checkpoints", "output_uri": "s3://b/j/output/training"
+        });
+        value
+    }
+
+    #[test]
+    fn a_record_without_training_is_a_processing_job() {
+        let parsed = JobRecord::from_value(record()).unwrap();
+        assert!(!parsed.is_training());
+        assert!(parsed.plan.training.is_none());
+        // Written back, it has no "training" member at all.
+        let written: Value = serde_json::from_str(&parsed.to_json()).unwrap();
+        assert!(written["plan"].get("training").is_none());
+    }
+
+    #[test]
+    fn training_settings_round_trip() {
+        for value in [
+            training(true, Some(120), None),
+            training(true, None, None),
+            training(false, None, Some(1)),
+            training(false, None, Some(MAX_KEEP_ALIVE)),
+        ] {
+            let parsed = JobRecord::from_value(value.clone()).unwrap();
+            assert!(parsed.is_training());
+            let again = JobRecord::from_json(&parsed.to_json()).unwrap();
+            assert_eq!(again, parsed);
+            assert_eq!(
+                again.plan.training.as_ref().unwrap().max_wait,
+                value["plan"]["training"]["max_wait"]
+                    .as_i64()
+                    .map(|v| v as i32)
+            );
+        }
+        let parsed = JobRecord::from_value(training(true, Some(90), None)).unwrap();
+        let t = parsed.plan.training.unwrap();
+        assert!(t.spot);
+        assert_eq!(t.max_wait, Some(90));
+        assert_eq!(t.checkpoint_uri, "s3://b/j/checkpoints");
+        assert_eq!(t.output_uri, "s3://b/j/output/training");
+    }
+
+    #[test]
+    fn training_settings_sagemaker_refuses_are_refused() {
+        let refused = |value: Value, words: &str| {
+            let err = JobRecord::from_value(value).unwrap_err();
+            assert!(err.message.contains(words), "{}", err.message);
+        };
+        refused(
+            training(true, Some(120), Some(60)),
+            "cannot keep a warm pool",
+        );
+        refused(training(false, Some(120), None), "only for Spot");
+        // max_runtime is 60.
+        refused(
+            training(true, Some(59), None),
+            "shorter than max_runtime (60 s)",
+        );
+        assert!(JobRecord::from_value(training(true, Some(60), None)).is_ok());
+        refused(training(false, None, Some(0)), "within 1 and 3600");
+        refused(training(false, None, Some(3601)), "within 1 and 3600");
+        refused(training(false, None, Some(-5)), "keep_alive (-5 s)");
+
+        let mut value = training(true, None, None);
+        value["plan"]["training"]["max_wiat"] = json!(100);
+        refused(value, "max_wiat");
+        let mut value = training(true, None, None);
+        value["plan"]["training"]
+            .as_object_mut()
+            .unwrap()
+            .remove("checkpoint_uri");
+        refused(value, "checkpoint_uri");
     }
 
     #[test]
