@@ -75,7 +75,7 @@ abort_access_denied <- function(e, operation, params, session) {
 call_resources <- function(params, session) {
   if (is.character(params)) {
     params <- jsonlite::fromJSON(params, simplifyVector = FALSE)$plan
-    params <- list(ProcessingJobName = params$name, RoleArn = params$role)
+    params <- list(JobName = params$name, RoleArn = params$role)
   }
   region <- session$region %||% "*"
   objects <- if (!is.null(params$Key)) params$Key else if (!is.null(params$Keys)) {
@@ -83,7 +83,7 @@ call_resources <- function(params, session) {
   } else paste0(params$Prefix %||% "", "*")
   list(partition = aws_partition(region), region = region, account = session$account %||% "*",
        buckets = params$Bucket %||% session$bucket, objects = objects,
-       jobs = params$ProcessingJobName %||% "*",
+       jobs = params$ProcessingJobName %||% params$TrainingJobName %||% params$JobName %||% "*",
        roles = params$RoleArn %||% expand_role(params$RoleName, session) %||% session$role %||% "*",
        streams = params$LogStreamName %||% paste0(params$LogStreamNamePrefix %||% "", "*"),
        repository = params$RepositoryName %||% "*", image_repositories = "*",

@@ -15,8 +15,10 @@
 #'   `AbortMultipartUpload` and `DeleteObject` (a failed submission removes
 #'   its uploads) on its objects; SageMaker `CreateProcessingJob`, `AddTags`
 #'   (jobs given `tags`), `DescribeProcessingJob`, `StopProcessingJob` on
-#'   processing jobs and `ListProcessingJobs`; CloudWatch Logs
-#'   `DescribeLogStreams` and `GetLogEvents` on `/aws/sagemaker/ProcessingJobs`;
+#'   processing jobs and `ListProcessingJobs`, and the same for training jobs
+#'   (`spot`, `keep_alive`: [spot_and_warm_pools]); CloudWatch Logs
+#'   `DescribeLogStreams` and `GetLogEvents` on `/aws/sagemaker/ProcessingJobs`
+#'   and `/aws/sagemaker/TrainingJobs`;
 #'   `iam:PassRole` on the execution role; for [publish_image()], ECR
 #'   `DescribeRepositories`, `CreateRepository`, `GetAuthorizationToken` and
 #'   what the container engine's push needs; with a KMS key, `kms:GenerateDataKey`

@@ -22,8 +22,8 @@ policy_resources <- function(kind, where) {
       sprintf("arn:%s:s3:::%s/%s", where$partition, b, o)
     })),
     # (SageMaker's ARNs hold job names in lower case.)
-    jobs = arn("sagemaker", paste0(rep(c("processing-job/", "training-job/"), each = length(where$jobs)),
-                                   tolower(where$jobs))),
+    jobs = arn("sagemaker", paste0("processing-job/", tolower(where$jobs))),
+    training_jobs = arn("sagemaker", paste0("training-job/", tolower(where$jobs))),
     role = where$roles,
     # (Log group ARNs are written with and without a trailing ":*".)
     log_group = c(groups, paste0(groups, ":*")),
@@ -56,7 +56,7 @@ policy_statement <- function(actions, resources, condition = NULL, sid = NULL) {
 # The statements allowing the rows of an actions table: one per kind of
 # resource and condition, in the order the rows first name them.
 policy_statements <- function(rows, where) {
-  sids <- c(any = "NoResourceLevel", bucket = "Bucket", objects = "Objects", jobs = "Jobs",
+  sids <- c(any = "NoResourceLevel", bucket = "Bucket", objects = "Objects", jobs = "ProcessingJobs", training_jobs = "TrainingJobs",
             role = "ExecutionRole", log_group = "LogGroup", log_streams = "LogStreams",
             repository = "Repository", image_repository = "PullImage", kms_key = "KmsKey")
   condition <- ifelse(is.na(rows$condition), "", rows$condition)

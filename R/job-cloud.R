@@ -29,16 +29,17 @@ start_cloud_job <- function(plan, session) {
   kms_key <- settings$kms_key %||% session$kms_key
   settings$kms_key <- kms_key
   plan$settings <- settings
-  if (!is.null(describe_any_job(session, plan$name))) {
-    abort(sprintf("A SageMaker job named %s already exists in %s; choose another `job_name`.",
-                  plan$name, session$region),
+  # (SageMaker keeps a name per kind of job: only this kind is asked.)
+  kind <- if (training_settings(settings)) "training" else "processing"
+  if (job_exists(session, kind, plan$name)) {
+    abort(sprintf("A SageMaker %s named %s already exists in %s; choose another `job_name`.",
+                  sagemaker_kinds[[kind]]$noun, plan$name, session$region),
           class = c("sagesim_job_exists", "sagesim_invalid_argument"), argument = "job_name",
           job_name = plan$name)
   }
   bucket <- ensure_bucket(session)
   job_prefix <- sprintf("s3://%s/%s", bucket, plan$name)
   plan$training <- training_plan(settings, job_prefix) # R/job-kinds.R
-  kind <- if (is.null(plan$training)) "processing" else "training"
   uploading <- FALSE
   created <- FALSE
   record <- NULL
@@ -199,6 +200,14 @@ upload_local <- function(session, bucket, prefix, path, kms_key = NULL) {
                      KmsKeyId = kms_key))
   }
   invisible()
+}
+
+job_exists <- function(session, kind, name) {
+  tryCatch({
+    aws_request(session, sagemaker_kinds[[kind]]$describe, job_name_parameter(kind, name))
+    TRUE
+  }, sagesim_aws_ValidationException = function(e) FALSE,
+  sagesim_aws_ResourceNotFound = function(e) FALSE)
 }
 
 # Uploads go under `{job}/input/`, a prefix no one else writes to (the job

@@ -16,7 +16,7 @@ test_that("the IAM actions table names every operation of the Rust dispatch, and
   # Every listed call of sagesim's own needs an action, "service:Name".
   named <- actions[!is.na(actions$call), ]
   expect_true(all(grepl("^[a-z0-9]+:[A-Za-z0-9]+$", named$action)))
-  expect_true(all(named$resource %in% c("any", "bucket", "objects", "jobs", "role", "log_group",
+  expect_true(all(named$resource %in% c("any", "bucket", "objects", "jobs", "training_jobs", "role", "log_group",
                                         "log_streams", "repository", "kms_key")))
   expect_true(all(grepl("^[a-z0-9]+:[A-Za-z0-9]+$", sagesim:::role_actions$action)))
   # An operation missing from the table is refused before anything is sent.
@@ -42,11 +42,11 @@ test_that("sagesim_iam_policy() scopes each action to its resources", {
   expect_identical(anyDuplicated(sids), 0L)
   expect_identical(unlist(statement(policy$user, "s3:GetObject")$Resource), "arn:aws:s3:::my-bucket/*")
   expect_identical(unlist(statement(policy$user, "s3:ListBucket")$Resource), "arn:aws:s3:::my-bucket")
-  # Both kinds of job: Processing, and Training (Spot, warm pools).
-  jobs <- c("arn:aws:sagemaker:eu-west-1:123456789012:processing-job/*",
-            "arn:aws:sagemaker:eu-west-1:123456789012:training-job/*")
-  expect_identical(unlist(statement(policy$user, "sagemaker:CreateProcessingJob")$Resource), jobs)
-  expect_identical(unlist(statement(policy$user, "sagemaker:CreateTrainingJob")$Resource), jobs)
+  # Each kind of job its own: Processing, and Training (Spot, warm pools).
+  expect_identical(unlist(statement(policy$user, "sagemaker:CreateProcessingJob")$Resource),
+                   "arn:aws:sagemaker:eu-west-1:123456789012:processing-job/*")
+  expect_identical(unlist(statement(policy$user, "sagemaker:CreateTrainingJob")$Resource),
+                   "arn:aws:sagemaker:eu-west-1:123456789012:training-job/*")
   expect_identical(unlist(statement(policy$user, "logs:GetLogEvents")$Resource),
                    sprintf("arn:aws:logs:eu-west-1:123456789012:log-group:/aws/sagemaker/%s:log-stream:*",
                            c("ProcessingJobs", "TrainingJobs")))
@@ -130,6 +130,12 @@ test_that("every call a run of sagesim sends is allowed by its policy, which all
   suppressWarnings(job_wait(mapped, logs = FALSE, timeout = 60))
   rest <- job_resubmit(mapped, logs = FALSE)
   expect_identical(job_collect(rest), as.list((1:6)^2))
+  # The same as a Spot job (a Training job), its checkpoints written by the hosts.
+  spot <- submit_map(1:6, slow, seed = 1, instance_count = 2, instance_type = "ml.m5.large",
+                     image_uri = image, spot = TRUE, wait = FALSE, session = session)
+  suppressMessages(job_stop(spot))
+  suppressWarnings(job_wait(spot, logs = TRUE, timeout = 60))
+  expect_identical(job_collect(job_resubmit(spot, logs = FALSE)), as.list((1:6)^2))
   expect_true(job$name %in% list_jobs(session = session)$name)
   expect_identical(job_attach(job$name, session = session)$record$plan$name, job$name)
 
