@@ -190,15 +190,24 @@ find_cloud_record <- function(session, name, description) {
   NULL
 }
 
+# An upload that takes more than a couple of seconds (a large map payload,
+# a folder of data) shows a progress bar of the bytes sent.
 upload_local <- function(session, bucket, prefix, path, kms_key = NULL) {
+  files <- if (dir.exists(path)) list.files(path, recursive = TRUE, all.files = TRUE, full.names = TRUE) else path
+  bar <- cli::cli_progress_bar(
+    sprintf("Uploading %s", basename(path)), total = sum(file.size(files), na.rm = TRUE),
+    format = "{cli::pb_name} {cli::pb_current_bytes} of {cli::pb_total_bytes} {cli::pb_bar} {cli::pb_eta}")
+  sent <- function(bytes) cli::cli_progress_update(id = bar, set = bytes)
   if (dir.exists(path)) {
     aws_request(session, "s3:UploadDirectory",
-                list(Bucket = bucket, Prefix = prefix, Path = path, KmsKeyId = kms_key))
+                list(Bucket = bucket, Prefix = prefix, Path = path, KmsKeyId = kms_key),
+                on_progress = sent)
   } else {
     aws_request(session, "s3:PutObjectFromFile",
                 list(Bucket = bucket, Key = paste0(prefix, "/", basename(path)), Path = path,
-                     KmsKeyId = kms_key))
+                     KmsKeyId = kms_key), on_progress = sent)
   }
+  cli::cli_progress_done(id = bar)
   invisible()
 }
 

@@ -158,7 +158,7 @@ default_session <- function(session = NULL) {
 
 # One AWS operation: params in the API's own shape (or, with `json = TRUE`,
 # already JSON text), parsed JSON back.
-aws_request <- function(session, operation, params, json = FALSE) {
+aws_request <- function(session, operation, params, json = FALSE, on_progress = NULL) {
   check_known_operation(operation)
   if (is.null(session$.pointer) || identical(session$.pointer, methods::new("externalptr"))) {
     if (isTRUE(session$explicit_credentials)) {
@@ -173,7 +173,9 @@ aws_request <- function(session, operation, params, json = FALSE) {
     params <- if (length(params) == 0) "{}" else
       jsonlite::toJSON(params, auto_unbox = TRUE, null = "null", digits = NA)
   }
-  reply <- tryCatch(await_task(aws_call_start(session$.pointer, operation, params)),
+  # (`on_progress` is called with the bytes the operation has uploaded so far.)
+  reply <- tryCatch(await_task(aws_call_start(session$.pointer, operation, params),
+                               on_poll = on_progress),
     sagesim_aws_error = function(e) {
       if (is_access_denied(e)) abort_access_denied(e, operation, asked, session)
       stop(e)

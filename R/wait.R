@@ -42,8 +42,15 @@ job_wait <- function(job, logs = TRUE, poll = NULL, timeout = getOption("sagesim
       0
     })
   }
+  stage <- NULL
   repeat {
     status <- job_status(job)
+    # A Training job's secondary status (Starting, Training, Interrupted,
+    # ...) is shown with the logs as it changes.
+    if (logs && !is.null(status$secondary_status) && !identical(status$secondary_status, stage)) {
+      stage <- status$secondary_status
+      cat(sprintf("[SageMaker] %s: %s\n", job$name, stage))
+    }
     new_lines <- if (follow) print_new_logs() else 0
     pane_update(pane, status, final = FALSE)
     if (status$status %in% terminal_statuses) {

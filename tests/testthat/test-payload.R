@@ -53,3 +53,31 @@ test_that("a large payload is said before it is written", {
   job_wait(job, logs = FALSE)
   expect_identical(job_collect(job), as.list(big[1:2]))
 })
+
+test_that("a large payload's upload shows a progress bar of the bytes sent", {
+  local_moto()
+  session <- aws_session(role = role)
+  # (Shown from the start here; by default after two seconds.) One part of
+  # the upload is slow: the bar shows the others sent meanwhile.
+  withr::local_options(cli.progress_show_after = 0)
+  inject_request_faults(list(Operation = "s3:UploadPart", Fault = "Slow", Seconds = 2, Count = 1))
+  big <- runif(9e6)   # 72 MB: a multipart upload of five parts
+  f <- function(i) big[[i]]
+  said <- character()
+  withCallingHandlers(
+    submit_map(1:2, f, instance_type = "ml.m5.large", image_uri = image, wait = FALSE,
+               session = session),
+    message = function(m) {
+      said <<- c(said, conditionMessage(m))
+      invokeRestart("muffleMessage")
+    })
+  bars <- regmatches(said, regexec("^Uploading map +([0-9.]+ ?[kMG]?B) of ([0-9.]+ ?[kMG]?B)", said))
+  bars <- Filter(function(m) length(m) == 3, bars)
+  expect_gt(length(bars), 0)
+  sent <- vapply(bars, `[[`, "", 2)
+  total <- unique(vapply(bars, `[[`, "", 3))
+  expect_length(total, 1)
+  expect_match(total, "^7[0-9.]* MB$")
+  # Part of it sent, and not all: the bar follows what S3 has taken.
+  expect_true(any(!grepl("^0", sent) & sent != total))
+})

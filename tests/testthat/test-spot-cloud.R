@@ -13,10 +13,14 @@ test_that("a 4-host Spot map interrupted on two hosts returns a clean run's valu
   # (Each element is one progress report: algo-2 is interrupted after 10 of
   # its 50 elements, algo-4 after 30.)
   inject_faults(Interrupt = list(`algo-2` = 10, `algo-4` = 30), SpotBillableFraction = 0.3)
-  job <- submit_map(1:200, draw, seed = 7, instance_count = 4, instance_type = "ml.m5.large",
-                    image_uri = image, env = c(SAGESIM_PROGRESS_EVERY = "0"), spot = TRUE,
-                    session = session, logs = FALSE)
+  shown <- capture.output(
+    job <- submit_map(1:200, draw, seed = 7, instance_count = 4, instance_type = "ml.m5.large",
+                      image_uri = image, env = c(SAGESIM_PROGRESS_EVERY = "0"), spot = TRUE,
+                      session = session, logs = TRUE))
   expect_identical(job$last_status$status, "Completed")
+  # The logs show the Training job's secondary status as it changes.
+  expect_true(any(grepl(sprintf("[SageMaker] %s: Training", job$name), shown, fixed = TRUE)))
+  expect_true(any(grepl(sprintf("[SageMaker] %s: Completed", job$name), shown, fixed = TRUE)))
   expect_identical(job_collect(job), clean)
   expect_length(recorded_sagemaker("CreateProcessingJob"), 0)
   created <- recorded_sagemaker("CreateTrainingJob")

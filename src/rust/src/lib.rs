@@ -189,7 +189,7 @@ fn todo_from_r(plan: &[sagesim_core::SimulationSpec], todo: &Robj) -> RResult<Ve
 #[extendr]
 fn split_range(n: f64, instance_count: f64, index: f64) -> Robj {
     let split = || -> RResult<Robj> {
-        let (first, count) = sagesim_core::split_iterations(
+        let (first, count) = sagesim_core::split_range(
             expect_whole("n", n)?,
             expect_whole("instance_count", instance_count)?,
             expect_whole("index", index)?,
@@ -685,8 +685,11 @@ fn aws_call_start(session: ExternalPtr<SessionHandle>, operation: &str, params_j
         Err(e) => return rust_error("internal", &format!("bad request JSON: {e}"), None),
     };
     let (session, operation) = (std::sync::Arc::clone(&session.0), operation.to_string());
-    let task =
-        Task::on_runtime(async move { Outcome::Aws(session.call(&operation, params).await) });
+    // (Its progress, task_progress(), is the bytes it has uploaded.)
+    let task = Task::on_runtime_counting(
+        async move { Outcome::Aws(session.call(&operation, params).await) },
+        std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0)),
+    );
     ExternalPtr::new(task).into()
 }
 

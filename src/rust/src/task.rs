@@ -3,6 +3,7 @@
 //! API is ever touched from another thread. Nothing here knows about R.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
@@ -39,6 +40,8 @@ impl Slot {
 pub struct Task {
     slot: Arc<Slot>,
     control: Arc<Control>,
+    /// Bytes an AWS operation has sent, its progress (`on_runtime_counting`).
+    bytes: Option<Arc<AtomicU64>>,
     abort: Option<tokio::task::AbortHandle>,
     taken: bool,
 }
@@ -64,6 +67,7 @@ impl Task {
         Ok(Task {
             slot,
             control,
+            bytes: None,
             abort: None,
             taken: false,
         })
@@ -90,9 +94,21 @@ impl Task {
         Task {
             slot,
             control: Arc::new(Control::new()),
+            bytes: None,
             abort: Some(abort),
             taken: false,
         }
+    }
+
+    /// As [`Task::on_runtime`], its progress the bytes the operation sends
+    /// (counted by the aws crate into `bytes`).
+    pub fn on_runtime_counting<F>(future: F, bytes: Arc<AtomicU64>) -> Task
+    where
+        F: std::future::Future<Output = Outcome> + Send + 'static,
+    {
+        let mut task = Task::on_runtime(sagesim_aws::counting_bytes(Arc::clone(&bytes), future));
+        task.bytes = Some(bytes);
+        task
     }
 
     /// True once the outcome is ready; waits at most `timeout`.
@@ -110,7 +126,10 @@ impl Task {
     }
 
     pub fn completed(&self) -> u64 {
-        self.control.completed()
+        match &self.bytes {
+            Some(bytes) => bytes.load(Ordering::Relaxed),
+            None => self.control.completed(),
+        }
     }
 
     pub fn cancel(&self) {

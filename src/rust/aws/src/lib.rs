@@ -11,6 +11,7 @@ mod error;
 mod iam;
 mod json;
 mod logs;
+mod progress;
 mod s3;
 mod sagemaker;
 mod session;
@@ -20,6 +21,7 @@ use std::sync::OnceLock;
 
 pub use dispatch::OPERATIONS;
 pub use error::AwsError;
+pub use progress::counting_bytes;
 pub use s3::{local_path_for_key, MULTIPART_THRESHOLD};
 pub use sagemaker::processing_job_config;
 pub use session::{AwsSession, SessionConfig};

@@ -238,6 +238,7 @@ async fn upload_file(
     req.send()
         .await
         .map_err(|e| AwsError::from_sdk(SVC, "PutObject", &e))?;
+    crate::progress::count_sent(size);
     Ok(size)
 }
 
@@ -336,7 +337,9 @@ async fn upload_parts(
     let psize = part_size(size);
     let count = size.div_ceil(psize);
     let mut parts: Vec<CompletedPart> = Vec::with_capacity(count as usize);
-    let mut tasks: JoinSet<Result<CompletedPart, AwsError>> = JoinSet::new();
+    // (Each part's task hands back its length: the parts run as tasks of
+    // their own, outside the caller's byte counter, which counts them here.)
+    let mut tasks: JoinSet<Result<(CompletedPart, u64), AwsError>> = JoinSet::new();
     let mut next = 0u64;
     loop {
         while next < count && tasks.len() < PART_CONCURRENCY {
@@ -378,17 +381,21 @@ async fn upload_parts(
                     .send()
                     .await
                     .map_err(|e| AwsError::from_sdk(SVC, "UploadPart", &e))?;
-                Ok(CompletedPart::builder()
+                let part = CompletedPart::builder()
                     .part_number(number)
                     .set_e_tag(out.e_tag().map(str::to_owned))
                     .set_checksum_crc32(out.checksum_crc32().map(str::to_owned))
-                    .build())
+                    .build();
+                Ok((part, len))
             });
             next += 1;
         }
         match tasks.join_next().await {
             None => break,
-            Some(Ok(Ok(part))) => parts.push(part),
+            Some(Ok(Ok((part, len)))) => {
+                crate::progress::count_sent(len);
+                parts.push(part)
+            }
             Some(Ok(Err(e))) => return Err(e), // dropping `tasks` aborts the rest
             Some(Err(e)) => {
                 return Err(AwsError::new(

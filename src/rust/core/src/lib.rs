@@ -42,7 +42,7 @@ pub use pairs::scratch_bytes;
 pub use room::{Room, MAX_LENGTH, MIN_LENGTH};
 pub use run::{run, Control, RunOutput, RunSpec, MAX_THREADS};
 pub use share::{
-    host_share, run_shares, run_shares_saving, split_iterations, todo_share, whole_plan, Share,
+    host_share, run_shares, run_shares_saving, split_range, todo_share, whole_plan, Share,
 };
 pub use spec::{sweep_cell_seed, SimulationSpec};
 pub use stats::{iteration_value, PairCounts, Summary, Z_95};

@@ -590,7 +590,7 @@ pub fn collect(results: Vec<HostResult>) -> Result<Vec<Part>, SimError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::share::{host_share, run_shares, split_iterations};
+    use crate::share::{host_share, run_shares, split_range};
     use crate::{run, Control};
 
     fn spec(max_iterations: u64) -> SimulationSpec {
@@ -836,7 +836,7 @@ mod tests {
         for parts in [1u64, 2, 3, 7, 97, 120] {
             let mut pieces: Vec<Part> = (0..parts)
                 .filter_map(|k| {
-                    let (first, count) = split_iterations(max, parts, k);
+                    let (first, count) = split_range(max, parts, k);
                     (count > 0).then(|| part(first, count, max))
                 })
                 .collect();

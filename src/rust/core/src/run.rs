@@ -142,9 +142,9 @@ const ITERATIONS_PER_THREAD: u64 = 4;
 /// an idle core and warming the thread's buffers cost milliseconds).
 const MIN_REGIONS_TO_SHARE: usize = 128;
 
-/// What `plan` decides.
+/// What `set_up` decides for a run.
 #[derive(Clone, Copy, Debug, PartialEq)]
-struct Plan {
+struct RunSetup {
     threads: usize,
     sharing: Sharing,
     /// Regions of an iteration (1 unless the room is cut into regions).
@@ -155,7 +155,7 @@ struct Plan {
 
 /// Decides the number of threads and how they share the work, and checks
 /// that the run fits in memory before anything is allocated.
-fn plan(spec: &RunSpec) -> Result<Plan, SimError> {
+fn set_up(spec: &RunSpec) -> Result<RunSetup, SimError> {
     let requested = if spec.threads == 0 {
         available_cores()
     } else {
@@ -210,7 +210,7 @@ fn plan(spec: &RunSpec) -> Result<Plan, SimError> {
             }
         }
     }
-    Ok(Plan {
+    Ok(RunSetup {
         threads,
         sharing,
         regions,
@@ -224,23 +224,23 @@ fn plan(spec: &RunSpec) -> Result<Plan, SimError> {
 pub fn run(spec: &RunSpec, control: &Control) -> Result<RunOutput, SimError> {
     let start = Instant::now();
     spec.validate()?;
-    let plan = plan(spec)?;
+    let setup = set_up(spec)?;
     if control.is_cancelled() {
         return Err(SimError::Cancelled);
     }
     let mut values = Vec::new();
     if spec.keep_values {
-        let n = spec.iterations as usize; // fits: checked by plan
+        let n = spec.iterations as usize; // fits: checked by set_up
         values
             .try_reserve_exact(n)
             .map_err(|_| SimError::too_large("max_iterations", spec.iterations as u128 * 8))?;
         values.resize(n, 0.0);
     }
-    let (counts, threads_used) = match plan.sharing {
-        _ if plan.threads == 1 => {
+    let (counts, threads_used) = match setup.sharing {
+        _ if setup.threads == 1 => {
             let stop = || control.is_cancelled();
             let mut scratch =
-                Scratch::with_method(&spec.room, plan.method, &stop)?.ok_or(SimError::Cancelled)?;
+                Scratch::with_method(&spec.room, setup.method, &stop)?.ok_or(SimError::Cancelled)?;
             let range = (spec.first_iteration, spec.iterations);
             let counts = run_range(spec, &mut scratch, range, &mut values, control, &stop);
             if counts.is_err() {
@@ -248,8 +248,8 @@ pub fn run(spec: &RunSpec, control: &Control) -> Result<RunOutput, SimError> {
             }
             (counts?, 1)
         }
-        Sharing::Iterations => run_parallel(spec, &plan, &mut values, control)?,
-        Sharing::Regions => run_regions(spec, &plan, &mut values, control)?,
+        Sharing::Iterations => run_parallel(spec, &setup, &mut values, control)?,
+        Sharing::Regions => run_regions(spec, &setup, &mut values, control)?,
     };
     Ok(RunOutput {
         values: spec.keep_values.then_some(values),
@@ -348,11 +348,11 @@ fn work_queue(
 
 fn run_parallel(
     spec: &RunSpec,
-    plan: &Plan,
+    setup: &RunSetup,
     values: &mut [f64],
     control: &Control,
 ) -> Result<(PairCounts, usize), SimError> {
-    let threads = plan.threads;
+    let threads = setup.threads;
     // Set when a worker fails, so that the others stop too.
     let abort = AtomicBool::new(false);
     let stop = || control.is_cancelled() || abort.load(Ordering::Relaxed);
@@ -362,7 +362,7 @@ fn run_parallel(
         values,
     });
     let worker = || -> Result<PairCounts, SimError> {
-        let result = match Scratch::with_method(&spec.room, plan.method, &stop) {
+        let result = match Scratch::with_method(&spec.room, setup.method, &stop) {
             Ok(Some(mut scratch)) => {
                 let result = work_queue(spec, &mut scratch, &queue, threads, control, &stop);
                 if result.is_err() {
@@ -430,28 +430,28 @@ fn run_parallel(
 const PARTS_PER_THREAD: usize = 8;
 const REGIONS_PER_PART: usize = 4;
 
-/// Runs every iteration on all `plan.threads` threads at once, taking
+/// Runs every iteration on all `setup.threads` threads at once, taking
 /// contiguous runs of its regions in turn (buffers of a room cut into
 /// regions are small, so every thread has its own).
 fn run_regions(
     spec: &RunSpec,
-    plan: &Plan,
+    setup: &RunSetup,
     values: &mut [f64],
     control: &Control,
 ) -> Result<(PairCounts, usize), SimError> {
     // Set when a part fails, so that the others stop too.
     let abort = AtomicBool::new(false);
     let stop = || control.is_cancelled() || abort.load(Ordering::Relaxed);
-    let mut scratches = Vec::with_capacity(plan.threads);
-    for _ in 0..plan.threads {
+    let mut scratches = Vec::with_capacity(setup.threads);
+    for _ in 0..setup.threads {
         scratches.push(
-            Scratch::with_method(&spec.room, plan.method, &stop)?.ok_or(SimError::Cancelled)?,
+            Scratch::with_method(&spec.room, setup.method, &stop)?.ok_or(SimError::Cancelled)?,
         );
     }
-    let parts = (plan.regions / REGIONS_PER_PART)
-        .min(PARTS_PER_THREAD * plan.threads)
-        .max(plan.threads);
-    let part = |k: usize| k * plan.regions / parts..(k + 1) * plan.regions / parts;
+    let parts = (setup.regions / REGIONS_PER_PART)
+        .min(PARTS_PER_THREAD * setup.threads)
+        .max(setup.threads);
+    let part = |k: usize| k * setup.regions / parts..(k + 1) * setup.regions / parts;
     let (n, seed) = (spec.room.num_people, spec.seed);
     let mut draw_counts = Vec::new();
     let mut counts = PairCounts::default();
@@ -605,12 +605,12 @@ mod tests {
             assert_eq!(out.values, one.values, "threads {threads}");
             assert_eq!(out.counts, one.counts);
             assert_eq!(out.threads_used, threads);
-            let plan = plan(&spec(r.clone(), 7, 3, threads)).unwrap();
-            assert_eq!(plan.sharing, Sharing::Regions);
+            let setup = set_up(&spec(r.clone(), 7, 3, threads)).unwrap();
+            assert_eq!(setup.sharing, Sharing::Regions);
         }
         let many = go(&spec(r.clone(), 7, 16, 2));
         assert_eq!(
-            plan(&spec(r.clone(), 7, 16, 2)).unwrap().sharing,
+            set_up(&spec(r.clone(), 7, 16, 2)).unwrap().sharing,
             Sharing::Iterations
         );
         assert_eq!(many.values.unwrap()[..3], one.values.unwrap()[..]);
@@ -621,8 +621,8 @@ mod tests {
             room(31622.776601683792, 31622.776601683792, 1_000_000, 6.0),
         ] {
             let s = spec(small, 1, 1, 8);
-            assert_eq!(plan(&s).unwrap().sharing, Sharing::Iterations);
-            assert_eq!(plan(&s).unwrap().threads, 1);
+            assert_eq!(set_up(&s).unwrap().sharing, Sharing::Iterations);
+            assert_eq!(set_up(&s).unwrap().threads, 1);
         }
     }
 
@@ -650,7 +650,7 @@ mod tests {
     #[test]
     fn cancelling_while_threads_share_an_iteration() {
         let s = spec(room(632_456.0, 632_456.0, 200_000_000, 6.0), 1, 1, 2);
-        assert_eq!(plan(&s).unwrap().sharing, Sharing::Regions);
+        assert_eq!(set_up(&s).unwrap().sharing, Sharing::Regions);
         let (result, completed, latency) = cancelled_after_300_ms(&s);
         assert_eq!(result, Err(SimError::Cancelled));
         assert_eq!(completed, 0);
@@ -807,14 +807,14 @@ mod tests {
             s.keep_values = false;
             if crate::scratch_bytes(&s.room) < avail && crate::scratch_bytes(&s.room) * 2 > avail {
                 assert!(matches!(
-                    plan(&s),
+                    set_up(&s),
                     Err(SimError::TooLarge {
                         argument: "num_people",
                         ..
                     })
                 ));
                 s.threads = 0;
-                assert_eq!(plan(&s).unwrap().threads, 1);
+                assert_eq!(set_up(&s).unwrap().threads, 1);
             }
         }
     }

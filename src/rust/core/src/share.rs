@@ -100,7 +100,7 @@ pub fn todo_share(
 /// simulation of `max_iterations` iterations: sizes differ by at most one,
 /// larger ones first; `count == 0` (and `first` just past the end) for
 /// hosts beyond the iterations.
-pub fn split_iterations(max_iterations: u64, instance_count: u64, index: u64) -> (u64, u64) {
+pub fn split_range(max_iterations: u64, instance_count: u64, index: u64) -> (u64, u64) {
     let spec = SimulationSpec {
         x_length: 1.0,
         y_length: 1.0,
@@ -275,7 +275,7 @@ mod tests {
                 let plan = [spec(1000, max)];
                 assert_tiles(&plan, hosts);
                 let sizes: Vec<u64> = (0..hosts)
-                    .map(|k| split_iterations(max, hosts, k).1)
+                    .map(|k| split_range(max, hosts, k).1)
                     .collect();
                 let (big, small) = (max / hosts + 1, max / hosts);
                 let extra = (max % hosts) as usize;
@@ -283,15 +283,15 @@ mod tests {
                 assert!(sizes[extra..].iter().all(|&s| s == small), "{sizes:?}");
             }
         }
-        assert_eq!(split_iterations(10, 3, 0), (1, 4));
-        assert_eq!(split_iterations(10, 3, 1), (5, 3));
-        assert_eq!(split_iterations(10, 3, 2), (8, 3));
-        assert_eq!(split_iterations(101, 3, 1), (35, 34));
-        assert_eq!(split_iterations(2, 5, 4), (3, 0));
-        assert_eq!(split_iterations(10, 0, 0).1, 0);
-        assert_eq!(split_iterations(10, 3, 3).1, 0);
+        assert_eq!(split_range(10, 3, 0), (1, 4));
+        assert_eq!(split_range(10, 3, 1), (5, 3));
+        assert_eq!(split_range(10, 3, 2), (8, 3));
+        assert_eq!(split_range(101, 3, 1), (35, 34));
+        assert_eq!(split_range(2, 5, 4), (3, 0));
+        assert_eq!(split_range(10, 0, 0).1, 0);
+        assert_eq!(split_range(10, 3, 3).1, 0);
         // The largest counts do not overflow.
-        assert_eq!(split_iterations(u64::MAX, 1, 0), (1, u64::MAX));
+        assert_eq!(split_range(u64::MAX, 1, 0), (1, u64::MAX));
     }
 
     #[test]
