@@ -57,7 +57,7 @@ start_cloud_job <- function(plan, session) {
     if (!is_s3_uri(input$source)) {
       prefix <- sprintf("%s/input/%s", plan$name, input$name)
       uploading <<- TRUE
-      upload_local(session, bucket, prefix, input$source, kms_key)
+      upload_local(session, bucket, prefix, input$source, kms_key, what = input$name)
       input$source <- if (input$name == "code" || !dir.exists(input$source)) {
         sprintf("s3://%s/%s/%s", bucket, prefix, basename(input$source))
       } else {
@@ -192,10 +192,11 @@ find_cloud_record <- function(session, name, description) {
 
 # An upload that takes more than a couple of seconds (a large map payload,
 # a folder of data) shows a progress bar of the bytes sent.
-upload_local <- function(session, bucket, prefix, path, kms_key = NULL) {
+upload_local <- function(session, bucket, prefix, path, kms_key = NULL, what = basename(path)) {
   files <- if (dir.exists(path)) list.files(path, recursive = TRUE, all.files = TRUE, full.names = TRUE) else path
+  total <- sum(file.size(files), na.rm = TRUE)
   bar <- cli::cli_progress_bar(
-    sprintf("Uploading %s", basename(path)), total = sum(file.size(files), na.rm = TRUE),
+    sprintf("Uploading %s", what), total = total,
     format = "{cli::pb_name} {cli::pb_current_bytes} of {cli::pb_total_bytes} {cli::pb_bar} {cli::pb_eta}")
   sent <- function(bytes) cli::cli_progress_update(id = bar, set = bytes)
   if (dir.exists(path)) {
@@ -207,6 +208,7 @@ upload_local <- function(session, bucket, prefix, path, kms_key = NULL) {
                 list(Bucket = bucket, Key = paste0(prefix, "/", basename(path)), Path = path,
                      KmsKeyId = kms_key), on_progress = sent)
   }
+  cli::cli_progress_update(id = bar, set = total) # all of it, however the last poll fell
   cli::cli_progress_done(id = bar)
   invisible()
 }
