@@ -22,8 +22,11 @@ test_that("reading a status never copies files: the job's supervisor delivers th
   # In this session delivering fails: a status read that delivered would
   # fail the job. The supervisor runs in a process of its own.
   original <- sagesim:::deliver_outputs
-  utils::assignInNamespace("deliver_outputs", function(...) stop("a status read copied files"),
-                           "sagesim")
+  copied <- FALSE
+  utils::assignInNamespace("deliver_outputs", function(...) {
+    copied <<- TRUE
+    stop("a status read copied files")
+  }, "sagesim")
   withr::defer(utils::assignInNamespace("deliver_outputs", original, "sagesim"))
   job <- output_job()
   expect_identical(job_status(job)$status, "Completed")
@@ -32,6 +35,7 @@ test_that("reading a status never copies files: the job's supervisor delivers th
   expect_false(sagesim:::process_alive(pid))
   # Read again (and from a new handle): the same, nothing copied.
   expect_identical(job_status(job_attach(job$name))$status, "Completed")
+  expect_false(copied)
 })
 
 test_that("a supervisor killed before it delivered is started again when the status is read", {
