@@ -27,6 +27,17 @@ test_that("objects in f's environment that f never uses stay home", {
   expect_identical(readRDS(file.path(job$dir, "map", "payload.rds"))$globals, list(offset = 5))
 })
 
+test_that("by default a payload over 500 MiB is refused, before anything is written", {
+  dir <- withr::local_tempdir()
+  withr::local_options(sagesim.job_dir = dir, sagesim.max_payload_size = NULL)
+  huge <- numeric(66e6)   # 528 MB: counted, never written
+  f <- function(i) huge[[i]]
+  error <- expect_error(submit_map(1:2, f, logs = FALSE), class = "sagesim_payload_too_large")
+  expect_identical(error$limit, 500 * 1024^2)
+  expect_match(conditionMessage(error), "global `huge`", fixed = TRUE)
+  expect_length(list.files(dir, recursive = TRUE), 0)
+})
+
 test_that("a payload over the limit is refused before anything is made, naming the largest", {
   dir <- withr::local_tempdir()
   withr::local_options(sagesim.job_dir = dir, sagesim.max_payload_size = 1e6)

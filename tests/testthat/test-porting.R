@@ -74,6 +74,29 @@ test_that("job_resubmit() runs a script again with new arguments, and only a scr
                class = "sagesim_unknown_setting")
 })
 
+test_that("job_resubmit() gives a SageMaker script job new arguments too (hosts played here)", {
+  local_moto()
+  session <- aws_session(role = role)
+  play_jobs()
+  script <- args_script()
+  job <- submit_processing(code = script, arguments = c("--n", "1"), image_uri = image,
+                           outputs = c(args = "/opt/ml/processing/output/args"), session = session,
+                           logs = FALSE)
+  again <- job_resubmit(job, arguments = c("--n", "2"), logs = FALSE)
+  expect_identical(job_status(again)$status, "Completed")
+  created <- recorded_sagemaker("CreateProcessingJob")
+  expect_length(created, 2)
+  arguments <- function(request) as.character(unlist(request$AppSpecification$ContainerArguments))
+  expect_identical(arguments(created[[1]]), c("--n", "1"))
+  expect_identical(arguments(created[[2]]), c("--n", "2"))
+  # Its own output, read back from S3.
+  out <- withr::local_tempdir()
+  files <- job_collect(again, path = out)
+  expect_identical(readLines(file.path(out, "args", "args.txt")), c("--n", "2"))
+  # Attached from its name, as a new session would: the arguments are the new ones.
+  expect_identical(job_attach(again$name, session = session)$record$plan$arguments, list("--n", "2"))
+})
+
 test_that("a misspelt setting given to an f that takes ... is warned about, and still reaches f", {
   withr::local_options(sagesim.job_dir = withr::local_tempdir())
   f <- function(i, ...) list(...)$instance_cont
