@@ -8,12 +8,12 @@ host_log_text <- function(job, host) {
   paste(readLines(file.path(job$dir, "hosts", host, "log"), warn = FALSE), collapse = "\n")
 }
 
-test_that("a local Spot map interrupted on two hosts returns an on-demand run's values", {
+test_that("a local 4-host Spot map of 200 elements interrupted on two hosts returns an on-demand run's values", {
   use_temp_job_dir()
-  clean <- job_collect(submit_map(1:60, draw, seed = 3, instance_count = 4, instance_type = "local",
+  clean <- job_collect(submit_map(1:200, draw, seed = 3, instance_count = 4, instance_type = "local",
                                   logs = FALSE))
-  withr::local_options(sagesim.spot_interruptions = c("algo-2" = 3, "algo-4" = 9))
-  job <- submit_map(1:60, draw, seed = 3, instance_count = 4, instance_type = "local", spot = TRUE,
+  withr::local_options(sagesim.spot_interruptions = c("algo-2" = 10, "algo-4" = 30))
+  job <- submit_map(1:200, draw, seed = 3, instance_count = 4, instance_type = "local", spot = TRUE,
                     env = c(SAGESIM_PROGRESS_EVERY = "0"), logs = FALSE)
   expect_identical(job_collect(job), clean)
   # It ran as a Training job: its outputs are its checkpoints.
