@@ -195,8 +195,9 @@ find_cloud_record <- function(session, name, description) {
 upload_local <- function(session, bucket, prefix, path, kms_key = NULL, what = basename(path)) {
   files <- if (dir.exists(path)) list.files(path, recursive = TRUE, all.files = TRUE, full.names = TRUE) else path
   total <- sum(file.size(files), na.rm = TRUE)
+  # (Not ended by cli when it reaches the total: it is ended here, full.)
   bar <- cli::cli_progress_bar(
-    sprintf("Uploading %s", what), total = total,
+    sprintf("Uploading %s", what), total = total, auto_terminate = FALSE,
     format = "{cli::pb_name} {cli::pb_current_bytes} of {cli::pb_total_bytes} {cli::pb_bar} {cli::pb_eta}")
   sent <- function(bytes) cli::cli_progress_update(id = bar, set = bytes)
   if (dir.exists(path)) {
