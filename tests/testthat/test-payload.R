@@ -98,3 +98,17 @@ test_that("a large upload reports the bytes S3 has taken as it goes, shown as a 
   expect_gt(length(bars), 0)
   expect_match(utils::tail(bars, 1), "Uploading map +72 MB of +72 MB")
 })
+
+test_that("an upload whose last poll saw every byte ends its bar without error", {
+  file <- withr::local_tempfile()
+  writeBin(as.raw(1:100), file)
+  original <- sagesim:::aws_request
+  utils::assignInNamespace("aws_request", function(session, operation, params, json = FALSE,
+                                                   on_progress = NULL) {
+    on_progress(100)
+    list()
+  }, "sagesim")
+  withr::defer(utils::assignInNamespace("aws_request", original, "sagesim"))
+  withr::local_options(cli.progress_show_after = 0)
+  expect_no_error(suppressMessages(sagesim:::upload_local(NULL, "bucket", "prefix", file)))
+})
