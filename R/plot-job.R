@@ -5,7 +5,8 @@
 #' on one time line: from the job's creation, queued and starting (thin),
 #' then running until it ended (thick), coloured by how it ended (completed,
 #' failed, lost, stopped, still running), with what it finished written
-#' beside it; the job's cost is given under the title.
+#' beside it, and a cross where a Spot host was interrupted and restarted
+#' from its checkpoints; the job's cost is given under the title.
 #'
 #' @param x A job handle (from [submit_processing()], [submit_map()] or
 #'   [job_attach()]).
@@ -14,7 +15,9 @@
 #'   of each attempt: `attempt` (the job's name), `host`, `created`,
 #'   `started`, `ended` (seconds from the first attempt's creation; `NA`
 #'   when a host never started or has not ended), `ending`, `finished` (the
-#'   elements or iterations it reported done) and `unit`.
+#'   elements or iterations it reported done), `unit`, `interruptions` (how
+#'   often a Spot host restarted from its checkpoints) and `restarted` (when
+#'   it last did, or `NA`).
 #' @examples
 #' old <- options(sagesim.job_dir = tempfile("sagesim-example-"))
 #' job <- submit_processing(simulation = simulation_spec(1000, 1000, 1000, 2000, seed = 1),
@@ -51,10 +54,15 @@ plot.sagesim_job <- function(x, ...) {
   ran <- !is.na(timeline$started)
   graphics::segments(timeline$started[ran], rows[ran], ended[ran], rows[ran], col = colours[ran],
                      lwd = 10, lend = "butt")
+  restarted <- !is.na(timeline$restarted)
+  graphics::points(timeline$restarted[restarted], rows[restarted], pch = 4, cex = 1.6, lwd = 2)
   graphics::text(pmax(ended, started), rows, pos = 4, cex = 0.8,
-                 labels = sprintf("%s%s", ifelse(is.na(timeline$finished), "",
-                                                  sprintf("%s %s", format_count(timeline$finished), timeline$unit)),
-                                  ifelse(timeline$ending == "completed", "", sprintf(" (%s)", timeline$ending))))
+                 labels = sprintf("%s%s%s", ifelse(is.na(timeline$finished), "",
+                                                   sprintf("%s %s", format_count(timeline$finished), timeline$unit)),
+                                  ifelse(timeline$ending == "completed", "", sprintf(" (%s)", timeline$ending)),
+                                  ifelse(timeline$interruptions == 0, "",
+                                         ifelse(timeline$interruptions == 1, ", interrupted once",
+                                                sprintf(", interrupted %d times", timeline$interruptions)))))
   shown <- unique(timeline$ending)
   graphics::legend("bottomright", legend = shown, fill = ending_colours[shown], bty = "n", cex = 0.8)
   invisible(timeline)
@@ -72,7 +80,9 @@ job_timeline <- function(job) {
   runs <- c(Filter(Negate(is.null), earlier), list(job))
   timeline <- do.call(rbind, lapply(runs, run_timeline))
   origin <- timeline_origin(timeline)
-  for (column in c("created", "started", "ended")) timeline[[column]] <- timeline[[column]] - origin
+  for (column in c("created", "started", "ended", "restarted")) {
+    timeline[[column]] <- timeline[[column]] - origin
+  }
   attr(timeline, "origin") <- origin
   timeline
 }
@@ -96,6 +106,7 @@ run_timeline <- function(run) {
            "running")
   }, "")
   report <- function(host, field) run$progress[[host]][[field]] %||% NA
+  restarts <- lapply(spans$host, restart_times, lines = lines)
   data.frame(attempt = run$name, host = spans$host,
              created = status$creation_time %||% min(spans$started, na.rm = TRUE),
              started = spans$started, ended = spans$ended, ending = unname(ending),
@@ -103,5 +114,17 @@ run_timeline <- function(run) {
                                USE.NAMES = FALSE),
              unit = vapply(spans$host, function(h) as.character(report(h, "unit")), "",
                            USE.NAMES = FALSE),
+             interruptions = lengths(restarts),
+             restarted = vapply(restarts, function(t) if (length(t) > 0) max(t) else NA_real_, 0),
              stringsAsFactors = FALSE)
+}
+
+# When `host` restarted from its checkpoints after a Spot interruption, from
+# its worker's "restarted on ... of its own" lines (each begins with its
+# time, log_line(), R/contract.R): seconds since the epoch.
+restart_times <- function(host, lines) {
+  mine <- as.character(lines$message[lines$host == host])
+  hit <- mine[grepl("restarted on [0-9]+ results? files? of its own", mine)]
+  stamps <- as.numeric(as.POSIXct(substr(hit, 1, 19), format = "%Y-%m-%dT%H:%M:%S", tz = "UTC"))
+  stamps[!is.na(stamps)]
 }

@@ -27,6 +27,14 @@ test_that("a local 4-host Spot map of 200 elements interrupted on two hosts retu
   for (host in c("algo-2", "algo-4")) expect_match(host_log_text(job, host), "interrupted")
   for (host in c("algo-1", "algo-3")) expect_no_match(host_log_text(job, host), "interrupted")
   expect_output(print(job), "capacity:  Spot")
+  # Its picture marks where the two hosts were interrupted.
+  png(withr::local_tempfile(fileext = ".png"))
+  timeline <- plot(job)
+  grDevices::dev.off()
+  expect_identical(timeline$interruptions, c(0L, 1L, 0L, 1L))
+  interrupted <- timeline[timeline$interruptions > 0, ]
+  expect_true(all(interrupted$restarted >= floor(interrupted$started) - 1 &
+                    interrupted$restarted <= interrupted$ended + 1))
 })
 
 test_that("a local Spot simulation and sweep interrupted on a host give an on-demand run's values", {
