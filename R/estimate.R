@@ -38,6 +38,7 @@ check_budget <- function(estimate, budget) {
                     format_hours(estimate$instance_hours), estimate$instance_type,
                     format_usd(estimate$usd_per_hour), format_usd(budget)),
             fitting_runtime(estimate, budget),
+            if (!is.null(estimate$likely$usd)) sprintf("Likely: %s.", estimate$likely$text),
             "See how it was estimated with `estimate = TRUE`; raise `budget` (or options(sagesim.budget = )) to run it."),
           class = "sagesim_over_budget", estimate = estimate, budget = budget)
   }
@@ -93,7 +94,10 @@ estimate_plan <- function(plan, session = NULL, payload = NULL) {
     price_source = if (!local) price$source, price_date = if (!local) price$date,
     price_note = if (!local && !price$known) price_unknown_reason(price),
     compute_seconds = work$compute_seconds, write_seconds = work$write_seconds,
-    work = work$lines, local = local, budget = NULL, spot = isTRUE(settings$spot)
+    work = work$lines, local = local, budget = NULL, spot = isTRUE(settings$spot),
+    likely = if (identical(kind, "script") && !local) {
+      likely_script_cost(plan$work$code, hosts, usd_per_hour, startup_allowance(local))
+    }
   ), class = "sagesim_estimate")
 }
 
@@ -267,6 +271,7 @@ print.sagesim_estimate <- function(x, ...) {
                 format_usd(x$usd), format_usd(x$usd_per_hour)))
     cat(sprintf("  prices:    %s (%s)\n", x$price_source, x$price_date))
   }
+  if (!is.null(x$likely)) cat(sprintf("  likely:    %s\n", x$likely$text))
   if (isTRUE(x$spot)) {
     cat("  spot:      the cost is at the on-demand price, an upper bound: Spot's discount is not known in advance (job_cost() shows what was billed)\n")
   }
@@ -275,4 +280,45 @@ print.sagesim_estimate <- function(x, ...) {
                 if (is.na(x$usd)) "cannot be checked" else if (x$usd > x$budget) "over" else "within"))
   }
   invisible(x)
+}
+
+# --- scripts ---------------------------------------------------------------------
+
+# A script's cost beside its bound: what it would cost if it ran as long as
+# its latest completed local run (a rehearsal, `instance_type = "local"`)
+# did on this machine, per host, plus the start-up allowance; or, with no
+# such run, how to get one. `usd` is NULL when nothing is known.
+likely_script_cost <- function(code, hosts, usd_per_hour, startup) {
+  earlier <- latest_local_run(basename(code %||% ""))
+  if (is.null(earlier)) {
+    return(list(text = "not known before the script has run: rehearse it with `instance_type = \"local\"`, and its time here shows in the next estimate"))
+  }
+  seconds <- startup + earlier$seconds
+  usd <- hosts * seconds / 3600 * usd_per_hour
+  list(usd = usd, seconds = earlier$seconds, job = earlier$name, text = sprintf(
+    "%s, if it runs as long as its local run %s did on this machine (%s a host)",
+    if (is.na(usd)) "price unknown" else paste("about", format_usd(usd)), earlier$name,
+    format_seconds(earlier$seconds)))
+}
+
+# The latest local job that ran the script named `file` and completed: its
+# name and its hosts' longest run in seconds (from the files each host's
+# run.sh leaves: its pid when it starts, its exit code when it ends).
+latest_local_run <- function(file) {
+  if (!nzchar(file)) return(NULL)
+  folders <- list.files(local_job_root(), full.names = TRUE) # R/job-local.R
+  folders <- folders[order(file.mtime(folders), decreasing = TRUE)]
+  for (folder in folders) {
+    record <- tryCatch(read_record_file(file.path(folder, "job.json")), error = function(e) NULL)
+    if (!identical(record$work$kind, "script") || !identical(basename(record$work$code), file)) next
+    hosts <- file.path(folder, "hosts", record_hosts(record))
+    codes <- suppressWarnings(as.integer(vapply(file.path(hosts, "exit_code"), function(f) {
+      if (file.exists(f)) readLines(f, warn = FALSE)[1] else NA_character_
+    }, "")))
+    if (anyNA(codes) || any(codes != 0L)) next
+    ran <- as.numeric(file.mtime(file.path(hosts, "exit_code"))) - as.numeric(file.mtime(file.path(hosts, "pid")))
+    if (anyNA(ran)) next
+    return(list(name = basename(folder), seconds = max(ran, 0)))
+  }
+  NULL
 }

@@ -196,3 +196,30 @@ test_that("a map's estimate counts shipping its payload to every host", {
   withr::local_options(sagesim.transfer_rate = 1e9)
   expect_lt(submit_map(1:4, f, instance_count = 2, estimate = TRUE)$host_seconds, 1)
 })
+
+test_that("a script's estimate shows its likely cost beside the bound, from its local run", {
+  local_moto()
+  withr::local_options(sagesim.startup_seconds = 60)
+  script <- withr::local_tempfile(fileext = ".R", lines = "Sys.sleep(2)")
+  before <- submit_processing(code = script, image_uri = image, instance_count = 2,
+                              instance_type = "ml.m5.xlarge", estimate = TRUE)
+  expect_null(before$likely$usd)
+  expect_output(print(before), "likely:    not known before the script has run")
+  rehearsal <- submit_processing(code = script, instance_type = "local", logs = FALSE)
+  after <- submit_processing(code = script, image_uri = image, instance_count = 2,
+                             instance_type = "ml.m5.xlarge", estimate = TRUE)
+  expect_identical(after$likely$job, rehearsal$name)
+  expect_gte(after$likely$seconds, 2)
+  expect_lt(after$likely$seconds, 30)
+  price <- sagesim:::price_of("ml.m5.xlarge", "us-east-1")$usd_per_hour
+  expect_equal(after$likely$usd, 2 * (60 + after$likely$seconds) / 3600 * price)
+  # Beside the bound, which stays max_runtime's.
+  expect_true(after$upper_bound)
+  expect_lt(after$likely$usd, after$usd)
+  expect_output(print(after), sprintf("its local run %s did on this machine", rehearsal$name), fixed = TRUE)
+  # A budget the bound exceeds says the likely cost too.
+  refused <- expect_error(submit_processing(code = script, image_uri = image, instance_count = 2,
+                                            instance_type = "ml.m5.xlarge", budget = 1),
+                          class = "sagesim_over_budget")
+  expect_match(conditionMessage(refused), "Likely: about", fixed = TRUE)
+})
