@@ -109,8 +109,9 @@
 #'   session), the instance type's vCPUs and a start-up allowance per host
 #'   (`getOption("sagesim.startup_seconds", 180)` on SageMaker,
 #'   `getOption("sagesim.local_startup_seconds", 0.3)` per host locally); a script as
-#'   the hourly price times `max_runtime` on every host, an upper bound.
-#'   Prices come from [sagemaker_prices()].
+#'   the hourly price times `max_runtime` on every host, an upper bound,
+#'   with beside it the likely cost if it runs as long as its latest
+#'   completed local run did here. Prices come from [sagemaker_prices()].
 #' @param budget A limit in US dollars: a SageMaker job whose estimate
 #'   exceeds it (or whose price is unknown) is refused with a
 #'   `sagesim_over_budget` error before anything is uploaded or created.
