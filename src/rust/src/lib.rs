@@ -199,6 +199,17 @@ fn split_range(n: f64, instance_count: f64, index: f64) -> Robj {
     split().unwrap_or_else(|error| error)
 }
 
+/// Where `host` is among the job's `hosts`.
+fn host_index(host: &str, hosts: &[String]) -> RResult<usize> {
+    hosts.iter().position(|h| h == host).ok_or_else(|| {
+        rust_error(
+            "invalid_argument",
+            &format!("host {host:?} is not one of the job's hosts"),
+            Some("host"),
+        )
+    })
+}
+
 /// Runs host `host`'s share of `plan` (of `todo`, the pieces still to run;
 /// NULL for all of it; the job's hosts are `hosts`) on a background thread,
 /// writing its result file into `dir` about every `every` seconds as it
@@ -230,13 +241,7 @@ fn host_start(
         let todo = todo_from_r(&plan, &todo)?;
         let threads = expect_whole("threads", threads)? as usize;
         let interrupt_after = expect_whole("interrupt_after", interrupt_after)?;
-        let index = hosts.iter().position(|h| h == host).ok_or_else(|| {
-            rust_error(
-                "invalid_argument",
-                &format!("host {host:?} is not one of the job's hosts"),
-                Some("host"),
-            )
-        })?;
+        let index = host_index(host, &hosts)?;
         if every.is_nan() || every < 0.0 {
             return Err(rust_error(
                 "invalid_argument",
@@ -308,13 +313,7 @@ fn host_resume(
         let plan = plan_from_r(&plan)?;
         let key = optional_key(key)?;
         let todo = todo_from_r(&plan, &todo)?;
-        let index = hosts.iter().position(|h| h == host).ok_or_else(|| {
-            rust_error(
-                "invalid_argument",
-                &format!("host {host:?} is not one of the job's hosts"),
-                Some("host"),
-            )
-        })?;
+        let index = host_index(host, &hosts)?;
         let shares = sagesim_core::todo_share(&plan, &todo, hosts.len() as u64, index as u64);
         let found = resume::resume(&plan, &shares, host, &hosts, Path::new(dir), key.as_ref())
             .map_err(|e| sim_error(&e))?;
@@ -569,9 +568,7 @@ fn aws_session_info(session: ExternalPtr<SessionHandle>) -> Robj {
 #[extendr]
 fn job_config(record_json: &str) -> Robj {
     match sagesim_job::JobRecord::from_json(record_json) {
-        Ok(record) => sagesim_aws::job_config(&record)
-            .to_string()
-            .into(),
+        Ok(record) => sagesim_aws::job_config(&record).to_string().into(),
         Err(e) => record_error(&e),
     }
 }

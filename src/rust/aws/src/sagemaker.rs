@@ -410,51 +410,72 @@ pub(crate) async fn stop_processing_job(s: &AwsSession, p: Value) -> Result<Valu
     Ok(json!({}))
 }
 
-/// `sagemaker:ListProcessingJobs`: follows NextToken until MaxResults (default 100) are collected.
-pub(crate) async fn list_processing_jobs(s: &AwsSession, p: Value) -> Result<Value, AwsError> {
-    const OP: &str = "ListProcessingJobs";
-    let a: ListArgs = params(SVC, OP, p)?;
-    let max = a.max_results.unwrap_or(100);
+/// Follows NextToken until `max` (default 100) summaries are collected:
+/// `page(size, token)` asks for one page and gives its summaries, rendered,
+/// and its NextToken. ListProcessingJobs and ListTrainingJobs page alike.
+pub(crate) async fn collect_pages<F, Fut>(
+    max: Option<usize>,
+    mut page: F,
+) -> Result<Vec<Value>, AwsError>
+where
+    F: FnMut(i32, Option<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<Value>, Option<String>), AwsError>>,
+{
+    let max = max.unwrap_or(100);
     let mut out: Vec<Value> = Vec::new();
     let mut token: Option<String> = None;
     while out.len() < max {
-        let page_size = (max - out.len()).min(100) as i32;
-        let page = s
-            .sagemaker
-            .list_processing_jobs()
-            .max_results(page_size)
-            .set_next_token(token.take())
-            .set_name_contains(a.name_contains.clone())
-            .set_status_equals(a.status_equals.as_deref().map(t::ProcessingJobStatus::from))
-            .set_sort_by(a.sort_by.as_deref().map(t::SortBy::from))
-            .set_sort_order(a.sort_order.as_deref().map(t::SortOrder::from))
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk(SVC, OP, &e))?;
-        for j in page.processing_job_summaries() {
-            if out.len() >= max {
-                break;
-            }
-            out.push(
-                Obj::new()
-                    .opt("ProcessingJobName", j.processing_job_name())
-                    .opt("ProcessingJobArn", j.processing_job_arn())
-                    .opt(
-                        "ProcessingJobStatus",
-                        j.processing_job_status().map(|s| s.as_str()),
-                    )
-                    .time("CreationTime", j.creation_time())
-                    .time("ProcessingEndTime", j.processing_end_time())
-                    .time("LastModifiedTime", j.last_modified_time())
-                    .opt("FailureReason", j.failure_reason())
-                    .opt("ExitMessage", j.exit_message())
-                    .build(),
-            );
-        }
-        match page.next_token() {
-            Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+        let (summaries, next) = page((max - out.len()).min(100) as i32, token.take()).await?;
+        out.extend(summaries.into_iter().take(max - out.len()));
+        match next {
+            Some(t) if !t.is_empty() => token = Some(t),
             _ => break,
         }
     }
+    Ok(out)
+}
+
+/// `sagemaker:ListProcessingJobs`.
+pub(crate) async fn list_processing_jobs(s: &AwsSession, p: Value) -> Result<Value, AwsError> {
+    const OP: &str = "ListProcessingJobs";
+    let a: ListArgs = params(SVC, OP, p)?;
+    let out = collect_pages(a.max_results, |size, token| {
+        let request = s
+            .sagemaker
+            .list_processing_jobs()
+            .max_results(size)
+            .set_next_token(token)
+            .set_name_contains(a.name_contains.clone())
+            .set_status_equals(a.status_equals.as_deref().map(t::ProcessingJobStatus::from))
+            .set_sort_by(a.sort_by.as_deref().map(t::SortBy::from))
+            .set_sort_order(a.sort_order.as_deref().map(t::SortOrder::from));
+        async move {
+            let page = request
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk(SVC, OP, &e))?;
+            let summaries = page
+                .processing_job_summaries()
+                .iter()
+                .map(|j| {
+                    Obj::new()
+                        .opt("ProcessingJobName", j.processing_job_name())
+                        .opt("ProcessingJobArn", j.processing_job_arn())
+                        .opt(
+                            "ProcessingJobStatus",
+                            j.processing_job_status().map(|s| s.as_str()),
+                        )
+                        .time("CreationTime", j.creation_time())
+                        .time("ProcessingEndTime", j.processing_end_time())
+                        .time("LastModifiedTime", j.last_modified_time())
+                        .opt("FailureReason", j.failure_reason())
+                        .opt("ExitMessage", j.exit_message())
+                        .build()
+                })
+                .collect();
+            Ok((summaries, page.next_token().map(str::to_owned)))
+        }
+    })
+    .await?;
     Ok(json!({"ProcessingJobSummaries": out}))
 }

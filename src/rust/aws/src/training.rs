@@ -21,7 +21,9 @@ use serde_json::{json, Value};
 
 use crate::error::AwsError;
 use crate::json::{params, Obj};
-use crate::sagemaker::{extra_environment, record_plan, tags, vpc_config, vpc_json, ListArgs, SVC};
+use crate::sagemaker::{
+    collect_pages, extra_environment, record_plan, tags, vpc_config, vpc_json, ListArgs, SVC,
+};
 use crate::session::AwsSession;
 use sagesim_job::{JobPlan, JobRecord};
 
@@ -401,53 +403,48 @@ pub(crate) async fn stop_training_job(s: &AwsSession, p: Value) -> Result<Value,
 }
 
 /// `sagemaker:ListTrainingJobs`: the arguments and paging of
-/// `sagemaker:ListProcessingJobs` (NextToken followed until MaxResults,
-/// default 100, are collected).
+/// `sagemaker:ListProcessingJobs`.
 pub(crate) async fn list_training_jobs(s: &AwsSession, p: Value) -> Result<Value, AwsError> {
     const OP: &str = "ListTrainingJobs";
     let a: ListArgs = params(SVC, OP, p)?;
-    let max = a.max_results.unwrap_or(100);
-    let mut out: Vec<Value> = Vec::new();
-    let mut token: Option<String> = None;
-    while out.len() < max {
-        let page_size = (max - out.len()).min(100) as i32;
-        let page = s
+    let out = collect_pages(a.max_results, |size, token| {
+        let request = s
             .sagemaker
             .list_training_jobs()
-            .max_results(page_size)
-            .set_next_token(token.take())
+            .max_results(size)
+            .set_next_token(token)
             .set_name_contains(a.name_contains.clone())
             .set_status_equals(a.status_equals.as_deref().map(t::TrainingJobStatus::from))
             .set_sort_by(a.sort_by.as_deref().map(t::SortBy::from))
-            .set_sort_order(a.sort_order.as_deref().map(t::SortOrder::from))
-            .send()
-            .await
-            .map_err(|e| AwsError::from_sdk(SVC, OP, &e))?;
-        for j in page.training_job_summaries() {
-            if out.len() >= max {
-                break;
-            }
-            out.push(
-                Obj::new()
-                    .opt("TrainingJobName", j.training_job_name())
-                    .opt("TrainingJobArn", j.training_job_arn())
-                    .opt(
-                        "TrainingJobStatus",
-                        j.training_job_status().map(|v| v.as_str()),
-                    )
-                    .opt("SecondaryStatus", j.secondary_status().map(|v| v.as_str()))
-                    .time("CreationTime", j.creation_time())
-                    .time("TrainingEndTime", j.training_end_time())
-                    .time("LastModifiedTime", j.last_modified_time())
-                    .opt("WarmPoolStatus", j.warm_pool_status().map(warm_pool_json))
-                    .build(),
-            );
+            .set_sort_order(a.sort_order.as_deref().map(t::SortOrder::from));
+        async move {
+            let page = request
+                .send()
+                .await
+                .map_err(|e| AwsError::from_sdk(SVC, OP, &e))?;
+            let summaries = page
+                .training_job_summaries()
+                .iter()
+                .map(|j| {
+                    Obj::new()
+                        .opt("TrainingJobName", j.training_job_name())
+                        .opt("TrainingJobArn", j.training_job_arn())
+                        .opt(
+                            "TrainingJobStatus",
+                            j.training_job_status().map(|v| v.as_str()),
+                        )
+                        .opt("SecondaryStatus", j.secondary_status().map(|v| v.as_str()))
+                        .time("CreationTime", j.creation_time())
+                        .time("TrainingEndTime", j.training_end_time())
+                        .time("LastModifiedTime", j.last_modified_time())
+                        .opt("WarmPoolStatus", j.warm_pool_status().map(warm_pool_json))
+                        .build()
+                })
+                .collect();
+            Ok((summaries, page.next_token().map(str::to_owned)))
         }
-        match page.next_token() {
-            Some(t) if !t.is_empty() => token = Some(t.to_owned()),
-            _ => break,
-        }
-    }
+    })
+    .await?;
     Ok(json!({"TrainingJobSummaries": out}))
 }
 

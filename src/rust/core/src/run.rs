@@ -239,8 +239,8 @@ pub fn run(spec: &RunSpec, control: &Control) -> Result<RunOutput, SimError> {
     let (counts, threads_used) = match setup.sharing {
         _ if setup.threads == 1 => {
             let stop = || control.is_cancelled();
-            let mut scratch =
-                Scratch::with_method(&spec.room, setup.method, &stop)?.ok_or(SimError::Cancelled)?;
+            let mut scratch = Scratch::with_method(&spec.room, setup.method, &stop)?
+                .ok_or(SimError::Cancelled)?;
             let range = (spec.first_iteration, spec.iterations);
             let counts = run_range(spec, &mut scratch, range, &mut values, control, &stop);
             if counts.is_err() {

@@ -274,9 +274,7 @@ mod tests {
             for hosts in [1u64, 2, 3, 7, 16, 150] {
                 let plan = [spec(1000, max)];
                 assert_tiles(&plan, hosts);
-                let sizes: Vec<u64> = (0..hosts)
-                    .map(|k| split_range(max, hosts, k).1)
-                    .collect();
+                let sizes: Vec<u64> = (0..hosts).map(|k| split_range(max, hosts, k).1).collect();
                 let (big, small) = (max / hosts + 1, max / hosts);
                 let extra = (max % hosts) as usize;
                 assert!(sizes[..extra].iter().all(|&s| s == big), "{sizes:?}");
